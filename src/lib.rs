@@ -1,0 +1,3 @@
+//! Signal Fish: a thread-per-core WebSocket signaling and lobby server for peer-to-peer games.
+
+pub mod protocol;

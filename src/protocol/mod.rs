@@ -1,0 +1,12 @@
+//! The Signal Fish v2 wire protocol: message types and codecs. Pure: no I/O, no state.
+
+pub mod client;
+pub mod codec;
+pub mod error_code;
+pub mod server;
+pub mod types;
+
+pub use client::ClientMessage;
+pub use error_code::ErrorCode;
+pub use server::ServerMessage;
+pub use types::*;
