@@ -1,3 +1,17 @@
 //! Signal Fish: a thread-per-core WebSocket signaling and lobby server for peer-to-peer games.
+//!
+//! Each shard is a pinned glommio executor that accepts its own connections, owns the rooms
+//! whose `(game, code)` hash to it, and talks to other shards only through batched messages.
+//! Start one with [`Server::start`].
 
+pub mod auth;
+pub mod config;
+pub mod net;
 pub mod protocol;
+pub mod room;
+pub mod server;
+pub mod session;
+pub mod shard;
+mod signal;
+
+pub use server::{Server, ServerHandle, StartError};

@@ -1,10 +1,13 @@
 //! The Signal Fish v2 wire protocol: message types and codecs. Pure: no I/O, no state.
 
+pub mod binary;
 pub mod client;
 pub mod codec;
 pub mod error_code;
+pub mod room_code;
 pub mod server;
 pub mod types;
+pub mod validation;
 
 pub use client::ClientMessage;
 pub use error_code::ErrorCode;

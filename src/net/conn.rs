@@ -1,0 +1,193 @@
+//! The connection task: one task per TCP connection that answers HTTP, upgrades WebSockets and
+//! then alternates between reading frames and writing everything its mailbox holds, with one
+//! flush per wake-up.
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use async_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use async_tungstenite::tungstenite::{self, Message};
+use async_tungstenite::WebSocketStream;
+use futures_lite::{AsyncWriteExt, StreamExt};
+use futures_util::SinkExt;
+use glommio::net::TcpStream;
+
+use super::http::{check_upgrade, read_head, route, text_response, upgrade_response, Route};
+use crate::protocol::{ErrorCode, ServerMessage};
+use crate::session::mailbox::{Frame, Outgoing};
+use crate::session::{close_code, Session, Verdict};
+use crate::shard::{text_frame, Shard};
+
+/// How long a new connection may take to send its request head.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a closing connection may take to accept our close frame.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Serves one accepted TCP connection to the end.
+pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
+    let head = glommio::timer::timeout(HEAD_TIMEOUT, async {
+        Ok(read_head(&mut stream).await)
+    })
+    .await;
+    let (head, leftover) = match head {
+        Ok(Ok(parsed)) => parsed,
+        Ok(Err(super::http::HeadError::Malformed)) => {
+            let _ = stream
+                .write_all(&text_response(400, "Bad Request", "Bad Request", false))
+                .await;
+            return;
+        }
+        _ => return,
+    };
+    let head_only = head.method == "HEAD";
+    let response = match route(&head.path) {
+        Route::Health if head.method == "GET" || head_only => {
+            text_response(200, "OK", "OK", head_only)
+        }
+        Route::Health => text_response(405, "Method Not Allowed", "", false),
+        Route::NotFound => text_response(404, "Not Found", "Not Found", head_only),
+        Route::WebSocket => match check_upgrade(&head) {
+            Ok(key) => upgrade_response(key, shard.index),
+            Err((status, reason, body)) => text_response(status, reason, body, head_only),
+        },
+    };
+    let upgraded = response.starts_with(b"HTTP/1.1 101");
+    if stream.write_all(&response).await.is_err() || !upgraded {
+        let _ = stream.close().await;
+        return;
+    }
+    let ws = WebSocketStream::from_partially_read(
+        stream,
+        leftover,
+        Role::Server,
+        Some(ws_config(shard.config.security.max_message_size)),
+    )
+    .await;
+    run_websocket(shard, ws).await;
+}
+
+/// Transport limits: frames are buffered until our one flush per wake-up; nothing larger than `max_message_size` is ever buffered, and the read
+/// buffer starts small (tungstenite's 128 KiB default alone would cost ~137 KB per idle
+/// connection).
+fn ws_config(max_message_size: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(64 << 10)
+        .max_write_buffer_size((4 * max_message_size).max(1 << 20))
+        .max_message_size(Some(max_message_size))
+        .max_frame_size(Some(max_message_size))
+}
+
+enum Wake {
+    Inbound(Option<Result<Message, tungstenite::Error>>),
+    Mail,
+}
+
+async fn run_websocket(shard: Rc<Shard>, mut ws: WebSocketStream<TcpStream>) {
+    let now = Instant::now();
+    let (addr, mailbox) = shard.register(now);
+    let mut session = Session::new(shard.clone(), addr, mailbox.clone(), now);
+    let closing = loop {
+        // Write everything queued, then flush once.
+        let mut verdict = Verdict::Continue;
+        let mut wrote = false;
+        while let Some(item) = mailbox.pop() {
+            let message = match item {
+                Outgoing::Frame(Frame::Text(text)) => Message::Text(text),
+                Outgoing::Frame(Frame::Binary(bytes)) => Message::Binary(bytes),
+                Outgoing::Control(control) => {
+                    verdict = session.on_control(control);
+                    if verdict == Verdict::Continue {
+                        continue;
+                    }
+                    break;
+                }
+            };
+            if ws.feed(message).await.is_err() {
+                break;
+            }
+            wrote = true;
+        }
+        if mailbox.overflowed() {
+            verdict = Verdict::Close {
+                code: close_code::POLICY_VIOLATION,
+                reason: "outbound queue overflow",
+            };
+        }
+        if wrote && ws.flush().await.is_err() {
+            break None;
+        }
+        if let Verdict::Close { code, reason } = verdict {
+            break Some((code, reason));
+        }
+        // Wait for a frame or for mail. While a join or leave is settling, only mail.
+        let wake = if session.reading_paused() {
+            mailbox.signal.wait().await;
+            Wake::Mail
+        } else {
+            futures_lite::future::or(async { Wake::Inbound(ws.next().await) }, async {
+                mailbox.signal.wait().await;
+                Wake::Mail
+            })
+            .await
+        };
+        let Wake::Inbound(inbound) = wake else {
+            continue;
+        };
+        mailbox.last_seen.set(Instant::now());
+        let verdict = match inbound {
+            Some(Ok(Message::Text(text))) => session.on_text(text.as_str()),
+            Some(Ok(Message::Binary(data))) => session.on_binary(data),
+            Some(Ok(Message::Pong(_))) => {
+                session.on_ws_pong();
+                Verdict::Continue
+            }
+            Some(Ok(Message::Ping(_) | Message::Frame(_))) => Verdict::Continue,
+            Some(Ok(Message::Close(_))) | None => break None,
+            Some(Err(tungstenite::Error::Capacity(
+                tungstenite::error::CapacityError::MessageTooLong { size, max_size },
+            ))) => {
+                // The transport refused to buffer it: say why, then close, since the rest of
+                // the oversized message would follow on the stream.
+                session.push_frame(text_frame(&ServerMessage::error(
+                    format!("Message too large ({size} bytes, max {max_size} bytes)"),
+                    ErrorCode::MessageTooLarge,
+                )));
+                Verdict::Close {
+                    code: close_code::MESSAGE_TOO_BIG,
+                    reason: "message too large",
+                }
+            }
+            Some(Err(_)) => break None,
+        };
+        if let Verdict::Close { code, reason } = verdict {
+            // Flush the reply that explains the close before closing.
+            while let Some(Outgoing::Frame(frame)) = mailbox.pop() {
+                let message = match frame {
+                    Frame::Text(text) => Message::Text(text),
+                    Frame::Binary(bytes) => Message::Binary(bytes),
+                };
+                if ws.feed(message).await.is_err() {
+                    break;
+                }
+            }
+            break Some((code, reason));
+        }
+    };
+    session.on_disconnect();
+    shard.unregister(addr);
+    if let Some((code, reason)) = closing {
+        let frame = CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.into(),
+        };
+        let _ = glommio::timer::timeout(CLOSE_TIMEOUT, async {
+            let _ = ws.close(Some(frame)).await;
+            // Let the peer answer the close so the socket ends cleanly.
+            while let Some(Ok(_)) = ws.next().await {}
+            Ok(())
+        })
+        .await;
+    }
+}

@@ -1,0 +1,222 @@
+//! The HTTP side of the port: reading one request head, routing it, and plain responses.
+//! Everything but the WebSocket upgrade is answered once and the connection closed.
+
+use futures_lite::{AsyncRead, AsyncReadExt};
+
+/// Longest request head we accept; browsers and SDKs send well under 2 KiB.
+const MAX_HEAD: usize = 8 * 1024;
+const MAX_HEADERS: usize = 32;
+
+/// The parts of a request head the server looks at.
+#[derive(Debug)]
+pub struct RequestHead {
+    pub method: String,
+    /// Path without the query string.
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl RequestHead {
+    /// First value of a header, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether a comma-separated header contains `token` (case-insensitive).
+    pub fn header_has_token(&self, name: &str, token: &str) -> bool {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .flat_map(|(_, v)| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    }
+}
+
+/// Why no request head could be read.
+#[derive(Debug)]
+pub enum HeadError {
+    /// The peer closed or the socket failed.
+    Io,
+    /// Not HTTP, or a head over the size limit.
+    Malformed,
+}
+
+/// Reads and parses one request head. Returns it with any bytes that followed it.
+pub async fn read_head<S: AsyncRead + Unpin>(
+    stream: &mut S,
+) -> Result<(RequestHead, Vec<u8>), HeadError> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    loop {
+        let n = stream.read(&mut chunk).await.map_err(|_| HeadError::Io)?;
+        if n == 0 {
+            return Err(HeadError::Io);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut req = httparse::Request::new(&mut headers);
+        match req.parse(&buf) {
+            Ok(httparse::Status::Complete(len)) => {
+                let path = req.path.unwrap_or("/");
+                let path = path.split('?').next().unwrap_or("/").to_owned();
+                let head = RequestHead {
+                    method: req.method.unwrap_or("GET").to_owned(),
+                    path,
+                    headers: req
+                        .headers
+                        .iter()
+                        .map(|h| {
+                            (
+                                h.name.to_owned(),
+                                String::from_utf8_lossy(h.value).into_owned(),
+                            )
+                        })
+                        .collect(),
+                };
+                let rest = buf.split_off(len);
+                return Ok((head, rest));
+            }
+            Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => continue,
+            _ => return Err(HeadError::Malformed),
+        }
+    }
+}
+
+/// What a request path names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Health,
+    WebSocket,
+    NotFound,
+}
+
+/// Maps a path to a route: the binary's `/v2/...` paths and the bare-router aliases.
+pub fn route(path: &str) -> Route {
+    match path {
+        "/v2/health" | "/health" => Route::Health,
+        "/v2/ws" | "/ws" => Route::WebSocket,
+        _ => Route::NotFound,
+    }
+}
+
+/// A complete plain-text response that closes the connection.
+pub fn text_response(status: u16, reason: &str, body: &str, head_only: bool) -> Vec<u8> {
+    let mut out = format!(
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n",
+        body.len()
+    );
+    if status == 405 {
+        out.push_str("allow: GET,HEAD\r\n");
+    }
+    out.push_str("\r\n");
+    if !head_only {
+        out.push_str(body);
+    }
+    out.into_bytes()
+}
+
+/// Why an upgrade request was refused: status and body, as 0.1.0 words them.
+pub fn check_upgrade(head: &RequestHead) -> Result<&str, (u16, &'static str, &'static str)> {
+    if head.method != "GET" {
+        return Err((405, "Method Not Allowed", "Request method must be `GET`"));
+    }
+    if !head.header_has_token("connection", "upgrade") {
+        return Err((
+            400,
+            "Bad Request",
+            "Connection header did not include 'upgrade'",
+        ));
+    }
+    if !head.header_has_token("upgrade", "websocket") {
+        return Err((
+            400,
+            "Bad Request",
+            "`Upgrade` header did not include 'websocket'",
+        ));
+    }
+    let Some(key) = head.header("sec-websocket-key") else {
+        return Err((400, "Bad Request", "`Sec-WebSocket-Key` header missing"));
+    };
+    if head.header("sec-websocket-version").map(str::trim) != Some("13") {
+        return Err((
+            400,
+            "Bad Request",
+            "`Sec-WebSocket-Version` header did not include '13'",
+        ));
+    }
+    Ok(key.trim())
+}
+
+/// The `101 Switching Protocols` answer. `X-Signal-Fish-Shard` names the shard that serves the
+/// connection, which operators and the tests use to see where connections land.
+pub fn upgrade_response(key: &str, shard: u32) -> Vec<u8> {
+    let accept = async_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    format!(
+        "HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-accept: {accept}\r\nx-signal-fish-shard: {shard}\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(raw: &str) -> (RequestHead, Vec<u8>) {
+        let mut cursor = futures_lite::io::Cursor::new(raw.as_bytes().to_vec());
+        futures_lite::future::block_on(read_head(&mut cursor)).expect("head")
+    }
+
+    #[test]
+    fn parses_head_and_keeps_leftover() {
+        let (head, rest) = parse("GET /v2/ws?x=1 HTTP/1.1\r\nHost: a\r\nUpgrade: WebSocket\r\n\r\nXY");
+        assert_eq!(head.method, "GET");
+        assert_eq!(head.path, "/v2/ws");
+        assert_eq!(head.header("host"), Some("a"));
+        assert!(head.header_has_token("upgrade", "websocket"));
+        assert_eq!(rest, b"XY");
+    }
+
+    #[test]
+    fn routes() {
+        assert_eq!(route("/v2/health"), Route::Health);
+        assert_eq!(route("/health"), Route::Health);
+        assert_eq!(route("/v2/ws"), Route::WebSocket);
+        assert_eq!(route("/ws"), Route::WebSocket);
+        assert_eq!(route("/"), Route::NotFound);
+        assert_eq!(route("/v2/unknown"), Route::NotFound);
+    }
+
+    #[test]
+    fn upgrade_checks_in_order() {
+        let (plain, _) = parse("GET /v2/ws HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(
+            check_upgrade(&plain).unwrap_err().2,
+            "Connection header did not include 'upgrade'"
+        );
+        let (post, _) = parse("POST /v2/ws HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(check_upgrade(&post).unwrap_err().0, 405);
+        let (no_key, _) =
+            parse("GET /v2/ws HTTP/1.1\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n");
+        assert_eq!(
+            check_upgrade(&no_key).unwrap_err().2,
+            "`Sec-WebSocket-Key` header missing"
+        );
+        let (ok, _) = parse(
+            "GET /v2/ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        );
+        assert_eq!(check_upgrade(&ok), Ok("dGhlIHNhbXBsZSBub25jZQ=="));
+        let resp = String::from_utf8(upgrade_response("dGhlIHNhbXBsZSBub25jZQ==", 1)).unwrap();
+        assert!(resp.contains("sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+    }
+
+    #[test]
+    fn text_response_shape() {
+        let r = String::from_utf8(text_response(200, "OK", "OK", false)).unwrap();
+        assert!(r.starts_with("HTTP/1.1 200 OK\r\n"));
+        assert!(r.ends_with("\r\n\r\nOK"));
+        assert!(r.contains("content-length: 2\r\n"));
+    }
+}

@@ -1,0 +1,5 @@
+//! Network I/O: the HTTP request head, routes, the WebSocket upgrade and the per-connection
+//! reader/writer task.
+
+pub mod conn;
+pub mod http;

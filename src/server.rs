@@ -1,0 +1,115 @@
+//! Starting and stopping the whole server: one pinned executor per shard.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use glommio::{LocalExecutorBuilder, Placement};
+
+use crate::config::Config;
+use crate::shard::boot::{self, ShardBoot};
+use crate::shard::routing::MAX_SHARDS;
+
+/// Listen backlog per shard socket; the kernel caps it at `net.core.somaxconn`.
+const LISTEN_BACKLOG: i32 = 4096;
+/// Registered io_uring memory per executor. We do no file I/O, so glommio's 10 MiB default
+/// would only be locked, unused memory.
+const IO_MEMORY: usize = 256 << 10;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on port {port}: {source}")]
+    Bind { port: u16, source: std::io::Error },
+    #[error("cannot start shard {index}: {source}")]
+    Executor {
+        index: usize,
+        source: glommio::GlommioError<()>,
+    },
+}
+
+/// A running server.
+pub struct ServerHandle {
+    port: u16,
+    shards: usize,
+    stop: Arc<AtomicBool>,
+    threads: Vec<glommio::ExecutorJoinHandle<()>>,
+}
+
+/// Entry point for the binary, tests and embedders.
+pub struct Server;
+
+impl Server {
+    /// Binds the port and starts every shard. Returns once all shards are listening.
+    pub fn start(config: Config) -> Result<ServerHandle, StartError> {
+        let cores = core_affinity::get_core_ids().unwrap_or_default();
+        let shards = match config.server.shards {
+            0 => cores.len().max(1),
+            n => n,
+        }
+        .min(MAX_SHARDS);
+        // Pin only when every shard gets a core of its own; oversubscribed shards float.
+        let pin = shards <= cores.len();
+        let port = config.port;
+        let listeners = boot::bind_listeners(port, shards, LISTEN_BACKLOG)
+            .map_err(|source| StartError::Bind { port, source })?;
+        let port = listeners
+            .first()
+            .and_then(|s| s.local_addr().ok())
+            .and_then(|a| a.as_socket())
+            .map_or(port, |a| a.port());
+        let (mut senders, mut receivers) = boot::build_mesh(shards);
+        let config = Arc::new(config);
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut threads = Vec::with_capacity(shards);
+        for (index, listener) in listeners.into_iter().enumerate().rev() {
+            let boot = ShardBoot {
+                index: index as u32,
+                count: shards as u32,
+                config: config.clone(),
+                listener,
+                senders: senders.pop().unwrap_or_default(),
+                receivers: receivers.pop().unwrap_or_default(),
+                stop: stop.clone(),
+            };
+            let placement = match cores.get(index) {
+                Some(core) if pin => Placement::Fixed(core.id),
+                _ => Placement::Unbound,
+            };
+            let handle = LocalExecutorBuilder::new(placement)
+                .name(&format!("shard-{index}"))
+                .io_memory(IO_MEMORY)
+                .spawn(move || boot::run(boot))
+                .map_err(|source| {
+                    stop.store(true, Ordering::Relaxed);
+                    StartError::Executor { index, source }
+                })?;
+            threads.push(handle);
+        }
+        Ok(ServerHandle {
+            port,
+            shards,
+            stop,
+            threads,
+        })
+    }
+}
+
+impl ServerHandle {
+    /// The port the server listens on (useful after binding port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// How many shards are running.
+    pub fn shards(&self) -> usize {
+        self.shards
+    }
+
+    /// Stops accepting, closes every WebSocket with 1001 and waits for the shards to finish.
+    pub fn shutdown(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for thread in self.threads {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! A connection's inbox on its own shard: frames to write and state changes to apply, in the
+//! order they were produced. Owners on any shard reach it through the shard's session table.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use async_tungstenite::tungstenite::Utf8Bytes;
+use bytes::Bytes;
+
+use crate::protocol::{PlayerId, RoomId};
+use crate::signal::Signal;
+
+/// One WebSocket frame's payload, serialised once and shared by every recipient.
+#[derive(Debug, Clone)]
+pub enum Frame {
+    Text(Utf8Bytes),
+    Binary(Bytes),
+}
+
+/// Where a session's room lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoomRef {
+    pub id: RoomId,
+    pub owner: u32,
+}
+
+/// State changes an owner shard tells a session about.
+#[derive(Debug, Clone)]
+pub enum Control {
+    /// The pending join succeeded; the `RoomJoined` frame follows.
+    Joined { room: RoomRef, player: PlayerId },
+    /// The pending join failed; its `RoomJoinFailed` frame was queued before this.
+    JoinRefused,
+    /// The pending leave completed; `RoomLeft` was queued before this.
+    Left,
+    /// The pending spectator join succeeded.
+    Spectating { room: RoomRef, spectator: PlayerId },
+    /// The pending spectator join (or leave) settled without a spectated room.
+    SpectateSettled,
+    /// The room is gone or no longer lists this session: forget it.
+    Detached(RoomId),
+    /// Close the connection with this WebSocket close code.
+    Close { code: u16, reason: &'static str },
+}
+
+/// Something queued for a connection.
+#[derive(Debug, Clone)]
+pub enum Outgoing {
+    Frame(Frame),
+    Control(Control),
+}
+
+/// A connection's queue, wake-up and liveness, shared (via `Rc`) by the connection task and the
+/// shard that delivers to it.
+pub struct Mailbox {
+    queue: RefCell<VecDeque<Outgoing>>,
+    frames: Cell<usize>,
+    limit: usize,
+    overflowed: Cell<bool>,
+    dropped: Cell<u64>,
+    /// Raised whenever something is queued.
+    pub signal: Signal,
+    /// Last inbound frame of any kind (decision 9: every frame counts as activity).
+    pub last_seen: Cell<Instant>,
+    /// When an unauthenticated connection must have authenticated by, if auth is required.
+    pub auth_deadline: Cell<Option<Instant>>,
+}
+
+impl Mailbox {
+    /// A mailbox that refuses frames beyond `limit` queued ones.
+    pub fn new(limit: usize, now: Instant) -> Self {
+        Mailbox {
+            queue: RefCell::new(VecDeque::new()),
+            frames: Cell::new(0),
+            limit,
+            overflowed: Cell::new(false),
+            dropped: Cell::new(0),
+            signal: Signal::default(),
+            last_seen: Cell::new(now),
+            auth_deadline: Cell::new(None),
+        }
+    }
+
+    /// Queues a frame. A full queue marks the mailbox overflowed (the connection is then closed
+    /// with 1008, decision 10) and counts the frame as dropped.
+    pub fn push_frame(&self, frame: Frame) {
+        if self.frames.get() >= self.limit {
+            self.overflowed.set(true);
+            self.dropped.set(self.dropped.get() + 1);
+        } else {
+            self.frames.set(self.frames.get() + 1);
+            self.queue.borrow_mut().push_back(Outgoing::Frame(frame));
+        }
+        self.signal.raise();
+    }
+
+    /// Queues a state change; never refused, so sessions never miss one.
+    pub fn push_control(&self, control: Control) {
+        self.queue.borrow_mut().push_back(Outgoing::Control(control));
+        self.signal.raise();
+    }
+
+    /// Takes the next queued item.
+    pub fn pop(&self) -> Option<Outgoing> {
+        let item = self.queue.borrow_mut().pop_front();
+        if let Some(Outgoing::Frame(_)) = item {
+            self.frames.set(self.frames.get() - 1);
+        }
+        item
+    }
+
+    /// Whether frames were refused because the client reads too slowly.
+    pub fn overflowed(&self) -> bool {
+        self.overflowed.get()
+    }
+
+    /// Frames refused so far.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.get()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_beyond_the_limit_overflow_but_controls_pass() {
+        let mb = Mailbox::new(2, Instant::now());
+        for _ in 0..3 {
+            mb.push_frame(Frame::Binary(Bytes::from_static(b"x")));
+        }
+        mb.push_control(Control::Left);
+        assert!(mb.overflowed());
+        assert_eq!(mb.dropped(), 1);
+        assert!(matches!(mb.pop(), Some(Outgoing::Frame(_))));
+        assert!(matches!(mb.pop(), Some(Outgoing::Frame(_))));
+        assert!(matches!(mb.pop(), Some(Outgoing::Control(Control::Left))));
+        assert!(mb.pop().is_none());
+        // Draining makes room again.
+        mb.push_frame(Frame::Binary(Bytes::from_static(b"y")));
+        assert!(matches!(mb.pop(), Some(Outgoing::Frame(_))));
+    }
+}

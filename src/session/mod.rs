@@ -1,0 +1,433 @@
+//! One connection's protocol state machine: authentication, which room it is in, and turning
+//! client messages into replies or commands for the owner shard. The connection task in
+//! `net::conn` feeds it frames and applies what it returns.
+
+pub mod mailbox;
+
+use std::rc::Rc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use uuid::Uuid;
+
+use crate::auth::{authenticate, AuthOutcome};
+use crate::protocol::client::{self, ClientMessage};
+use crate::protocol::codec::{decode_client, encode_game_data};
+use crate::protocol::server::{AuthorityResponse, ReconnectionFailed};
+use crate::protocol::validation::{
+    resolve_max_players, validate_game_name, validate_player_name, validate_room_code,
+};
+use crate::protocol::{ErrorCode, GameDataEncoding, PlayerId, ServerMessage, SpectatorStateChangeReason};
+use crate::room::{Joiner, LeaveKind, SessionAddr, SpectatorJoiner};
+use crate::shard::messages::{
+    CreateRoom, JoinByCode, RelayPayload, RoomOp, ShardMsg, SpectateByCode,
+};
+use crate::shard::routing::{game_owner, room_owner};
+use crate::shard::{text_frame, Shard};
+use mailbox::{Control, Frame, Mailbox, RoomRef};
+
+/// WebSocket close codes we use.
+pub mod close_code {
+    /// The server is shutting down.
+    pub const GOING_AWAY: u16 = 1001;
+    /// The client broke a rule (unauthenticated traffic, outbound queue overflow, silence).
+    pub const POLICY_VIOLATION: u16 = 1008;
+    /// A message was larger than `security.max_message_size`.
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
+}
+
+/// What the connection task should do after a frame or control was handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Continue,
+    Close { code: u16, reason: &'static str },
+}
+
+/// A request whose outcome decides the session's state; reading pauses until it settles so
+/// later frames see the new state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    Join,
+    Leave,
+    Spectate,
+}
+
+/// One connection's protocol state.
+pub struct Session {
+    shard: Rc<Shard>,
+    addr: SessionAddr,
+    mailbox: Rc<Mailbox>,
+    /// The connection's player (and spectator) id.
+    id: PlayerId,
+    authenticated: bool,
+    /// Whether an `Authenticate` was already answered (later ones are ignored, as in 0.1.0).
+    auth_answered: bool,
+    encoding: GameDataEncoding,
+    room: Option<RoomRef>,
+    spectating: Option<RoomRef>,
+    pending: Option<Pending>,
+}
+
+impl Session {
+    /// A fresh session; with auth off it is authenticated from the start.
+    pub fn new(shard: Rc<Shard>, addr: SessionAddr, mailbox: Rc<Mailbox>, now: Instant) -> Self {
+        let auth_required = shard.config.security.require_websocket_auth;
+        if auth_required {
+            let timeout = std::time::Duration::from_secs(shard.config.websocket.auth_timeout_secs);
+            mailbox.auth_deadline.set(Some(now + timeout));
+        }
+        Session {
+            shard,
+            addr,
+            mailbox,
+            id: Uuid::new_v4(),
+            authenticated: !auth_required,
+            auth_answered: false,
+            encoding: GameDataEncoding::Json,
+            room: None,
+            spectating: None,
+            pending: None,
+        }
+    }
+
+    /// Whether the connection task should hold off reading until a pending request settles.
+    pub fn reading_paused(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    fn reply(&self, msg: &ServerMessage) {
+        self.mailbox.push_frame(text_frame(msg));
+    }
+
+    /// Handles one text frame (already within the size limit).
+    pub fn on_text(&mut self, text: &str) -> Verdict {
+        let msg = match decode_client(text) {
+            Ok(msg) => msg,
+            Err(_) => {
+                self.reply(&ServerMessage::error(
+                    "Invalid client message",
+                    ErrorCode::InvalidInput,
+                ));
+                return Verdict::Continue;
+            }
+        };
+        if let ClientMessage::Authenticate(req) = msg {
+            return self.on_authenticate(req);
+        }
+        if !self.authenticated {
+            self.reply(&ServerMessage::error(
+                "Authentication required",
+                ErrorCode::MissingAppId,
+            ));
+            return Verdict::Close {
+                code: close_code::POLICY_VIOLATION,
+                reason: "authentication required",
+            };
+        }
+        self.dispatch(msg);
+        Verdict::Continue
+    }
+
+    /// Handles one binary frame: MessagePack game data.
+    pub fn on_binary(&mut self, data: Bytes) -> Verdict {
+        if !self.authenticated {
+            self.reply(&ServerMessage::error(
+                "Authentication required before sending binary data",
+                ErrorCode::MissingAppId,
+            ));
+            return Verdict::Close {
+                code: close_code::POLICY_VIOLATION,
+                reason: "authentication required",
+            };
+        }
+        if self.encoding != GameDataEncoding::MessagePack {
+            self.reply(&ServerMessage::error(
+                "Binary payloads are disabled for this connection",
+                ErrorCode::InvalidInput,
+            ));
+            return Verdict::Continue;
+        }
+        if let Some(room) = self.room {
+            self.shard.send(
+                room.owner,
+                ShardMsg::Relay {
+                    room_id: room.id,
+                    from: self.id,
+                    payload: RelayPayload::MessagePack(data),
+                },
+            );
+        }
+        Verdict::Continue
+    }
+
+    /// A WebSocket Pong frame is a heartbeat, answered like a JSON `Ping` (as in 0.1.0).
+    pub fn on_ws_pong(&mut self) {
+        self.reply(&ServerMessage::Pong);
+    }
+
+    /// Applies a state change from an owner shard.
+    pub fn on_control(&mut self, control: Control) -> Verdict {
+        match control {
+            Control::Joined { room, .. } => {
+                self.room = Some(room);
+                self.settle(Pending::Join);
+            }
+            Control::JoinRefused => self.settle(Pending::Join),
+            Control::Left => self.settle(Pending::Leave),
+            Control::Spectating { room, .. } => {
+                self.spectating = Some(room);
+                self.settle(Pending::Spectate);
+            }
+            Control::SpectateSettled => self.settle(Pending::Spectate),
+            Control::Detached(room_id) => {
+                if self.room.is_some_and(|r| r.id == room_id) {
+                    self.room = None;
+                }
+                if self.spectating.is_some_and(|r| r.id == room_id) {
+                    self.spectating = None;
+                }
+            }
+            Control::Close { code, reason } => return Verdict::Close { code, reason },
+        }
+        Verdict::Continue
+    }
+
+    fn settle(&mut self, kind: Pending) {
+        if self.pending == Some(kind) {
+            self.pending = None;
+        }
+    }
+
+    /// The connection is gone: leave the room and stop spectating, as a disconnect.
+    pub fn on_disconnect(&mut self) {
+        if let Some(room) = self.room.take() {
+            self.room_op(room, RoomOp::Leave(LeaveKind::Disconnected));
+        }
+        if let Some(room) = self.spectating.take() {
+            self.room_op(
+                room,
+                RoomOp::StopSpectating(SpectatorStateChangeReason::Disconnected),
+            );
+        }
+    }
+
+    fn room_op(&self, room: RoomRef, op: RoomOp) {
+        self.shard.send(
+            room.owner,
+            ShardMsg::RoomOp {
+                room_id: room.id,
+                player: self.id,
+                from: self.addr,
+                op,
+            },
+        );
+    }
+
+    fn on_authenticate(&mut self, req: client::Authenticate) -> Verdict {
+        if self.auth_answered {
+            return Verdict::Continue;
+        }
+        let outcome = authenticate(
+            &self.shard.config,
+            &req,
+            &mut self.shard.app_limiter.borrow_mut(),
+            Instant::now(),
+        );
+        match outcome {
+            AuthOutcome::Accepted {
+                encoding, replies, ..
+            } => {
+                self.authenticated = true;
+                self.auth_answered = true;
+                self.encoding = encoding;
+                self.mailbox.auth_deadline.set(None);
+                for reply in &replies {
+                    self.reply(reply);
+                }
+                Verdict::Continue
+            }
+            AuthOutcome::Rejected { reply, close } => {
+                self.reply(&reply);
+                if close {
+                    Verdict::Close {
+                        code: close_code::POLICY_VIOLATION,
+                        reason: "authentication failed",
+                    }
+                } else {
+                    Verdict::Continue
+                }
+            }
+        }
+    }
+
+    fn dispatch(&mut self, msg: ClientMessage) {
+        match msg {
+            ClientMessage::Authenticate(_) => {}
+            ClientMessage::JoinRoom(req) => self.on_join_room(req),
+            ClientMessage::LeaveRoom => {
+                if let Some(room) = self.room.take() {
+                    self.pending = Some(Pending::Leave);
+                    self.room_op(room, RoomOp::Leave(LeaveKind::Voluntary));
+                }
+            }
+            ClientMessage::GameData(req) => {
+                if let Some(room) = self.room {
+                    let frame = encode_game_data(&self.id, req.data.get());
+                    self.shard.send(
+                        room.owner,
+                        ShardMsg::Relay {
+                            room_id: room.id,
+                            from: self.id,
+                            payload: RelayPayload::Json(frame),
+                        },
+                    );
+                }
+            }
+            ClientMessage::AuthorityRequest(req) => match self.room {
+                Some(room) => self.room_op(room, RoomOp::Authority(req.become_authority)),
+                None => self.reply(&ServerMessage::AuthorityResponse(AuthorityResponse {
+                    granted: false,
+                    reason: Some("Not in a room".to_owned()),
+                    error_code: Some(ErrorCode::NotInRoom),
+                })),
+            },
+            ClientMessage::PlayerReady => match self.room {
+                Some(room) => self.room_op(room, RoomOp::Ready),
+                None => self.not_in_room(),
+            },
+            ClientMessage::ProvideConnectionInfo(req) => match self.room {
+                Some(room) => {
+                    self.room_op(room, RoomOp::ConnectionInfo(Box::new(req.connection_info)))
+                }
+                None => self.not_in_room(),
+            },
+            ClientMessage::Ping => self.reply(&ServerMessage::Pong),
+            ClientMessage::Reconnect(_) => {
+                self.reply(&ServerMessage::ReconnectionFailed(ReconnectionFailed {
+                    reason: "No disconnection record found".to_owned(),
+                    error_code: ErrorCode::ReconnectionFailed,
+                }))
+            }
+            ClientMessage::JoinAsSpectator(req) => self.on_join_as_spectator(req),
+            ClientMessage::LeaveSpectator => match self.spectating.take() {
+                Some(room) => {
+                    self.pending = Some(Pending::Spectate);
+                    self.room_op(
+                        room,
+                        RoomOp::StopSpectating(SpectatorStateChangeReason::VoluntaryLeave),
+                    );
+                }
+                None => self.reply(&ServerMessage::error(
+                    "You are not currently spectating a room",
+                    ErrorCode::NotASpectator,
+                )),
+            },
+        }
+    }
+
+    fn not_in_room(&self) {
+        self.reply(&ServerMessage::error("Not in a room", ErrorCode::NotInRoom));
+    }
+
+    fn refuse_join(&self, reason: String, code: ErrorCode) {
+        self.reply(&ServerMessage::join_failed(reason, code));
+    }
+
+    /// Validates a `JoinRoom` locally (0.1.0's check order, decision 7's codes), then sends it
+    /// to the shard that decides: the room's owner for a join by code, the game's counting
+    /// shard for a creation.
+    fn on_join_room(&mut self, req: client::JoinRoom) {
+        let cfg = &self.shard.config;
+        if let Err(reason) = validate_game_name(&req.game_name, cfg.protocol.max_game_name_length)
+        {
+            return self.refuse_join(reason, ErrorCode::InvalidGameName);
+        }
+        if let Err(reason) = validate_player_name(&req.player_name, &self.shard.name_rules) {
+            return self.refuse_join(reason, ErrorCode::InvalidPlayerName);
+        }
+        let max_players = match resolve_max_players(
+            req.max_players,
+            cfg.server.default_max_players,
+            cfg.protocol.max_players_limit,
+        ) {
+            Ok(n) => n,
+            Err(reason) => return self.refuse_join(reason, ErrorCode::InvalidMaxPlayers),
+        };
+        if self.room.is_some() {
+            return self.refuse_join("Already in a room".to_owned(), ErrorCode::AlreadyInRoom);
+        }
+        let code = match req.room_code.as_deref().map(|c| validate_room_code(c, cfg.protocol.room_code_length)) {
+            Some(Err(reason)) => return self.refuse_join(reason, ErrorCode::InvalidRoomCode),
+            Some(Ok(code)) => Some(code),
+            None => None,
+        };
+        let joiner = Joiner {
+            id: self.id,
+            name: req.player_name,
+            addr: self.addr,
+            encoding: self.encoding,
+            reconnection_token: Uuid::new_v4().to_string(),
+        };
+        let count = self.shard.count;
+        self.pending = Some(Pending::Join);
+        match code {
+            Some(code) => self.shard.send(
+                room_owner(&req.game_name, &code, count),
+                ShardMsg::JoinRoom(Box::new(JoinByCode {
+                    game_name: req.game_name,
+                    code,
+                    joiner,
+                })),
+            ),
+            None => self.shard.send(
+                game_owner(&req.game_name, count),
+                ShardMsg::CreateRoom(Box::new(CreateRoom {
+                    game_name: req.game_name,
+                    max_players,
+                    supports_authority: req.supports_authority.unwrap_or(true),
+                    code: String::new(),
+                    creator: joiner,
+                })),
+            ),
+        }
+    }
+
+    /// Spectator codes are case-insensitive like player codes (decision 6).
+    fn on_join_as_spectator(&mut self, req: client::JoinAsSpectator) {
+        if let Err(reason) = validate_player_name(&req.spectator_name, &self.shard.name_rules) {
+            self.reply(&ServerMessage::error(reason, ErrorCode::InvalidPlayerName));
+            return;
+        }
+        if let Some(room) = self.spectating.take() {
+            // Spectating one room at a time: leaving the old one keeps its list honest.
+            self.room_op(
+                room,
+                RoomOp::StopSpectating(SpectatorStateChangeReason::VoluntaryLeave),
+            );
+        }
+        let code = req.room_code.to_ascii_uppercase();
+        self.pending = Some(Pending::Spectate);
+        self.shard.send(
+            room_owner(&req.game_name, &code, self.shard.count),
+            ShardMsg::Spectate(Box::new(SpectateByCode {
+                game_name: req.game_name,
+                code,
+                spectator: SpectatorJoiner {
+                    id: self.id,
+                    name: req.spectator_name,
+                    addr: self.addr,
+                },
+            })),
+        );
+    }
+
+    /// Frames refused because the client reads too slowly.
+    pub fn overflowed(&self) -> bool {
+        self.mailbox.overflowed()
+    }
+
+    /// Pushes a frame for this connection (used by the connection task for transport errors).
+    pub fn push_frame(&self, frame: Frame) {
+        self.mailbox.push_frame(frame);
+    }
+}

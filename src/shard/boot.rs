@@ -1,0 +1,163 @@
+//! Starting shards: binding the shared port, wiring every shard to every other, pinning each
+//! executor to its core, and the accept loop.
+
+use std::os::fd::{FromRawFd, IntoRawFd};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use glommio::channels::shared_channel::{self, SharedReceiver, SharedSender};
+use glommio::net::TcpListener;
+use glommio::{Latency, Shares};
+use socket2::{Domain, Socket, Type};
+
+use super::outbox::{run_flusher, run_receiver, Batch};
+use super::{sweep, Shard};
+use crate::config::Config;
+use crate::session::close_code;
+use crate::session::mailbox::Control;
+
+/// Batches that may wait in one shard-to-shard channel before the sender's flusher waits.
+const CHANNEL_BATCHES: usize = 1024;
+/// How often a shard checks whether the process asked it to stop.
+const STOP_POLL: Duration = Duration::from_millis(20);
+/// How long a stopping shard waits for its connections to close.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Everything one shard needs to start on its thread.
+pub struct ShardBoot {
+    pub index: u32,
+    pub count: u32,
+    pub config: Arc<Config>,
+    pub listener: Socket,
+    /// Senders to every peer, by peer index (`None` at our own index).
+    pub senders: Vec<Option<SharedSender<Batch>>>,
+    /// Receivers from every peer, by peer index.
+    pub receivers: Vec<Option<SharedReceiver<Batch>>>,
+    pub stop: Arc<AtomicBool>,
+}
+
+/// Binds `count` listening sockets to one port with `SO_REUSEPORT`, so the kernel spreads new
+/// connections over the shards. Port 0 picks a free port once and binds the others to it.
+pub fn bind_listeners(port: u16, count: usize, backlog: i32) -> std::io::Result<Vec<Socket>> {
+    let mut addr: std::net::SocketAddr = ([0, 0, 0, 0], port).into();
+    if port != 0 {
+        // A socket without SO_REUSEPORT can't share the port, so this bind fails if anyone
+        // (say a stale server) holds it, instead of silently splitting connections with it.
+        let probe = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+        probe.set_reuse_address(true)?;
+        probe.bind(&addr.into())?;
+    }
+    let mut sockets = Vec::with_capacity(count);
+    for _ in 0..count {
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+        socket.set_reuse_address(true)?;
+        socket.set_reuse_port(true)?;
+        socket.set_nonblocking(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(backlog)?;
+        if addr.port() == 0 {
+            addr = socket.local_addr()?.as_socket().ok_or_else(|| {
+                std::io::Error::other("listening socket has no IP address")
+            })?;
+        }
+        sockets.push(socket);
+    }
+    Ok(sockets)
+}
+
+/// Creates the full mesh of shard-to-shard channels: `senders[i][j]` sends from `i` to `j`,
+/// `receivers[j][i]` receives it.
+#[allow(clippy::type_complexity)]
+pub fn build_mesh(
+    count: usize,
+) -> (
+    Vec<Vec<Option<SharedSender<Batch>>>>,
+    Vec<Vec<Option<SharedReceiver<Batch>>>>,
+) {
+    let mut senders: Vec<Vec<Option<SharedSender<Batch>>>> =
+        (0..count).map(|_| (0..count).map(|_| None).collect()).collect();
+    let mut receivers: Vec<Vec<Option<SharedReceiver<Batch>>>> =
+        (0..count).map(|_| (0..count).map(|_| None).collect()).collect();
+    for from in 0..count {
+        for to in 0..count {
+            if from != to {
+                let (tx, rx) = shared_channel::new_bounded(CHANNEL_BATCHES);
+                senders[from][to] = Some(tx);
+                receivers[to][from] = Some(rx);
+            }
+        }
+    }
+    (senders, receivers)
+}
+
+/// Runs one shard on the current (executor) thread until the stop flag is raised and its
+/// connections have closed.
+pub async fn run(boot: ShardBoot) {
+    // glommio 0.9's first timer on Linux >= 6.6 fires 30-50 ms late; take that hit here, not
+    // on a client's first timeout.
+    glommio::timer::sleep(Duration::from_millis(1)).await;
+    let executor = glommio::executor();
+    let realtime = executor.create_task_queue(
+        Shares::default(),
+        Latency::Matters(Duration::from_millis(1)),
+        "connections",
+    );
+    let background = executor.create_task_queue(Shares::default(), Latency::NotImportant, "sweep");
+
+    let shard = Rc::new(Shard::new(boot.index, boot.count, boot.config.clone()));
+    for (peer, sender) in boot.senders.into_iter().enumerate() {
+        if let (Some(sender), Some(Some(outbox))) = (sender, shard.outboxes.get(peer)) {
+            let sender = sender.connect().await;
+            glommio::spawn_local_into(run_flusher(outbox.clone(), sender), realtime)
+                .map(|t| t.detach())
+                .ok();
+        }
+    }
+    for receiver in boot.receivers.into_iter().flatten() {
+        let receiver = receiver.connect().await;
+        glommio::spawn_local_into(run_receiver(shard.clone(), receiver), realtime)
+            .map(|t| t.detach())
+            .ok();
+    }
+    glommio::spawn_local_into(sweep::run(shard.clone()), background)
+        .map(|t| t.detach())
+        .ok();
+
+    // SAFETY: `into_raw_fd` hands over sole ownership of a valid, bound, listening TCP socket.
+    let listener = unsafe { TcpListener::from_raw_fd(boot.listener.into_raw_fd()) };
+    let stop = boot.stop.clone();
+    let stopped = async {
+        while !stop.load(Ordering::Relaxed) {
+            glommio::timer::sleep(STOP_POLL).await;
+        }
+    };
+    let accepting = async {
+        loop {
+            match listener.accept().await {
+                Ok(stream) => {
+                    let _ = stream.set_nodelay(true);
+                    let task = crate::net::conn::serve(shard.clone(), stream);
+                    if let Ok(task) = glommio::spawn_local_into(task, realtime) {
+                        task.detach();
+                    }
+                }
+                // Out of descriptors or similar: back off instead of spinning.
+                Err(_) => glommio::timer::sleep(Duration::from_millis(10)).await,
+            }
+        }
+    };
+    futures_lite::future::or(stopped, accepting).await;
+    drop(listener);
+
+    // Graceful shutdown (decision 15): close every WebSocket with 1001, wait for them briefly.
+    shard.control_all_local(Control::Close {
+        code: close_code::GOING_AWAY,
+        reason: "server shutting down",
+    });
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    while shard.session_count() > 0 && Instant::now() < deadline {
+        glommio::timer::sleep(Duration::from_millis(10)).await;
+    }
+}

@@ -1,0 +1,86 @@
+//! What shards say to each other. Everything here is `Send`: it crosses threads inside a batch.
+
+use bytes::Bytes;
+
+use crate::protocol::{ConnectionInfo, PlayerId, RoomId, SpectatorStateChangeReason};
+use crate::room::{Joiner, LeaveKind, SessionAddr, SpectatorJoiner};
+use crate::session::mailbox::{Control, Frame};
+
+/// One message between shards. A sending shard collects these per destination and ships each
+/// turn's worth as one batch (`Vec<ShardMsg>`), so a broadcast costs one hop per shard.
+#[derive(Debug)]
+pub enum ShardMsg {
+    /// To the game's counting shard: reserve a room slot, then have the room built.
+    CreateRoom(Box<CreateRoom>),
+    /// To the room's owner: the slot is reserved; build the room around its creator.
+    BuildRoom(Box<CreateRoom>),
+    /// To the game's counting shard: one of its rooms was deleted.
+    ReleaseRoom { game_name: String },
+    /// To the room's owner: join an existing room by its code.
+    JoinRoom(Box<JoinByCode>),
+    /// To the room's owner: spectate a room by its code.
+    Spectate(Box<SpectateByCode>),
+    /// To the room's owner: an operation of a member.
+    RoomOp {
+        room_id: RoomId,
+        player: PlayerId,
+        from: SessionAddr,
+        op: RoomOp,
+    },
+    /// To the room's owner: relay game data from `from` to the rest of the room.
+    Relay {
+        room_id: RoomId,
+        from: PlayerId,
+        payload: RelayPayload,
+    },
+    /// To a session's shard: write `frame` to each of these local sessions.
+    Deliver { slots: Vec<u64>, frame: Frame },
+    /// To a session's shard: apply a state change to one local session.
+    Control { slot: u64, control: Control },
+}
+
+/// A request to create a room around its first player.
+#[derive(Debug)]
+pub struct CreateRoom {
+    pub game_name: String,
+    pub max_players: u8,
+    pub supports_authority: bool,
+    /// Chosen by the counting shard; the owner regenerates it on a collision.
+    pub code: String,
+    pub creator: Joiner,
+}
+
+/// A request to join an existing room.
+#[derive(Debug)]
+pub struct JoinByCode {
+    pub game_name: String,
+    pub code: String,
+    pub joiner: Joiner,
+}
+
+/// A request to spectate an existing room.
+#[derive(Debug)]
+pub struct SpectateByCode {
+    pub game_name: String,
+    pub code: String,
+    pub spectator: SpectatorJoiner,
+}
+
+/// Member operations handled by the room's owner.
+#[derive(Debug)]
+pub enum RoomOp {
+    Leave(LeaveKind),
+    Ready,
+    Authority(bool),
+    ConnectionInfo(Box<ConnectionInfo>),
+    StopSpectating(SpectatorStateChangeReason),
+}
+
+/// Game data on its way to a room's members.
+#[derive(Debug)]
+pub enum RelayPayload {
+    /// A complete `GameData` text frame, built once by the sender's shard.
+    Json(Bytes),
+    /// The raw bytes of a MessagePack client's binary frame.
+    MessagePack(Bytes),
+}

@@ -1,0 +1,287 @@
+//! One shard: an executor pinned to a core that owns its connections, the rooms whose keys hash
+//! to it, and the room counts of the games that hash to it. Shards talk only through batched
+//! messages (`messages.rs`); when the destination is the shard itself the message is handled
+//! in place, with no hop.
+
+pub mod boot;
+pub mod messages;
+mod outbox;
+mod owner;
+pub mod routing;
+mod sweep;
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Instant;
+
+use ahash::AHashMap;
+use async_tungstenite::tungstenite::Utf8Bytes;
+
+use crate::auth::AppRateLimiter;
+use crate::config::Config;
+use crate::protocol::codec::encode_server;
+use crate::protocol::validation::PlayerNameRules;
+use crate::protocol::ServerMessage;
+use crate::room::SessionAddr;
+use crate::session::mailbox::{Control, Frame, Mailbox};
+use crate::protocol::SpectatorStateChangeReason;
+use crate::room::LeaveKind;
+use messages::{RoomOp, ShardMsg};
+use outbox::Outbox;
+use owner::RoomTable;
+
+/// A shard's state. Lives in an `Rc` on its executor thread; nothing in it is shared with
+/// another thread.
+pub struct Shard {
+    /// This shard's index, 0-based.
+    pub index: u32,
+    /// How many shards the process runs.
+    pub count: u32,
+    pub config: Arc<Config>,
+    /// Local connections by slot.
+    sessions: RefCell<AHashMap<u64, Rc<Mailbox>>>,
+    next_slot: Cell<u64>,
+    /// Rooms this shard owns.
+    rooms: RefCell<RoomTable>,
+    /// Live rooms per game, for the games this shard counts.
+    game_rooms: RefCell<AHashMap<String, usize>>,
+    /// One outbox per peer shard (`None` at our own index).
+    outboxes: Vec<Option<Rc<Outbox>>>,
+    /// Owner work for this shard waiting to be handled (see `dispatch_local`).
+    local_queue: RefCell<VecDeque<ShardMsg>>,
+    draining: Cell<bool>,
+    /// Per-app `Authenticate` limiter for connections on this shard.
+    pub app_limiter: RefCell<AppRateLimiter>,
+    /// Player-name rules from `protocol.player_name_validation`.
+    pub name_rules: PlayerNameRules,
+    /// Frames a connection may have queued before it counts as too slow (decision 10).
+    pub mailbox_limit: usize,
+}
+
+impl Shard {
+    fn new(index: u32, count: u32, config: Arc<Config>) -> Self {
+        let outboxes = (0..count)
+            .map(|i| (i != index).then(|| Rc::new(Outbox::default())))
+            .collect();
+        // 0.1.0 queued 4 × batch_size frames per connection and dropped the rest. We disconnect
+        // instead, so the bound only has to catch clients that stopped reading: keep it generous
+        // enough that a burst in a 100-player room never trips it.
+        let mailbox_limit = (config.websocket.batch_size.max(1) * 4).max(1024);
+        let name_rules = name_rules(&config);
+        Shard {
+            index,
+            count,
+            config,
+            sessions: RefCell::new(AHashMap::new()),
+            next_slot: Cell::new(1),
+            rooms: RefCell::new(RoomTable::default()),
+            game_rooms: RefCell::new(AHashMap::new()),
+            outboxes,
+            local_queue: RefCell::new(VecDeque::new()),
+            draining: Cell::new(false),
+            app_limiter: RefCell::new(AppRateLimiter::default()),
+            name_rules,
+            mailbox_limit,
+        }
+    }
+
+    /// Registers a new local connection and returns its address and mailbox.
+    pub fn register(&self, now: Instant) -> (SessionAddr, Rc<Mailbox>) {
+        let slot = self.next_slot.get();
+        self.next_slot.set(slot + 1);
+        let mailbox = Rc::new(Mailbox::new(self.mailbox_limit, now));
+        self.sessions.borrow_mut().insert(slot, mailbox.clone());
+        (
+            SessionAddr {
+                shard: self.index,
+                slot,
+            },
+            mailbox,
+        )
+    }
+
+    /// Forgets a local connection; later deliveries to it are dropped.
+    pub fn unregister(&self, addr: SessionAddr) {
+        self.sessions.borrow_mut().remove(&addr.slot);
+    }
+
+    /// How many connections this shard holds.
+    pub fn session_count(&self) -> usize {
+        self.sessions.borrow().len()
+    }
+
+    /// Sends a message to shard `to`: queued in that peer's outbox for the next batch, or, when
+    /// `to` is this shard, handled here with no hop.
+    pub fn send(&self, to: u32, msg: ShardMsg) {
+        match self.outboxes.get(to as usize) {
+            Some(Some(outbox)) => outbox.push(msg),
+            _ => self.dispatch_local(msg),
+        }
+    }
+
+    /// Handles a message addressed to this shard. Deliveries go straight to mailboxes. Owner
+    /// work goes through a local queue drained by whoever is first in, so a handler that sends
+    /// to its own shard while it holds a room never re-enters the room table.
+    pub fn dispatch_local(&self, msg: ShardMsg) {
+        let msg = match msg {
+            ShardMsg::Deliver { slots, frame } => {
+                let sessions = self.sessions.borrow();
+                for slot in slots {
+                    if let Some(mailbox) = sessions.get(&slot) {
+                        mailbox.push_frame(frame.clone());
+                    }
+                }
+                return;
+            }
+            ShardMsg::Control { slot, control } => {
+                self.control_local(slot, control);
+                return;
+            }
+            owner_work => owner_work,
+        };
+        self.local_queue.borrow_mut().push_back(msg);
+        if self.draining.replace(true) {
+            return;
+        }
+        loop {
+            let next = self.local_queue.borrow_mut().pop_front();
+            match next {
+                Some(msg) => self.handle_owner_msg(msg),
+                None => break,
+            }
+        }
+        self.draining.set(false);
+    }
+
+    /// Applies a control to a local session. A join or spectate that completes after its
+    /// session went away is undone, so no ghost member stays behind.
+    fn control_local(&self, slot: u64, control: Control) {
+        let mailbox = self.sessions.borrow().get(&slot).cloned();
+        let from = SessionAddr {
+            shard: self.index,
+            slot,
+        };
+        match (mailbox, control) {
+            (Some(mailbox), control) => mailbox.push_control(control),
+            (None, Control::Joined { room, player }) => self.send(
+                room.owner,
+                ShardMsg::RoomOp {
+                    room_id: room.id,
+                    player,
+                    from,
+                    op: RoomOp::Leave(LeaveKind::Disconnected),
+                },
+            ),
+            (None, Control::Spectating { room, spectator }) => self.send(
+                room.owner,
+                ShardMsg::RoomOp {
+                    room_id: room.id,
+                    player: spectator,
+                    from,
+                    op: RoomOp::StopSpectating(SpectatorStateChangeReason::Disconnected),
+                },
+            ),
+            (None, _) => {}
+        }
+    }
+
+    /// Writes `frame` to one session, wherever it lives.
+    pub fn deliver(&self, to: SessionAddr, frame: Frame) {
+        if to.shard == self.index {
+            if let Some(mailbox) = self.sessions.borrow().get(&to.slot) {
+                mailbox.push_frame(frame);
+            }
+        } else {
+            self.send(
+                to.shard,
+                ShardMsg::Deliver {
+                    slots: vec![to.slot],
+                    frame,
+                },
+            );
+        }
+    }
+
+    /// Writes `frame` to many sessions: local ones directly, and one `Deliver` per other shard.
+    pub fn fanout(&self, recipients: impl Iterator<Item = SessionAddr>, frame: &Frame) {
+        let mut remote: Vec<(u32, Vec<u64>)> = Vec::new();
+        {
+            let sessions = self.sessions.borrow();
+            for to in recipients {
+                if to.shard == self.index {
+                    if let Some(mailbox) = sessions.get(&to.slot) {
+                        mailbox.push_frame(frame.clone());
+                    }
+                } else if let Some((_, slots)) = remote.iter_mut().find(|(s, _)| *s == to.shard)
+                {
+                    slots.push(to.slot);
+                } else {
+                    remote.push((to.shard, vec![to.slot]));
+                }
+            }
+        }
+        for (shard, slots) in remote {
+            self.send(
+                shard,
+                ShardMsg::Deliver {
+                    slots,
+                    frame: frame.clone(),
+                },
+            );
+        }
+    }
+
+    /// Tells one session about a state change, wherever it lives.
+    pub fn control(&self, to: SessionAddr, control: Control) {
+        self.send(
+            to.shard,
+            ShardMsg::Control {
+                slot: to.slot,
+                control,
+            },
+        );
+    }
+
+    /// Pushes `control` to every local session (shutdown).
+    pub fn control_all_local(&self, control: Control) {
+        for mailbox in self.sessions.borrow().values() {
+            mailbox.push_control(control.clone());
+        }
+    }
+
+    /// Every local mailbox, for sweeps.
+    fn mailboxes(&self) -> Vec<Rc<Mailbox>> {
+        self.sessions.borrow().values().cloned().collect()
+    }
+}
+
+/// Serialises a server message once into a text frame.
+pub fn text_frame(msg: &ServerMessage) -> Frame {
+    frame_from_json(encode_server(msg))
+}
+
+/// Wraps JSON bytes we produced ourselves into a text frame.
+pub fn frame_from_json(bytes: bytes::Bytes) -> Frame {
+    // Our encoders only ever emit UTF-8, so the check cannot fail; it runs once per message,
+    // not per recipient.
+    match Utf8Bytes::try_from(bytes) {
+        Ok(text) => Frame::Text(text),
+        Err(_) => Frame::Text(Utf8Bytes::from_static(
+            r#"{"type":"Error","data":{"message":"Internal error","error_code":"INTERNAL_ERROR"}}"#,
+        )),
+    }
+}
+
+fn name_rules(config: &Config) -> PlayerNameRules {
+    let v = &config.protocol.player_name_validation;
+    PlayerNameRules {
+        max_length: config.protocol.max_player_name_length,
+        allow_unicode_alphanumeric: v.allow_unicode_alphanumeric,
+        allow_spaces: v.allow_spaces,
+        allow_leading_trailing_whitespace: v.allow_leading_trailing_whitespace,
+        allowed_symbols: v.allowed_symbols.clone(),
+        additional_allowed_characters: v.additional_allowed_characters.clone(),
+    }
+}

@@ -1,0 +1,48 @@
+//! The shard's periodic sweep: closes connections that went silent (decision 9) or never
+//! authenticated in time. Runs in a low-priority queue; it only queues controls.
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use super::Shard;
+use crate::protocol::{ErrorCode, ServerMessage};
+use crate::session::close_code;
+use crate::session::mailbox::Control;
+
+/// How often the sweep runs for a given ping timeout: often enough that a silent connection is
+/// closed within a quarter of the timeout past it, and at least once a second.
+pub fn sweep_period(ping_timeout: Duration) -> Duration {
+    (ping_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(1))
+}
+
+/// Sweeps until the shard stops (the task is dropped with the executor).
+pub async fn run(shard: Rc<Shard>) {
+    let ping_timeout = Duration::from_secs(shard.config.server.ping_timeout);
+    let auth_timeout = shard.config.websocket.auth_timeout_secs;
+    let period = sweep_period(ping_timeout);
+    loop {
+        glommio::timer::sleep(period).await;
+        let now = Instant::now();
+        for mailbox in shard.mailboxes() {
+            if mailbox.auth_deadline.get().is_some_and(|deadline| now >= deadline) {
+                mailbox.auth_deadline.set(None);
+                mailbox.push_frame(super::text_frame(&ServerMessage::error(
+                    format!("Authentication timeout - must authenticate within {auth_timeout} seconds"),
+                    ErrorCode::AuthenticationTimeout,
+                )));
+                mailbox.push_control(Control::Close {
+                    code: close_code::POLICY_VIOLATION,
+                    reason: "authentication timeout",
+                });
+            } else if now.duration_since(mailbox.last_seen.get()) > ping_timeout {
+                // Push the last-seen time forward so one silent connection is told once.
+                mailbox.last_seen.set(now);
+                mailbox.push_control(Control::Close {
+                    code: close_code::POLICY_VIOLATION,
+                    reason: "ping timeout",
+                });
+            }
+            glommio::yield_if_needed().await;
+        }
+    }
+}
