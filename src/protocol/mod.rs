@@ -3,6 +3,7 @@
 pub mod client;
 pub mod codec;
 pub mod error_code;
+mod raw_json;
 pub mod server;
 pub mod types;
 
