@@ -6,6 +6,7 @@ pub mod error_code;
 mod raw_json;
 pub mod server;
 pub mod types;
+pub mod validation;
 
 pub use client::ClientMessage;
 pub use error_code::ErrorCode;
