@@ -4,6 +4,7 @@ pub mod client;
 pub mod codec;
 pub mod error_code;
 mod raw_json;
+pub mod room_code;
 pub mod server;
 pub mod types;
 pub mod validation;
