@@ -1,5 +1,6 @@
 //! The Signal Fish v2 wire protocol: message types and codecs. Pure: no I/O, no state.
 
+pub mod binary;
 pub mod client;
 pub mod codec;
 pub mod error_code;
