@@ -10,6 +10,9 @@ pub mod server;
 pub mod types;
 pub mod validation;
 
+#[cfg(test)]
+mod tests;
+
 pub use client::ClientMessage;
 pub use error_code::ErrorCode;
 pub use server::ServerMessage;
