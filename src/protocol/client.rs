@@ -53,6 +53,7 @@ pub struct JoinRoom {
 #[derive(Debug, Deserialize)]
 pub struct GameData {
     /// Any JSON value; the key must be present (`null` allowed).
+    #[serde(deserialize_with = "super::raw_json::deserialize")]
     pub data: RawJson,
 }
 

@@ -4,10 +4,14 @@ pub mod binary;
 pub mod client;
 pub mod codec;
 pub mod error_code;
+mod raw_json;
 pub mod room_code;
 pub mod server;
 pub mod types;
 pub mod validation;
+
+#[cfg(test)]
+mod tests;
 
 pub use client::ClientMessage;
 pub use error_code::ErrorCode;
