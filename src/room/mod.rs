@@ -13,6 +13,21 @@
 //! * `spectators.rs`: spectator join and leave;
 //! * `snapshot.rs`: every `ServerMessage` the room builds, one function per kind.
 //!
+//! Choices the spec leaves open, made here:
+//! * `RoomJoined` shows the state *after* the join: the player who fills the room sees `lobby`
+//!   (and then also gets the `LobbyStateChanged{lobby}` every member gets).
+//! * Only the first player ever seated (the creator) receives authority automatically; a
+//!   newcomer to a room that emptied out does not (decision 5: nobody is promoted).
+//! * A finalized room refuses joins with `INVALID_ROOM_STATE` before the name and seat checks;
+//!   a departure from `lobby` or `finalized` reverts to `waiting`, so the seat opens again.
+//! * Requests from a session with no seat cannot be addressed by the room: a spectator of this
+//!   room gets the `NOT_IN_ROOM` answer, anyone else gets no effects and the driver answers
+//!   with [`not_in_room_error`] / [`not_in_room_authority_response`].
+//! * Spectators are unlimited and relayed game data reaches them as JSON unless the driver sets
+//!   their format ([`Room::set_encoding`]). A spectator join counts as activity, a spectator
+//!   leave does not. A room with only spectators [`is_empty`](Room::is_empty).
+//! * Broadcasts that would reach nobody are not emitted (e.g. no `PlayerJoined` for a creator).
+//!
 //! Broadcast audiences ([`Audience::Everyone`], [`Audience::EveryoneExcept`]) are resolved
 //! against the room's membership *after* the call that produced them; the driver must resolve
 //! them (with [`Room::recipients`]) before it feeds the room its next input. Messages a departed
