@@ -382,10 +382,7 @@ impl Shard {
             let frame = text_frame(&out.msg);
             match out.to {
                 Audience::Session(addr) => self.deliver(addr, frame),
-                Audience::Everyone => self.fanout(room.audience(None), &frame),
-                Audience::EveryoneExcept(player) => {
-                    self.fanout(room.audience(Some(player)), &frame)
-                }
+                audience => self.fanout(room.recipients(audience), &frame),
             }
         }
     }
@@ -404,7 +401,7 @@ impl Shard {
             e.remove();
         }
         drop(rooms);
-        let attached: Vec<SessionAddr> = room.audience(None).collect();
+        let attached: Vec<SessionAddr> = room.recipients(Audience::Everyone).collect();
         let effects = room.close();
         self.apply(&room, effects);
         for addr in attached {
