@@ -1,3 +1,4 @@
 //! Signal Fish: a thread-per-core WebSocket signaling and lobby server for peer-to-peer games.
 
+pub mod config;
 pub mod protocol;
