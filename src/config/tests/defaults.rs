@@ -107,8 +107,10 @@ fn empty_json_object_deserialises_to_defaults() {
 
 #[test]
 fn validation_summary_text() {
-    let mut cfg = Config::default();
-    cfg.port = 4000;
+    let mut cfg = Config {
+        port: 4000,
+        ..Config::default()
+    };
     cfg.server.region_id = "eu-west".to_owned();
     assert_eq!(
         cfg.validation_summary(),

@@ -1,6 +1,9 @@
 //! Every validation rule, and their order.
 
 use super::TempDir;
+
+/// A key and a change that sets it to an invalid value.
+type Case = (&'static str, fn(&mut Config));
 use crate::config::{AuthorizedApp, ClientAuthMode, Config, ConfigError};
 
 /// The key and message of a failed validation; panics if `cfg` validates.
@@ -150,7 +153,7 @@ fn auth_timeout_range() {
 
 #[test]
 fn zero_intervals_are_rejected() {
-    let cases: [(&str, fn(&mut Config)); 3] = [
+    let cases: [Case; 3] = [
         ("server.room_cleanup_interval", |c| {
             c.server.room_cleanup_interval = 0
         }),
@@ -203,7 +206,7 @@ fn default_max_players_within_limit() {
 
 #[test]
 fn zero_sizes_are_rejected() {
-    let cases: [(&str, fn(&mut Config)); 4] = [
+    let cases: [Case; 4] = [
         ("protocol.room_code_length", |c| {
             c.protocol.room_code_length = 0
         }),
