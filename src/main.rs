@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use signal_fish_server::config::Config;
 use signal_fish_server::Server;
+use signal_fish_server::config::Config;
 
 /// A lightweight, in-memory WebSocket signaling server for P2P game networking.
 #[derive(Parser, Debug)]

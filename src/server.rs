@@ -1,7 +1,7 @@
 //! Starting and stopping the whole server: one pinned executor per shard.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use glommio::{LocalExecutorBuilder, Placement};
 

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{start_server, start_with, Client};
+use common::{Client, start_server, start_with};
 use serde_json::json;
 
 const ALPHABET: &str = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
@@ -23,7 +23,11 @@ fn create_then_join_by_lowercase_code() {
     assert_eq!(joined["ready_players"], json!([]));
     assert_eq!(joined["relay_type"], "matchbox");
     assert_eq!(joined["current_spectators"], json!([]));
-    assert!(joined["reconnection_token"].as_str().is_some_and(|t| !t.is_empty()));
+    assert!(
+        joined["reconnection_token"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty())
+    );
     let players = joined["current_players"].as_array().expect("players");
     assert_eq!(players.len(), 1);
     assert_eq!(players[0]["id"], joined["player_id"]);
@@ -38,7 +42,10 @@ fn create_then_join_by_lowercase_code() {
     // The room is now full: the joiner's snapshot shows the lobby, and everyone is told.
     assert_eq!(second["lobby_state"], "lobby");
     let lobby = ravi.expect("LobbyStateChanged");
-    assert_eq!(lobby, json!({"lobby_state":"lobby","ready_players":[],"all_ready":false}));
+    assert_eq!(
+        lobby,
+        json!({"lobby_state":"lobby","ready_players":[],"all_ready":false})
+    );
 
     let player_joined = mika.expect("PlayerJoined");
     assert_eq!(player_joined["player"]["name"], "Ravi");

@@ -5,19 +5,19 @@
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use async_tungstenite::WebSocketStream;
 use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use async_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use async_tungstenite::tungstenite::{self, Message};
-use async_tungstenite::WebSocketStream;
 use futures_lite::{AsyncWriteExt, StreamExt};
 use futures_util::SinkExt;
 use glommio::net::TcpStream;
 
-use super::http::{check_upgrade, read_head, route, text_response, upgrade_response, Route};
+use super::http::{Route, check_upgrade, read_head, route, text_response, upgrade_response};
 use crate::protocol::{ErrorCode, ServerMessage};
 use crate::session::mailbox::{Frame, Outgoing};
-use crate::session::{close_code, Session, Verdict};
-use crate::shard::{text_frame, Shard};
+use crate::session::{Session, Verdict, close_code};
+use crate::shard::{Shard, text_frame};
 
 /// How long a new connection may take to send its request head.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
@@ -26,10 +26,8 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Serves one accepted TCP connection to the end.
 pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
-    let head = glommio::timer::timeout(HEAD_TIMEOUT, async {
-        Ok(read_head(&mut stream).await)
-    })
-    .await;
+    let head =
+        glommio::timer::timeout(HEAD_TIMEOUT, async { Ok(read_head(&mut stream).await) }).await;
     let (head, leftover) = match head {
         Ok(Ok(parsed)) => parsed,
         Ok(Err(super::http::HeadError::Malformed)) => {

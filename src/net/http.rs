@@ -171,7 +171,8 @@ mod tests {
 
     #[test]
     fn parses_head_and_keeps_leftover() {
-        let (head, rest) = parse("GET /v2/ws?x=1 HTTP/1.1\r\nHost: a\r\nUpgrade: WebSocket\r\n\r\nXY");
+        let (head, rest) =
+            parse("GET /v2/ws?x=1 HTTP/1.1\r\nHost: a\r\nUpgrade: WebSocket\r\n\r\nXY");
         assert_eq!(head.method, "GET");
         assert_eq!(head.path, "/v2/ws");
         assert_eq!(head.header("host"), Some("a"));
@@ -198,8 +199,9 @@ mod tests {
         );
         let (post, _) = parse("POST /v2/ws HTTP/1.1\r\nHost: a\r\n\r\n");
         assert_eq!(check_upgrade(&post).unwrap_err().0, 405);
-        let (no_key, _) =
-            parse("GET /v2/ws HTTP/1.1\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n");
+        let (no_key, _) = parse(
+            "GET /v2/ws HTTP/1.1\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n",
+        );
         assert_eq!(
             check_upgrade(&no_key).unwrap_err().2,
             "`Sec-WebSocket-Key` header missing"

@@ -97,7 +97,9 @@ impl Mailbox {
 
     /// Queues a state change; never refused, so sessions never miss one.
     pub fn push_control(&self, control: Control) {
-        self.queue.borrow_mut().push_back(Outgoing::Control(control));
+        self.queue
+            .borrow_mut()
+            .push_back(Outgoing::Control(control));
         self.signal.raise();
     }
 

@@ -10,20 +10,22 @@ use std::time::Instant;
 use bytes::Bytes;
 use uuid::Uuid;
 
-use crate::auth::{authenticate, AuthOutcome};
+use crate::auth::{AuthOutcome, authenticate};
 use crate::protocol::client::{self, ClientMessage};
 use crate::protocol::codec::{decode_client, encode_game_data};
 use crate::protocol::server::{AuthorityResponse, ReconnectionFailed};
 use crate::protocol::validation::{
     resolve_max_players, validate_game_name, validate_player_name, validate_room_code,
 };
-use crate::protocol::{ErrorCode, GameDataEncoding, PlayerId, ServerMessage, SpectatorStateChangeReason};
+use crate::protocol::{
+    ErrorCode, GameDataEncoding, PlayerId, ServerMessage, SpectatorStateChangeReason,
+};
 use crate::room::{Joiner, LeaveKind, SessionAddr, SpectatorJoiner};
 use crate::shard::messages::{
     CreateRoom, JoinByCode, RelayPayload, RoomOp, ShardMsg, SpectateByCode,
 };
 use crate::shard::routing::{game_owner, room_owner};
-use crate::shard::{text_frame, Shard};
+use crate::shard::{Shard, text_frame};
 use mailbox::{Control, Frame, Mailbox, RoomRef};
 
 /// WebSocket close codes we use.
@@ -338,8 +340,7 @@ impl Session {
     /// shard for a creation.
     fn on_join_room(&mut self, req: client::JoinRoom) {
         let cfg = &self.shard.config;
-        if let Err(reason) = validate_game_name(&req.game_name, cfg.protocol.max_game_name_length)
-        {
+        if let Err(reason) = validate_game_name(&req.game_name, cfg.protocol.max_game_name_length) {
             return self.refuse_join(reason, ErrorCode::InvalidGameName);
         }
         if let Err(reason) = validate_player_name(&req.player_name, &self.shard.name_rules) {
@@ -356,7 +357,11 @@ impl Session {
         if self.room.is_some() {
             return self.refuse_join("Already in a room".to_owned(), ErrorCode::AlreadyInRoom);
         }
-        let code = match req.room_code.as_deref().map(|c| validate_room_code(c, cfg.protocol.room_code_length)) {
+        let code = match req
+            .room_code
+            .as_deref()
+            .map(|c| validate_room_code(c, cfg.protocol.room_code_length))
+        {
             Some(Err(reason)) => return self.refuse_join(reason, ErrorCode::InvalidRoomCode),
             Some(Ok(code)) => Some(code),
             None => None,

@@ -3,8 +3,8 @@
 
 use std::os::fd::{FromRawFd, IntoRawFd};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use glommio::channels::shared_channel::{self, SharedReceiver, SharedSender};
@@ -12,8 +12,8 @@ use glommio::net::TcpListener;
 use glommio::{Latency, Shares};
 use socket2::{Domain, Socket, Type};
 
-use super::outbox::{run_flusher, run_receiver, Batch};
-use super::{sweep, Shard};
+use super::outbox::{Batch, run_flusher, run_receiver};
+use super::{Shard, sweep};
 use crate::config::Config;
 use crate::session::close_code;
 use crate::session::mailbox::Control;
@@ -58,9 +58,10 @@ pub fn bind_listeners(port: u16, count: usize, backlog: i32) -> std::io::Result<
         socket.bind(&addr.into())?;
         socket.listen(backlog)?;
         if addr.port() == 0 {
-            addr = socket.local_addr()?.as_socket().ok_or_else(|| {
-                std::io::Error::other("listening socket has no IP address")
-            })?;
+            addr = socket
+                .local_addr()?
+                .as_socket()
+                .ok_or_else(|| std::io::Error::other("listening socket has no IP address"))?;
         }
         sockets.push(socket);
     }
@@ -76,10 +77,12 @@ pub fn build_mesh(
     Vec<Vec<Option<SharedSender<Batch>>>>,
     Vec<Vec<Option<SharedReceiver<Batch>>>>,
 ) {
-    let mut senders: Vec<Vec<Option<SharedSender<Batch>>>> =
-        (0..count).map(|_| (0..count).map(|_| None).collect()).collect();
-    let mut receivers: Vec<Vec<Option<SharedReceiver<Batch>>>> =
-        (0..count).map(|_| (0..count).map(|_| None).collect()).collect();
+    let mut senders: Vec<Vec<Option<SharedSender<Batch>>>> = (0..count)
+        .map(|_| (0..count).map(|_| None).collect())
+        .collect();
+    let mut receivers: Vec<Vec<Option<SharedReceiver<Batch>>>> = (0..count)
+        .map(|_| (0..count).map(|_| None).collect())
+        .collect();
     for from in 0..count {
         for to in 0..count {
             if from != to {
@@ -109,14 +112,12 @@ pub async fn run(boot: ShardBoot) {
     let shard = Rc::new(Shard::new(boot.index, boot.count, boot.config.clone()));
     for (peer, sender) in boot.senders.into_iter().enumerate() {
         if let (Some(sender), Some(Some(outbox))) = (sender, shard.outboxes.get(peer)) {
-            let sender = sender.connect().await;
             glommio::spawn_local_into(run_flusher(outbox.clone(), sender), realtime)
                 .map(|t| t.detach())
                 .ok();
         }
     }
     for receiver in boot.receivers.into_iter().flatten() {
-        let receiver = receiver.connect().await;
         glommio::spawn_local_into(run_receiver(shard.clone(), receiver), realtime)
             .map(|t| t.detach())
             .ok();

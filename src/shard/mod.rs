@@ -21,13 +21,13 @@ use async_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::auth::AppRateLimiter;
 use crate::config::Config;
+use crate::protocol::ServerMessage;
+use crate::protocol::SpectatorStateChangeReason;
 use crate::protocol::codec::encode_server;
 use crate::protocol::validation::PlayerNameRules;
-use crate::protocol::ServerMessage;
+use crate::room::LeaveKind;
 use crate::room::SessionAddr;
 use crate::session::mailbox::{Control, Frame, Mailbox};
-use crate::protocol::SpectatorStateChangeReason;
-use crate::room::LeaveKind;
 use messages::{RoomOp, ShardMsg};
 use outbox::Outbox;
 use owner::RoomTable;
@@ -214,8 +214,7 @@ impl Shard {
                     if let Some(mailbox) = sessions.get(&to.slot) {
                         mailbox.push_frame(frame.clone());
                     }
-                } else if let Some((_, slots)) = remote.iter_mut().find(|(s, _)| *s == to.shard)
-                {
+                } else if let Some((_, slots)) = remote.iter_mut().find(|(s, _)| *s == to.shard) {
                     slots.push(to.slot);
                 } else {
                     remote.push((to.shard, vec![to.slot]));

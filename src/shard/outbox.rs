@@ -4,10 +4,10 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use glommio::channels::shared_channel::{ConnectedReceiver, ConnectedSender};
+use glommio::channels::shared_channel::{SharedReceiver, SharedSender};
 
-use super::messages::ShardMsg;
 use super::Shard;
+use super::messages::ShardMsg;
 use crate::signal::Signal;
 
 /// A batch of messages for one peer.
@@ -30,7 +30,10 @@ impl Outbox {
 
 /// Ships batches from `outbox` to its peer until the peer goes away. Awaiting a full channel
 /// only delays this task: producers keep queueing, so no shard ever blocks on another.
-pub async fn run_flusher(outbox: Rc<Outbox>, sender: ConnectedSender<Batch>) {
+pub async fn run_flusher(outbox: Rc<Outbox>, sender: SharedSender<Batch>) {
+    // Connecting waits for the peer to connect its end, so it happens here, in the task, and
+    // shards never wait on each other while starting.
+    let sender = sender.connect().await;
     loop {
         outbox.signal.wait().await;
         let batch = std::mem::take(&mut *outbox.pending.borrow_mut());
@@ -44,7 +47,8 @@ pub async fn run_flusher(outbox: Rc<Outbox>, sender: ConnectedSender<Batch>) {
 }
 
 /// Handles batches arriving from one peer until it goes away.
-pub async fn run_receiver(shard: Rc<Shard>, receiver: ConnectedReceiver<Batch>) {
+pub async fn run_receiver(shard: Rc<Shard>, receiver: SharedReceiver<Batch>) {
+    let receiver = receiver.connect().await;
     while let Some(batch) = receiver.recv().await {
         for msg in batch {
             shard.dispatch_local(msg);

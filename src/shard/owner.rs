@@ -8,7 +8,7 @@ use chrono::Utc;
 
 use super::messages::{CreateRoom, JoinByCode, RelayPayload, RoomOp, ShardMsg, SpectateByCode};
 use super::routing::{game_owner, mint_room_id, room_owner};
-use super::{frame_from_json, text_frame, Shard};
+use super::{Shard, frame_from_json, text_frame};
 use crate::protocol::binary::{encode_binary_envelope, msgpack_to_json};
 use crate::protocol::codec::encode_game_data;
 use crate::protocol::room_code::generate_room_code;

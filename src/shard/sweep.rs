@@ -24,10 +24,16 @@ pub async fn run(shard: Rc<Shard>) {
         glommio::timer::sleep(period).await;
         let now = Instant::now();
         for mailbox in shard.mailboxes() {
-            if mailbox.auth_deadline.get().is_some_and(|deadline| now >= deadline) {
+            if mailbox
+                .auth_deadline
+                .get()
+                .is_some_and(|deadline| now >= deadline)
+            {
                 mailbox.auth_deadline.set(None);
                 mailbox.push_frame(super::text_frame(&ServerMessage::error(
-                    format!("Authentication timeout - must authenticate within {auth_timeout} seconds"),
+                    format!(
+                        "Authentication timeout - must authenticate within {auth_timeout} seconds"
+                    ),
                     ErrorCode::AuthenticationTimeout,
                 )));
                 mailbox.push_control(Control::Close {

@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use signal_fish_server::config::Config;
 use signal_fish_server::{Server, ServerHandle};
 use tungstenite::{Message, WebSocket};
@@ -46,7 +46,9 @@ impl Client {
     /// Connects to a WebSocket path.
     pub fn connect_path(port: u16, path: &str) -> Client {
         let stream = TcpStream::connect(("127.0.0.1", port)).expect("tcp connect");
-        stream.set_read_timeout(Some(EVENT_TIMEOUT)).expect("timeout");
+        stream
+            .set_read_timeout(Some(EVENT_TIMEOUT))
+            .expect("timeout");
         stream.set_nodelay(true).expect("nodelay");
         let url = format!("ws://127.0.0.1:{port}{path}");
         let (ws, response) = tungstenite::client(url.as_str(), stream).expect("ws handshake");
@@ -113,7 +115,10 @@ impl Client {
     pub fn expect_quiet(&mut self) {
         self.send(json!({"type":"Ping"}));
         let msg = self.recv();
-        assert_eq!(msg["type"], "Pong", "expected nothing before Pong, got {msg}");
+        assert_eq!(
+            msg["type"], "Pong",
+            "expected nothing before Pong, got {msg}"
+        );
     }
 
     /// Waits for the server to close the connection; returns the close code if one was sent.
@@ -159,7 +164,9 @@ impl Client {
 /// Sends a raw HTTP request and returns (status, body).
 pub fn http_get(port: u16, request: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("tcp connect");
-    stream.set_read_timeout(Some(EVENT_TIMEOUT)).expect("timeout");
+    stream
+        .set_read_timeout(Some(EVENT_TIMEOUT))
+        .expect("timeout");
     stream.write_all(request.as_bytes()).expect("write");
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("read");
