@@ -23,8 +23,10 @@ pub fn start_server() -> ServerHandle {
 
 /// A server on port 0 with two shards and whatever `tweak` changes.
 pub fn start_with(tweak: impl FnOnce(&mut Config)) -> ServerHandle {
-    let mut config = Config::default();
-    config.port = 0;
+    let mut config = Config {
+        port: 0,
+        ..Config::default()
+    };
     config.server.shards = 2;
     tweak(&mut config);
     Server::start(config).expect("server starts")
