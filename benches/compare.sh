@@ -1,0 +1,251 @@
+#!/usr/bin/env bash
+# Compare our server with the original signal-fish-server 0.1.0 on this machine, in one run.
+#
+# Builds ours (release) and the load generator, then for each server in turn -- ours with one
+# shard pinned to SERVER_CPU, the original pinned to SERVER_CPU, ours with two shards unpinned --
+# starts a fresh server per scenario and drives it with signal-fish-bench pinned to CLIENT_CPU:
+#   idle  : IDLE_CONNS authenticated idle connections -> server RSS per connection
+#   relay : PLAYERS players in rooms of ROOM_SIZE, RATE msg/s each, DURATION s after WARMUP s
+#           -> relay p50/p99/p99.9, delivery ratio, deliveries per server CPU-second; its setup
+#           phase gives the connect rate and the join latency
+#   ramp  : the offered rate rises step by step -> highest rate with 100% delivery and
+#           p99 < RAMP_P99_MS
+# and prints a markdown table (ours, 0.1.0, ratio). JSON results stay in OUT_DIR.
+#
+# Knobs (environment): QUICK=1 (short run, ~1.5 min), IDLE_CONNS, PLAYERS, ROOM_SIZE, RATE,
+# DURATION, WARMUP, PAYLOAD, RAMP=0|1, RAMP_START, RAMP_FACTOR, RAMP_DURATION, RAMP_WARMUP,
+# RAMP_REFINE, RAMP_MAX, RAMP_P99_MS, TWO_SHARDS=0|1, SERVER_CPU, CLIENT_CPU, OURS_PORT,
+# UPSTREAM_PORT, UPSTREAM_BIN, QUIET_WAIT (seconds to wait for other load to settle before each
+# scenario, 0 = don't), QUIET_CORES, OUT_DIR, BUILD=0 (skip cargo build).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+if [[ "${QUICK:-0}" == 1 ]]; then
+    : "${IDLE_CONNS:=1000}" "${DURATION:=5}" "${WARMUP:=1}" "${RAMP_DURATION:=2}" \
+      "${RAMP_REFINE:=0}" "${RAMP_FACTOR:=2}" "${QUIET_WAIT:=10}"
+fi
+IDLE_CONNS=${IDLE_CONNS:-2000}
+PLAYERS=${PLAYERS:-1000}
+ROOM_SIZE=${ROOM_SIZE:-4}
+RATE=${RATE:-20}
+DURATION=${DURATION:-20}
+WARMUP=${WARMUP:-3}
+PAYLOAD=${PAYLOAD:-64}
+RAMP=${RAMP:-1}
+RAMP_START=${RAMP_START:-10}
+RAMP_FACTOR=${RAMP_FACTOR:-1.5}
+RAMP_DURATION=${RAMP_DURATION:-3}
+RAMP_WARMUP=${RAMP_WARMUP:-1}
+RAMP_REFINE=${RAMP_REFINE:-1}
+RAMP_MAX=${RAMP_MAX:-2000}
+RAMP_P99_MS=${RAMP_P99_MS:-10}
+TWO_SHARDS=${TWO_SHARDS:-1}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+OURS_PORT=${OURS_PORT:-3536}
+UPSTREAM_PORT=${UPSTREAM_PORT:-3601}
+UPSTREAM_BIN=${UPSTREAM_BIN:-$HOME/sf-upstream/bin/signal-fish-server}
+QUIET_WAIT=${QUIET_WAIT:-60}
+QUIET_CORES=${QUIET_CORES:-0.3}
+OUT_DIR=${OUT_DIR:-$ROOT/target/bench-compare}
+
+OURS_BIN=$ROOT/target/release/signal-fish-server
+BENCH_BIN=$ROOT/target/release/signal-fish-bench
+
+say() { echo "compare.sh: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+command -v jq >/dev/null || die "jq is required"
+[[ -x "$UPSTREAM_BIN" ]] || die "no original server at $UPSTREAM_BIN
+  (cargo install signal-fish-server --version 0.1.0 --locked --root ~/sf-upstream)"
+
+if [[ "${BUILD:-1}" == 1 ]]; then
+    say "building (release)"
+    cargo build --release -p signal-fish-server -p signal-fish-bench >&2
+fi
+mkdir -p "$OUT_DIR"
+WORK=$(mktemp -d)
+SERVER_PID=""
+cleanup() {
+    stop_server
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# The original reads config.json from its working directory; ours reads the same file and takes
+# the port and shard count from the environment. Limits are lifted so they do not interfere.
+cat >"$WORK/config.json" <<EOF
+{
+  "port": $UPSTREAM_PORT,
+  "server": { "max_rooms_per_game": 1000000 },
+  "rate_limit": { "max_room_creations": 1000000, "time_window": 60, "max_join_attempts": 1000000 },
+  "logging": { "enable_file_logging": false },
+  "security": {
+    "require_websocket_auth": true,
+    "require_metrics_auth": false,
+    "max_connections_per_ip": 1000000,
+    "authorized_apps": [
+      {
+        "app_id": "bench",
+        "app_secret": "unused-by-0.1.0",
+        "app_name": "Bench",
+        "max_rooms": 1000000,
+        "max_players_per_room": 100,
+        "rate_limit_per_minute": 100000000
+      }
+    ]
+  }
+}
+EOF
+
+port_busy() { ss -Hltn "sport = :$1" | grep -q .; }
+
+busy_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }
+
+# Waits (up to QUIET_WAIT s) until the rest of the machine uses less than QUIET_CORES cores.
+wait_quiet() {
+    [[ "$QUIET_WAIT" == 0 ]] && return 0
+    local deadline=$((SECONDS + QUIET_WAIT)) hz a b cores
+    hz=$(getconf CLK_TCK)
+    while :; do
+        a=$(busy_ticks); sleep 1; b=$(busy_ticks)
+        cores=$(awk -v d=$((b - a)) -v hz="$hz" 'BEGIN{printf "%.2f", d/hz}')
+        if awk -v c="$cores" -v q="$QUIET_CORES" 'BEGIN{exit !(c < q)}'; then
+            return 0
+        fi
+        if ((SECONDS >= deadline)); then
+            say "warning: other processes keep $cores cores busy; measuring anyway"
+            return 0
+        fi
+        sleep 2
+    done
+}
+
+# start_server ours|upstream SHARDS PIN
+start_server() {
+    local kind=$1 shards=$2 pin=$3 port wrap=()
+    [[ "$pin" == 1 ]] && wrap=(taskset -c "$SERVER_CPU")
+    if [[ "$kind" == ours ]]; then port=$OURS_PORT; else port=$UPSTREAM_PORT; fi
+    port_busy "$port" && die "port $port is already in use (a stale server would steal connections)"
+    if [[ "$kind" == ours ]]; then
+        (cd "$WORK" && SIGNAL_FISH_PORT=$port SIGNAL_FISH_SERVER__SHARDS=$shards \
+            exec "${wrap[@]}" "$OURS_BIN" >"$WORK/server.log" 2>&1) &
+    else
+        (cd "$WORK" && RUST_LOG=warn exec "${wrap[@]}" "$UPSTREAM_BIN" >"$WORK/server.log" 2>&1) &
+    fi
+    SERVER_PID=$!
+    for _ in $(seq 100); do
+        if curl -fs "http://127.0.0.1:$port/v2/health" >/dev/null 2>&1; then
+            URL="ws://127.0.0.1:$port/v2/ws"
+            return 0
+        fi
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$WORK/server.log" >&2
+    die "$kind server did not start"
+}
+
+stop_server() {
+    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+        if grep -qiE "panic|error" "$WORK/server.log"; then
+            say "server log of the last run mentions errors:"
+            grep -iE "panic|error" "$WORK/server.log" | head -5 >&2
+        fi
+    fi
+    SERVER_PID=""
+}
+
+bench() { taskset -c "$CLIENT_CPU" "$BENCH_BIN" --url "$URL" --server-pid "$SERVER_PID" "$@"; }
+
+# run_all NAME KIND SHARDS PIN
+run_all() {
+    local name=$1 kind=$2 shards=$3 pin=$4
+    say "== $name: idle"
+    wait_quiet
+    start_server "$kind" "$shards" "$pin"
+    bench --mode idle -n "$IDLE_CONNS" --label "$name" >"$OUT_DIR/$name-idle.json"
+    stop_server
+
+    say "== $name: relay"
+    wait_quiet
+    start_server "$kind" "$shards" "$pin"
+    bench --mode relay -n "$PLAYERS" -p "$ROOM_SIZE" -r "$RATE" -d "$DURATION" -w "$WARMUP" \
+        --payload-bytes "$PAYLOAD" --label "$name" >"$OUT_DIR/$name-relay.json"
+    stop_server
+
+    if [[ "$RAMP" == 1 ]]; then
+        say "== $name: ramp"
+        wait_quiet
+        start_server "$kind" "$shards" "$pin"
+        bench --mode ramp -n "$PLAYERS" -p "$ROOM_SIZE" --payload-bytes "$PAYLOAD" \
+            --ramp-start "$RAMP_START" --ramp-factor "$RAMP_FACTOR" \
+            --ramp-duration "$RAMP_DURATION" --ramp-warmup "$RAMP_WARMUP" \
+            --ramp-refine "$RAMP_REFINE" --ramp-max "$RAMP_MAX" --ramp-p99-ms "$RAMP_P99_MS" \
+            --progress 0 --label "$name" >"$OUT_DIR/$name-ramp.json"
+        stop_server
+    fi
+}
+
+START=$SECONDS
+run_all ours ours 1 1
+run_all upstream upstream 0 1
+[[ "$TWO_SHARDS" == 1 ]] && run_all ours2 ours 2 0
+
+# --- the table ------------------------------------------------------------------------------
+# val NAME SCENARIO JQ-PATH -> number or empty
+val() {
+    local f="$OUT_DIR/$1-$2.json"
+    [[ -s "$f" ]] || return 0
+    jq -r "($3) // empty" "$f" 2>/dev/null || true
+}
+fmt() { awk -v x="$1" -v d="${2:-2}" 'BEGIN{ if (x == "") print "n/a"; else printf "%.*f", d, x }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2f", a / b }'; }
+row() { # row LABEL BETTER SCENARIO JQ-PATH DIGITS
+    local a b c
+    a=$(val ours "$3" "$4"); b=$(val upstream "$3" "$4"); c=$(val ours2 "$3" "$4")
+    printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$(fmt "$a" "$5")" "$(fmt "$b" "$5")" \
+        "$(ratio "$a" "$b")" "$2" "$(fmt "$c" "$5")"
+}
+
+TABLE=$OUT_DIR/compare.md
+{
+    echo "Signal Fish vs signal-fish-server 0.1.0 — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, kernel $(uname -r)"
+    echo
+    echo "Servers pinned to CPU $SERVER_CPU (ours: 1 shard), load generator pinned to CPU $CLIENT_CPU;"
+    echo "relay: $PLAYERS players in rooms of $ROOM_SIZE, $RATE msg/s each, ${DURATION}s after ${WARMUP}s warm-up, ~${PAYLOAD}-byte payloads."
+    echo
+    echo "| metric | ours (1 shard) | 0.1.0 | ours / 0.1.0 | better | ours, 2 shards unpinned |"
+    echo "|---|---|---|---|---|---|"
+    row "idle: server RSS per connection (bytes)" lower idle '.idle.rss_per_conn_bytes' 0
+    row "connect + upgrade + auth rate (conn/s)" higher relay '.connect.conns_per_s' 0
+    row "join latency p50 (ms)" lower relay '.join.join.p50_ms' 3
+    row "join latency p99 (ms)" lower relay '.join.join.p99_ms' 3
+    row "create-room latency p50 (ms)" lower relay '.join.create.p50_ms' 3
+    row "create-room latency p99 (ms)" lower relay '.join.create.p99_ms' 3
+    row "relay latency p50 (ms)" lower relay '.relay.relay.p50_ms' 3
+    row "relay latency p99 (ms)" lower relay '.relay.relay.p99_ms' 3
+    row "relay latency p99.9 (ms)" lower relay '.relay.relay.p999_ms' 3
+    row "relay latency max (ms)" lower relay '.relay.relay.max_ms' 3
+    row "delivery ratio" higher relay '.relay.delivery_ratio' 6
+    row "delivered messages/s" higher relay '.relay.delivered_per_s' 0
+    row "server CPU during relay (cores)" lower relay '.relay.server.cpu_util' 3
+    row "deliveries per server CPU-second" higher relay '.relay.server.deliveries_per_cpu_s' 0
+    row "server RSS under relay load (KiB)" lower relay '.relay.server.rss_kb' 0
+    if [[ "$RAMP" == 1 ]]; then
+        row "ramp: highest rate with 100% delivery and p99 < ${RAMP_P99_MS} ms (msg/s per player)" higher ramp '.ramp.max_sustainable.rate_per_player' 1
+        row "ramp: ... as deliveries/s" higher ramp '.ramp.max_sustainable.delivered_per_s' 0
+        row "ramp: highest rate with 100% delivery, any latency (deliveries/s)" higher ramp '.ramp.max_complete_delivery.delivered_per_s' 0
+    fi
+    row "client: busiest thread during relay (share of a core)" lower relay '.relay.client_busiest_thread_util' 2
+    row "other load on the machine during relay (cores)" lower relay '.relay.other_cpu_cores' 2
+    echo
+    echo "Total run time: $((SECONDS - START)) s. JSON: $OUT_DIR/*.json"
+} >"$TABLE"
+cat "$TABLE"
