@@ -81,7 +81,7 @@ impl Shard {
             outboxes,
             local_queue: RefCell::new(VecDeque::new()),
             draining: Cell::new(false),
-            app_limiter: RefCell::new(AppRateLimiter::default()),
+            app_limiter: RefCell::new(AppRateLimiter::new()),
             name_rules,
             mailbox_limit,
         }

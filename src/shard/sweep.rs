@@ -9,6 +9,9 @@ use crate::protocol::{ErrorCode, ServerMessage};
 use crate::session::close_code;
 use crate::session::mailbox::Control;
 
+/// How often per-app `Authenticate` windows are pruned (they only grow between purges).
+const LIMITER_PURGE: Duration = Duration::from_secs(60);
+
 /// How often the sweep runs for a given ping timeout: often enough that a silent connection is
 /// closed within a quarter of the timeout past it, and at least once a second.
 pub fn sweep_period(ping_timeout: Duration) -> Duration {
@@ -20,9 +23,14 @@ pub async fn run(shard: Rc<Shard>) {
     let ping_timeout = Duration::from_secs(shard.config.server.ping_timeout);
     let auth_timeout = shard.config.websocket.auth_timeout_secs;
     let period = sweep_period(ping_timeout);
+    let mut last_purge = Instant::now();
     loop {
         glommio::timer::sleep(period).await;
         let now = Instant::now();
+        if now.duration_since(last_purge) >= LIMITER_PURGE {
+            last_purge = now;
+            shard.app_limiter.borrow_mut().purge(now);
+        }
         for mailbox in shard.mailboxes() {
             if mailbox
                 .auth_deadline
