@@ -113,8 +113,28 @@ async fn run_websocket(shard: Rc<Shard>, mut ws: WebSocketStream<TcpStream>) {
                 reason: "outbound queue overflow",
             };
         }
-        if wrote && ws.flush().await.is_err() {
-            break None;
+        if wrote {
+            // A client that stops reading blocks this flush; the mailbox overflowing meanwhile
+            // ends the wait so the connection is closed rather than left to pile up.
+            let flushed = futures_lite::future::or(
+                async { ws.flush().await.is_ok() },
+                async {
+                    while !mailbox.overflowed() {
+                        mailbox.signal.wait().await;
+                    }
+                    true
+                },
+            )
+            .await;
+            if !flushed {
+                break None;
+            }
+            if mailbox.overflowed() {
+                verdict = Verdict::Close {
+                    code: close_code::POLICY_VIOLATION,
+                    reason: "outbound queue overflow",
+                };
+            }
         }
         if let Verdict::Close { code, reason } = verdict {
             break Some((code, reason));

@@ -13,14 +13,17 @@ use uuid::Uuid;
 use crate::auth::{AuthOutcome, authenticate};
 use crate::protocol::client::{self, ClientMessage};
 use crate::protocol::codec::{decode_client, encode_game_data};
-use crate::protocol::server::{AuthorityResponse, ReconnectionFailed};
+use crate::protocol::server::ReconnectionFailed;
 use crate::protocol::validation::{
     resolve_max_players, validate_game_name, validate_player_name, validate_room_code,
 };
 use crate::protocol::{
     ErrorCode, GameDataEncoding, PlayerId, ServerMessage, SpectatorStateChangeReason,
 };
-use crate::room::{Joiner, LeaveKind, SessionAddr, SpectatorJoiner};
+use crate::room::{
+    Joiner, LeaveKind, SessionAddr, SpectatorJoiner, not_in_room_authority_response,
+    not_in_room_error,
+};
 use crate::shard::messages::{
     CreateRoom, JoinByCode, RelayPayload, RoomOp, ShardMsg, SpectateByCode,
 };
@@ -287,11 +290,7 @@ impl Session {
             }
             ClientMessage::AuthorityRequest(req) => match self.room {
                 Some(room) => self.room_op(room, RoomOp::Authority(req.become_authority)),
-                None => self.reply(&ServerMessage::AuthorityResponse(AuthorityResponse {
-                    granted: false,
-                    reason: Some("Not in a room".to_owned()),
-                    error_code: Some(ErrorCode::NotInRoom),
-                })),
+                None => self.reply(&not_in_room_authority_response()),
             },
             ClientMessage::PlayerReady => match self.room {
                 Some(room) => self.room_op(room, RoomOp::Ready),
@@ -328,7 +327,7 @@ impl Session {
     }
 
     fn not_in_room(&self) {
-        self.reply(&ServerMessage::error("Not in a room", ErrorCode::NotInRoom));
+        self.reply(&not_in_room_error());
     }
 
     fn refuse_join(&self, reason: String, code: ErrorCode) {
@@ -417,6 +416,7 @@ impl Session {
             ShardMsg::Spectate(Box::new(SpectateByCode {
                 game_name: req.game_name,
                 code,
+                encoding: self.encoding,
                 spectator: SpectatorJoiner {
                     id: self.id,
                     name: req.spectator_name,

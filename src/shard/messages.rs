@@ -2,7 +2,9 @@
 
 use bytes::Bytes;
 
-use crate::protocol::{ConnectionInfo, PlayerId, RoomId, SpectatorStateChangeReason};
+use crate::protocol::{
+    ConnectionInfo, GameDataEncoding, PlayerId, RoomId, SpectatorStateChangeReason,
+};
 use crate::room::{Joiner, LeaveKind, SessionAddr, SpectatorJoiner};
 use crate::session::mailbox::{Control, Frame};
 
@@ -63,6 +65,8 @@ pub struct JoinByCode {
 pub struct SpectateByCode {
     pub game_name: String,
     pub code: String,
+    /// How the spectator wants relayed game data.
+    pub encoding: GameDataEncoding,
     pub spectator: SpectatorJoiner,
 }
 

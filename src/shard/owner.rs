@@ -13,7 +13,10 @@ use crate::protocol::binary::{encode_binary_envelope, msgpack_to_json};
 use crate::protocol::codec::encode_game_data;
 use crate::protocol::room_code::generate_room_code;
 use crate::protocol::{ErrorCode, GameDataEncoding, PlayerId, RoomId, ServerMessage};
-use crate::room::{Audience, Effects, Room, RoomSettings, SessionAddr};
+use crate::room::{
+    Audience, Effects, Room, RoomSettings, SessionAddr, not_in_room_authority_response,
+    not_in_room_error,
+};
 use crate::session::mailbox::{Control, Frame, RoomRef};
 
 /// Rooms owned by one shard, by id and by `(game, code)`.
@@ -242,6 +245,7 @@ impl Shard {
             }
             Some((room_id, room)) => match room.join_spectator(req.spectator, Utc::now()) {
                 Ok(effects) => {
+                    room.set_encoding(spectator, req.encoding);
                     self.control(
                         addr,
                         Control::Spectating {
@@ -319,16 +323,8 @@ impl Shard {
                 self.control(from, Control::SpectateSettled);
                 return;
             }
-            RoomOp::Authority(_) => {
-                ServerMessage::AuthorityResponse(crate::protocol::server::AuthorityResponse {
-                    granted: false,
-                    reason: Some("Not in a room".to_owned()),
-                    error_code: Some(ErrorCode::NotInRoom),
-                })
-            }
-            RoomOp::Ready | RoomOp::ConnectionInfo(_) => {
-                ServerMessage::error("Not in a room", ErrorCode::NotInRoom)
-            }
+            RoomOp::Authority(_) => not_in_room_authority_response(),
+            RoomOp::Ready | RoomOp::ConnectionInfo(_) => not_in_room_error(),
         };
         self.deliver(from, text_frame(&reply));
         self.control(from, Control::Detached(room_id));
