@@ -116,15 +116,12 @@ async fn run_websocket(shard: Rc<Shard>, mut ws: WebSocketStream<TcpStream>) {
         if wrote {
             // A client that stops reading blocks this flush; the mailbox overflowing meanwhile
             // ends the wait so the connection is closed rather than left to pile up.
-            let flushed = futures_lite::future::or(
-                async { ws.flush().await.is_ok() },
-                async {
-                    while !mailbox.overflowed() {
-                        mailbox.signal.wait().await;
-                    }
-                    true
-                },
-            )
+            let flushed = futures_lite::future::or(async { ws.flush().await.is_ok() }, async {
+                while !mailbox.overflowed() {
+                    mailbox.signal.wait().await;
+                }
+                true
+            })
             .await;
             if !flushed {
                 break None;
