@@ -163,6 +163,7 @@ async fn run_websocket(shard: Rc<Shard>, mut ws: WebSocketStream<TcpStream>) {
             Some(Err(tungstenite::Error::Capacity(
                 tungstenite::error::CapacityError::MessageTooLong { size, max_size },
             ))) => {
+                shard.metrics.count(|c| c.websocket_errors += 1);
                 // The transport refused to buffer it: say why, then close, since the rest of
                 // the oversized message would follow on the stream.
                 session.push_frame(text_frame(&ServerMessage::error(
@@ -174,7 +175,10 @@ async fn run_websocket(shard: Rc<Shard>, mut ws: WebSocketStream<TcpStream>) {
                     reason: "message too large",
                 }
             }
-            Some(Err(_)) => break None,
+            Some(Err(_)) => {
+                shard.metrics.count(|c| c.websocket_errors += 1);
+                break None;
+            }
         };
         if let Verdict::Close { code, reason } = verdict {
             // Flush the reply that explains the close before closing.

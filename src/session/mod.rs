@@ -11,6 +11,7 @@ use bytes::Bytes;
 use uuid::Uuid;
 
 use crate::auth::{AuthOutcome, authenticate};
+use crate::metrics::Op;
 use crate::protocol::client::{self, ClientMessage};
 use crate::protocol::codec::{decode_client, encode_game_data};
 use crate::protocol::server::ReconnectionFailed;
@@ -52,7 +53,8 @@ pub enum Verdict {
 /// later frames see the new state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pending {
-    Join,
+    /// A `JoinRoom`: creation or join by code, and when it was read (for latency).
+    Join(Op, Instant),
     Leave,
     Spectate,
 }
@@ -109,6 +111,7 @@ impl Session {
         let msg = match decode_client(text) {
             Ok(msg) => msg,
             Err(_) => {
+                self.shard.metrics.count(|c| c.validation_errors += 1);
                 self.reply(&ServerMessage::error(
                     "Invalid client message",
                     ErrorCode::InvalidInput,
@@ -159,6 +162,7 @@ impl Session {
                     room_id: room.id,
                     from: self.id,
                     payload: RelayPayload::MessagePack(data),
+                    received_at: self.mailbox.last_seen.get(),
                 },
             );
         }
@@ -175,9 +179,18 @@ impl Session {
         match control {
             Control::Joined { room, .. } => {
                 self.room = Some(room);
-                self.settle(Pending::Join);
+                if let Some(Pending::Join(op, since)) = self.pending.take() {
+                    self.shard.metrics.record_since(op, since);
+                }
             }
-            Control::JoinRefused => self.settle(Pending::Join),
+            Control::JoinRefused => {
+                if let Some(Pending::Join(op, _)) = self.pending.take() {
+                    self.shard.metrics.count(|c| match op {
+                        Op::RoomCreation => c.room_creation_failures += 1,
+                        _ => c.room_join_failures += 1,
+                    });
+                }
+            }
             Control::Left => self.settle(Pending::Leave),
             Control::Spectating { room, .. } => {
                 self.spectating = Some(room);
@@ -252,6 +265,11 @@ impl Session {
                 Verdict::Continue
             }
             AuthOutcome::Rejected { reply, close } => {
+                if let ServerMessage::AuthenticationError(err) = &reply
+                    && err.error_code == ErrorCode::RateLimitExceeded
+                {
+                    self.shard.metrics.count(|c| c.rate_limit_rejections += 1);
+                }
                 self.reply(&reply);
                 if close {
                     Verdict::Close {
@@ -284,6 +302,7 @@ impl Session {
                             room_id: room.id,
                             from: self.id,
                             payload: RelayPayload::Json(frame),
+                            received_at: self.mailbox.last_seen.get(),
                         },
                     );
                 }
@@ -302,7 +321,10 @@ impl Session {
                 }
                 None => self.not_in_room(),
             },
-            ClientMessage::Ping => self.reply(&ServerMessage::Pong),
+            ClientMessage::Ping => {
+                self.shard.metrics.count(|c| c.heartbeat_updates += 1);
+                self.reply(&ServerMessage::Pong);
+            }
             ClientMessage::Reconnect(_) => {
                 self.reply(&ServerMessage::ReconnectionFailed(ReconnectionFailed {
                     reason: "No disconnection record found".to_owned(),
@@ -330,7 +352,9 @@ impl Session {
         self.reply(&not_in_room_error());
     }
 
+    /// Refuses a `JoinRoom` that failed validation here.
     fn refuse_join(&self, reason: String, code: ErrorCode) {
+        self.shard.metrics.count(|c| c.validation_errors += 1);
         self.reply(&ServerMessage::join_failed(reason, code));
     }
 
@@ -373,7 +397,12 @@ impl Session {
             reconnection_token: Uuid::new_v4().to_string(),
         };
         let count = self.shard.count;
-        self.pending = Some(Pending::Join);
+        let op = if code.is_some() {
+            Op::RoomJoin
+        } else {
+            Op::RoomCreation
+        };
+        self.pending = Some(Pending::Join(op, self.mailbox.last_seen.get()));
         match code {
             Some(code) => self.shard.send(
                 room_owner(&req.game_name, &code, count),

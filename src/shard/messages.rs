@@ -1,7 +1,10 @@
 //! What shards say to each other. Everything here is `Send`: it crosses threads inside a batch.
 
+use std::time::Instant;
+
 use bytes::Bytes;
 
+use crate::metrics::ShardSnapshot;
 use crate::protocol::{
     ConnectionInfo, GameDataEncoding, PlayerId, RoomId, SpectatorStateChangeReason,
 };
@@ -34,11 +37,25 @@ pub enum ShardMsg {
         room_id: RoomId,
         from: PlayerId,
         payload: RelayPayload,
+        /// When the sender's shard read the frame.
+        received_at: Instant,
     },
-    /// To a session's shard: write `frame` to each of these local sessions.
-    Deliver { slots: Vec<u64>, frame: Frame },
+    /// To a session's shard: write `frame` to each of these local sessions. `relayed_at` is
+    /// when relayed game data entered the server, for the relay latency histogram.
+    Deliver {
+        slots: Vec<u64>,
+        frame: Frame,
+        relayed_at: Option<Instant>,
+    },
     /// To a session's shard: apply a state change to one local session.
     Control { slot: u64, control: Control },
+    /// To every shard: report metrics to shard `reply_to` for scrape `request_id`.
+    MetricsRequest { reply_to: u32, request_id: u64 },
+    /// To the scraping shard: one shard's report.
+    MetricsReply {
+        request_id: u64,
+        report: Box<ShardSnapshot>,
+    },
 }
 
 /// A request to create a room around its first player.

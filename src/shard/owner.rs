@@ -2,6 +2,7 @@
 //! the pure room state machine and turn its effects into deliveries.
 
 use std::collections::hash_map::Entry;
+use std::time::Instant;
 
 use ahash::AHashMap;
 use chrono::Utc;
@@ -61,7 +62,13 @@ impl Shard {
                 room_id,
                 from,
                 payload,
-            } => self.relay(room_id, from, payload),
+                received_at,
+            } => self.relay(room_id, from, payload, received_at),
+            ShardMsg::MetricsRequest {
+                reply_to,
+                request_id,
+            } => self.answer_scrape(reply_to, request_id),
+            ShardMsg::MetricsReply { request_id, report } => self.file_report(request_id, *report),
             ShardMsg::Deliver { .. } | ShardMsg::Control { .. } => self.dispatch_local(msg),
         }
     }
@@ -70,12 +77,14 @@ impl Shard {
     /// request to the shard that will own the room.
     fn reserve_room(&self, mut req: Box<CreateRoom>) {
         let limit = self.config.server.max_rooms_per_game;
+        self.metrics.count(|c| c.room_cap_lock_acquisitions += 1);
         {
             let mut games = self.game_rooms.borrow_mut();
             let count = games.entry(req.game_name.clone()).or_insert(0);
             if *count >= limit {
                 let current = *count;
                 drop(games);
+                self.metrics.count(|c| c.room_cap_denials += 1);
                 let reason = format!(
                     "Game `{}` already has {current} rooms (limit {limit})",
                     req.game_name
@@ -153,11 +162,22 @@ impl Shard {
         let creator = req.creator.addr;
         let creator_id = req.creator.id;
         let joined = room.join(req.creator, now);
-        let mut rooms = self.rooms.borrow_mut();
-        rooms.by_code.insert((req.game_name, code), room_id);
-        let room = rooms.by_id.entry(room_id).or_insert(room);
+        if joined.is_ok() {
+            self.metrics.count(|c| {
+                c.rooms_created += 1;
+                c.tokens_issued += 1;
+            });
+            self.metrics
+                .rooms
+                .borrow_mut()
+                .room_added(&req.game_name, 0);
+            self.players_moved(&req.game_name, 0, room.player_count());
+        }
         match joined {
             Ok(effects) => {
+                let mut rooms = self.rooms.borrow_mut();
+                rooms.by_code.insert((req.game_name, code), room_id);
+                let room = rooms.by_id.entry(room_id).or_insert(room);
                 self.control(
                     creator,
                     Control::Joined {
@@ -173,12 +193,16 @@ impl Shard {
             Err(rejection) => {
                 // A fresh room refuses its creator only if the state machine disagrees with
                 // the session's validation; report it rather than leave the client waiting.
-                drop(rooms);
+                self.send(
+                    game_owner(&req.game_name, self.count),
+                    ShardMsg::ReleaseRoom {
+                        game_name: req.game_name,
+                    },
+                );
                 self.refuse_join(
                     creator,
                     ServerMessage::join_failed(rejection.reason, rejection.code),
                 );
-                self.delete_room(room_id);
             }
         }
     }
@@ -199,8 +223,14 @@ impl Shard {
         let Some(room) = rooms.by_id.get_mut(&room_id) else {
             return;
         };
+        let before = room.player_count();
         match room.join(req.joiner, Utc::now()) {
             Ok(effects) => {
+                self.metrics.count(|c| {
+                    c.rooms_joined += 1;
+                    c.tokens_issued += 1;
+                });
+                self.players_moved(&req.game_name, before, room.player_count());
                 self.control(
                     addr,
                     Control::Joined {
@@ -281,7 +311,9 @@ impl Shard {
         };
         let effects = match op {
             RoomOp::Leave(kind) => {
+                let before = room.player_count();
                 let effects = room.leave(player, kind, now);
+                self.players_moved(&room.settings().game_name, before, room.player_count());
                 self.apply(room, effects);
                 self.control(from, Control::Left);
                 let empty = room.player_count() == 0;
@@ -304,7 +336,12 @@ impl Shard {
             }
             RoomOp::Ready => room.toggle_ready(player, now),
             RoomOp::Authority(become_authority) => {
-                room.request_authority(player, become_authority, now)
+                let before = room.authority();
+                let effects = room.request_authority(player, become_authority, now);
+                if room.authority() != before {
+                    self.metrics.count(|c| c.authority_transfers += 1);
+                }
+                effects
             }
             RoomOp::ConnectionInfo(info) => room.set_connection_info(player, *info, now),
         };
@@ -332,7 +369,7 @@ impl Shard {
 
     /// On the owner: fan game data out to everyone in the room but the sender. One frame per
     /// encoding, built at most once.
-    fn relay(&self, room_id: RoomId, from: PlayerId, payload: RelayPayload) {
+    fn relay(&self, room_id: RoomId, from: PlayerId, payload: RelayPayload, received_at: Instant) {
         let mut rooms = self.rooms.borrow_mut();
         let Some(room) = rooms.by_id.get_mut(&room_id) else {
             return;
@@ -341,10 +378,16 @@ impl Shard {
             return;
         }
         room.touch(Utc::now());
+        self.metrics.count(|c| c.game_data_messages += 1);
+        let relayed_at = Some(received_at);
         match payload {
             RelayPayload::Json(frame) => {
                 let frame = frame_from_json(frame);
-                self.fanout(room.relay_targets(from).map(|(addr, _)| addr), &frame);
+                self.fanout(
+                    room.relay_targets(from).map(|(addr, _)| addr),
+                    &frame,
+                    relayed_at,
+                );
             }
             RelayPayload::MessagePack(raw) => {
                 let envelope = Frame::Binary(encode_binary_envelope(&from, &raw));
@@ -353,6 +396,7 @@ impl Shard {
                         .filter(|(_, enc)| *enc == GameDataEncoding::MessagePack)
                         .map(|(addr, _)| addr),
                     &envelope,
+                    relayed_at,
                 );
                 // JSON clients get the payload converted; undecodable payloads reach only the
                 // MessagePack clients, as in 0.1.0.
@@ -366,6 +410,7 @@ impl Shard {
                             .filter(|(_, enc)| *enc != GameDataEncoding::MessagePack)
                             .map(|(addr, _)| addr),
                         &text,
+                        relayed_at,
                     );
                 }
             }
@@ -378,7 +423,7 @@ impl Shard {
             let frame = text_frame(&out.msg);
             match out.to {
                 Audience::Session(addr) => self.deliver(addr, frame),
-                audience => self.fanout(room.recipients(audience), &frame),
+                audience => self.fanout(room.recipients(audience), &frame, None),
             }
         }
     }
@@ -390,6 +435,9 @@ impl Shard {
             return;
         };
         let game_name = room.settings().game_name.clone();
+        self.metrics.count(|c| c.rooms_deleted += 1);
+        self.players_moved(&game_name, room.player_count(), 0);
+        self.metrics.rooms.borrow_mut().room_removed(&game_name, 0);
         if let Entry::Occupied(e) = rooms
             .by_code
             .entry((game_name.clone(), room.settings().code.clone()))
@@ -413,6 +461,27 @@ impl Shard {
     fn refuse_join(&self, to: SessionAddr, reply: ServerMessage) {
         self.deliver(to, text_frame(&reply));
         self.control(to, Control::JoinRefused);
+    }
+
+    /// Keeps the room summary, the seated-players gauge and the join/leave counters in step
+    /// with a room whose player count went from `before` to `after`.
+    fn players_moved(&self, game: &str, before: usize, after: usize) {
+        if before == after {
+            return;
+        }
+        self.metrics
+            .rooms
+            .borrow_mut()
+            .players_changed(game, before, after);
+        let delta = after as i64 - before as i64;
+        self.metrics.gauge(|g| g.players_active += delta);
+        self.metrics.count(|c| {
+            if delta > 0 {
+                c.players_joined += delta as u64;
+            } else {
+                c.players_left += delta.unsigned_abs();
+            }
+        });
     }
 
     /// Rooms owned here.

@@ -51,6 +51,7 @@ pub async fn run(shard: Rc<Shard>) {
             } else if now.duration_since(mailbox.last_seen.get()) > ping_timeout {
                 // Push the last-seen time forward so one silent connection is told once.
                 mailbox.last_seen.set(now);
+                shard.metrics.count(|c| c.expired_players_cleaned += 1);
                 mailbox.push_control(Control::Close {
                     code: close_code::POLICY_VIOLATION,
                     reason: "ping timeout",
