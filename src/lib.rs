@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod limits;
 pub mod metrics;
 pub mod net;
 pub mod protocol;

@@ -2,6 +2,7 @@
 //! then alternates between reading frames and writing everything its mailbox holds, with one
 //! flush per wake-up.
 
+use std::net::IpAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -55,6 +56,10 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
         let _ = stream.close().await;
         return;
     }
+    let ip = stream
+        .peer_addr()
+        .map(|a| a.ip())
+        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
     let ws = WebSocketStream::from_partially_read(
         stream,
         leftover,
@@ -62,7 +67,7 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
         Some(ws_config(shard.config.security.max_message_size)),
     )
     .await;
-    run_websocket(shard, ws).await;
+    run_websocket(shard, ws, ip).await;
 }
 
 /// Transport limits: frames are buffered until our one flush per wake-up; nothing larger than `max_message_size` is ever buffered, and the read
@@ -82,36 +87,30 @@ enum Wake {
     Mail,
 }
 
-async fn run_websocket(shard: Rc<Shard>, mut ws: WebSocketStream<TcpStream>) {
+async fn run_websocket(shard: Rc<Shard>, mut ws: WebSocketStream<TcpStream>, ip: IpAddr) {
     let now = Instant::now();
     let (addr, mailbox) = shard.register(now);
-    let mut session = Session::new(shard.clone(), addr, mailbox.clone(), now);
+    let mut session = Session::new(shard.clone(), addr, mailbox.clone(), ip, now);
+    let mut verdict = Verdict::Continue;
     let closing = loop {
-        // Write everything queued, then flush once.
-        let mut verdict = Verdict::Continue;
+        // Write everything queued, then flush once. Frames queued after a decision to close
+        // still go out: they are usually the error that explains the close.
         let mut wrote = false;
         while let Some(item) = mailbox.pop() {
             let message = match item {
                 Outgoing::Frame(Frame::Text(text)) => Message::Text(text),
                 Outgoing::Frame(Frame::Binary(bytes)) => Message::Binary(bytes),
                 Outgoing::Control(control) => {
-                    verdict = session.on_control(control);
                     if verdict == Verdict::Continue {
-                        continue;
+                        verdict = session.on_control(control);
                     }
-                    break;
+                    continue;
                 }
             };
             if ws.feed(message).await.is_err() {
                 break;
             }
             wrote = true;
-        }
-        if mailbox.overflowed() {
-            verdict = Verdict::Close {
-                code: close_code::POLICY_VIOLATION,
-                reason: "outbound queue overflow",
-            };
         }
         if wrote {
             // A client that stops reading blocks this flush; the mailbox overflowing meanwhile
@@ -126,12 +125,12 @@ async fn run_websocket(shard: Rc<Shard>, mut ws: WebSocketStream<TcpStream>) {
             if !flushed {
                 break None;
             }
-            if mailbox.overflowed() {
-                verdict = Verdict::Close {
-                    code: close_code::POLICY_VIOLATION,
-                    reason: "outbound queue overflow",
-                };
-            }
+        }
+        if mailbox.overflowed() {
+            verdict = Verdict::Close {
+                code: close_code::POLICY_VIOLATION,
+                reason: "outbound queue overflow",
+            };
         }
         if let Verdict::Close { code, reason } = verdict {
             break Some((code, reason));
@@ -151,7 +150,7 @@ async fn run_websocket(shard: Rc<Shard>, mut ws: WebSocketStream<TcpStream>) {
             continue;
         };
         mailbox.last_seen.set(Instant::now());
-        let verdict = match inbound {
+        let inbound_verdict = match inbound {
             Some(Ok(Message::Text(text))) => session.on_text(text.as_str()),
             Some(Ok(Message::Binary(data))) => session.on_binary(data),
             Some(Ok(Message::Pong(_))) => {
@@ -180,18 +179,9 @@ async fn run_websocket(shard: Rc<Shard>, mut ws: WebSocketStream<TcpStream>) {
                 break None;
             }
         };
-        if let Verdict::Close { code, reason } = verdict {
-            // Flush the reply that explains the close before closing.
-            while let Some(Outgoing::Frame(frame)) = mailbox.pop() {
-                let message = match frame {
-                    Frame::Text(text) => Message::Text(text),
-                    Frame::Binary(bytes) => Message::Binary(bytes),
-                };
-                if ws.feed(message).await.is_err() {
-                    break;
-                }
-            }
-            break Some((code, reason));
+        if let Verdict::Close { .. } = inbound_verdict {
+            // Go round once more: write the reply that explains the close, then close.
+            verdict = inbound_verdict;
         }
     };
     session.on_disconnect();

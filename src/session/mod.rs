@@ -4,6 +4,7 @@
 
 pub mod mailbox;
 
+use std::net::IpAddr;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -11,6 +12,7 @@ use bytes::Bytes;
 use uuid::Uuid;
 
 use crate::auth::{AuthOutcome, authenticate};
+use crate::limits::JoinKind;
 use crate::metrics::Op;
 use crate::protocol::client::{self, ClientMessage};
 use crate::protocol::codec::{decode_client, encode_game_data};
@@ -28,7 +30,7 @@ use crate::room::{
 use crate::shard::messages::{
     CreateRoom, JoinByCode, RelayPayload, RoomOp, ShardMsg, SpectateByCode,
 };
-use crate::shard::routing::{game_owner, room_owner};
+use crate::shard::routing::{game_owner, ip_owner, room_owner};
 use crate::shard::{Shard, text_frame};
 use mailbox::{Control, Frame, Mailbox, RoomRef};
 
@@ -53,6 +55,8 @@ pub enum Verdict {
 /// later frames see the new state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pending {
+    /// Waiting for the IP's owner to admit the connection.
+    Admission,
     /// A `JoinRoom`: creation or join by code, and when it was read (for latency).
     Join(Op, Instant),
     Leave,
@@ -66,6 +70,10 @@ pub struct Session {
     mailbox: Rc<Mailbox>,
     /// The connection's player (and spectator) id.
     id: PlayerId,
+    /// The client's IP, for per-IP limits.
+    ip: IpAddr,
+    /// Whether the IP's owner counted this connection (and must be told when it ends).
+    admitted: bool,
     authenticated: bool,
     /// Whether an `Authenticate` was already answered (later ones are ignored, as in 0.1.0).
     auth_answered: bool,
@@ -76,8 +84,20 @@ pub struct Session {
 }
 
 impl Session {
-    /// A fresh session; with auth off it is authenticated from the start.
-    pub fn new(shard: Rc<Shard>, addr: SessionAddr, mailbox: Rc<Mailbox>, now: Instant) -> Self {
+    /// A fresh session for a connection from `ip`. It first asks the IP's owner shard for a
+    /// connection slot and reads nothing until admitted. With auth off it is authenticated
+    /// from the start.
+    pub fn new(
+        shard: Rc<Shard>,
+        addr: SessionAddr,
+        mailbox: Rc<Mailbox>,
+        ip: IpAddr,
+        now: Instant,
+    ) -> Self {
+        shard.send(
+            ip_owner(&ip, shard.count),
+            ShardMsg::AdmitConnection { ip, from: addr },
+        );
         let auth_required = shard.config.security.require_websocket_auth;
         if auth_required {
             let timeout = std::time::Duration::from_secs(shard.config.websocket.auth_timeout_secs);
@@ -88,12 +108,14 @@ impl Session {
             addr,
             mailbox,
             id: Uuid::new_v4(),
+            ip,
+            admitted: false,
             authenticated: !auth_required,
             auth_answered: false,
             encoding: GameDataEncoding::Json,
             room: None,
             spectating: None,
-            pending: None,
+            pending: Some(Pending::Admission),
         }
     }
 
@@ -205,6 +227,21 @@ impl Session {
                     self.spectating = None;
                 }
             }
+            Control::Admitted { .. } => {
+                self.admitted = true;
+                self.settle(Pending::Admission);
+            }
+            Control::ConnectionRefused { current } => {
+                let limit = self.shard.config.security.max_connections_per_ip;
+                self.reply(&ServerMessage::error(
+                    format!("Too many connections from your IP ({current}/{limit})"),
+                    ErrorCode::TooManyConnections,
+                ));
+                return Verdict::Close {
+                    code: close_code::POLICY_VIOLATION,
+                    reason: "too many connections",
+                };
+            }
             Control::Close { code, reason } => return Verdict::Close { code, reason },
         }
         Verdict::Continue
@@ -218,6 +255,12 @@ impl Session {
 
     /// The connection is gone: leave the room and stop spectating, as a disconnect.
     pub fn on_disconnect(&mut self) {
+        if self.admitted {
+            self.shard.send(
+                ip_owner(&self.ip, self.shard.count),
+                ShardMsg::ReleaseConnection { ip: self.ip },
+            );
+        }
         if let Some(room) = self.room.take() {
             self.room_op(room, RoomOp::Leave(LeaveKind::Disconnected));
         }
@@ -403,8 +446,9 @@ impl Session {
             Op::RoomCreation
         };
         self.pending = Some(Pending::Join(op, self.mailbox.last_seen.get()));
-        match code {
-            Some(code) => self.shard.send(
+        let (kind, next, then) = match code {
+            Some(code) => (
+                JoinKind::Join,
                 room_owner(&req.game_name, &code, count),
                 ShardMsg::JoinRoom(Box::new(JoinByCode {
                     game_name: req.game_name,
@@ -412,7 +456,8 @@ impl Session {
                     joiner,
                 })),
             ),
-            None => self.shard.send(
+            None => (
+                JoinKind::Create,
                 game_owner(&req.game_name, count),
                 ShardMsg::CreateRoom(Box::new(CreateRoom {
                     game_name: req.game_name,
@@ -422,7 +467,18 @@ impl Session {
                     creator: joiner,
                 })),
             ),
-        }
+        };
+        // Only valid requests reach the quota (decision 10); the IP's owner passes them on.
+        self.shard.send(
+            ip_owner(&self.ip, count),
+            ShardMsg::JoinQuota {
+                ip: self.ip,
+                kind,
+                from: self.addr,
+                next,
+                then: Box::new(then),
+            },
+        );
     }
 
     /// Spectator codes are case-insensitive like player codes (decision 6).

@@ -1,9 +1,11 @@
 //! What shards say to each other. Everything here is `Send`: it crosses threads inside a batch.
 
+use std::net::IpAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
 
+use crate::limits::JoinKind;
 use crate::metrics::ShardSnapshot;
 use crate::protocol::{
     ConnectionInfo, GameDataEncoding, PlayerId, RoomId, SpectatorStateChangeReason,
@@ -49,6 +51,19 @@ pub enum ShardMsg {
     },
     /// To a session's shard: apply a state change to one local session.
     Control { slot: u64, control: Control },
+    /// To the IP's owner: take a connection slot for `ip`, answer `from` with a control.
+    AdmitConnection { ip: IpAddr, from: SessionAddr },
+    /// To the IP's owner: a connection from `ip` closed.
+    ReleaseConnection { ip: IpAddr },
+    /// To the IP's owner: count a valid `JoinRoom` against the IP's quota, then forward
+    /// `then` to shard `next`; or refuse the join.
+    JoinQuota {
+        ip: IpAddr,
+        kind: JoinKind,
+        from: SessionAddr,
+        next: u32,
+        then: Box<ShardMsg>,
+    },
     /// To every shard: report metrics to shard `reply_to` for scrape `request_id`.
     MetricsRequest { reply_to: u32, request_id: u64 },
     /// To the scraping shard: one shard's report.

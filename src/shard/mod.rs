@@ -22,6 +22,7 @@ use async_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::auth::AppRateLimiter;
 use crate::config::Config;
+use crate::limits::IpTable;
 use crate::metrics::{Op, ShardMetrics};
 use crate::protocol::ServerMessage;
 use crate::protocol::SpectatorStateChangeReason;
@@ -54,6 +55,8 @@ pub struct Shard {
     /// Owner work for this shard waiting to be handled (see `dispatch_local`).
     local_queue: RefCell<VecDeque<ShardMsg>>,
     draining: Cell<bool>,
+    /// Connection counts and join quotas of the IPs this shard owns.
+    pub ips: RefCell<IpTable>,
     /// Per-app `Authenticate` limiter for connections on this shard.
     pub app_limiter: RefCell<AppRateLimiter>,
     /// Player-name rules from `protocol.player_name_validation`.
@@ -89,6 +92,7 @@ impl Shard {
             local_queue: RefCell::new(VecDeque::new()),
             draining: Cell::new(false),
             app_limiter: RefCell::new(AppRateLimiter::new()),
+            ips: RefCell::new(IpTable::default()),
             name_rules,
             metrics: ShardMetrics::new(count as usize),
             scrapes: RefCell::new(AHashMap::new()),
@@ -213,6 +217,10 @@ impl Shard {
                     from,
                     op: RoomOp::StopSpectating(SpectatorStateChangeReason::Disconnected),
                 },
+            ),
+            (None, Control::Admitted { ip }) => self.send(
+                routing::ip_owner(&ip, self.count),
+                ShardMsg::ReleaseConnection { ip },
             ),
             (None, _) => {}
         }

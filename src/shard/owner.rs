@@ -2,6 +2,7 @@
 //! the pure room state machine and turn its effects into deliveries.
 
 use std::collections::hash_map::Entry;
+use std::net::IpAddr;
 use std::time::Instant;
 
 use ahash::AHashMap;
@@ -10,6 +11,7 @@ use chrono::Utc;
 use super::messages::{CreateRoom, JoinByCode, RelayPayload, RoomOp, ShardMsg, SpectateByCode};
 use super::routing::{game_owner, mint_room_id, room_owner};
 use super::{Shard, frame_from_json, text_frame};
+use crate::limits::JoinKind;
 use crate::protocol::binary::{encode_binary_envelope, msgpack_to_json};
 use crate::protocol::codec::encode_game_data;
 use crate::protocol::room_code::generate_room_code;
@@ -64,12 +66,53 @@ impl Shard {
                 payload,
                 received_at,
             } => self.relay(room_id, from, payload, received_at),
+            ShardMsg::AdmitConnection { ip, from } => self.admit_connection(ip, from),
+            ShardMsg::ReleaseConnection { ip } => self.ips.borrow_mut().release(ip),
+            ShardMsg::JoinQuota {
+                ip,
+                kind,
+                from,
+                next,
+                then,
+            } => self.join_quota(ip, kind, from, next, *then),
             ShardMsg::MetricsRequest {
                 reply_to,
                 request_id,
             } => self.answer_scrape(reply_to, request_id),
             ShardMsg::MetricsReply { request_id, report } => self.file_report(request_id, *report),
             ShardMsg::Deliver { .. } | ShardMsg::Control { .. } => self.dispatch_local(msg),
+        }
+    }
+
+    /// On the IP's owner: admit a new connection under `security.max_connections_per_ip`.
+    fn admit_connection(&self, ip: IpAddr, from: SessionAddr) {
+        let limit = self.config.security.max_connections_per_ip;
+        let verdict = self.ips.borrow_mut().admit(ip, limit, Instant::now());
+        match verdict {
+            Ok(()) => self.control(from, Control::Admitted { ip }),
+            Err(current) => {
+                self.metrics.count(|c| c.connection_errors += 1);
+                self.control(from, Control::ConnectionRefused { current });
+            }
+        }
+    }
+
+    /// On the IP's owner: charge a valid `JoinRoom` to the IP's quota and pass it on, or
+    /// refuse it.
+    fn join_quota(&self, ip: IpAddr, kind: JoinKind, from: SessionAddr, next: u32, then: ShardMsg) {
+        let verdict =
+            self.ips
+                .borrow_mut()
+                .take_quota(ip, kind, &self.config.rate_limit, Instant::now());
+        match verdict {
+            Ok(()) => self.send(next, then),
+            Err(exceeded) => {
+                self.metrics.count(|c| c.rate_limit_rejections += 1);
+                self.refuse_join(
+                    from,
+                    ServerMessage::join_failed(exceeded.reason, ErrorCode::RateLimitExceeded),
+                );
+            }
         }
     }
 

@@ -30,6 +30,8 @@ pub async fn run(shard: Rc<Shard>) {
         if now.duration_since(last_purge) >= LIMITER_PURGE {
             last_purge = now;
             shard.app_limiter.borrow_mut().purge(now);
+            let window = Duration::from_secs(shard.config.rate_limit.time_window);
+            shard.ips.borrow_mut().purge(now, window);
         }
         for mailbox in shard.mailboxes() {
             if mailbox

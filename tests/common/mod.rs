@@ -28,6 +28,10 @@ pub fn start_with(tweak: impl FnOnce(&mut Config)) -> ServerHandle {
         ..Config::default()
     };
     config.server.shards = 2;
+    // Every test client comes from 127.0.0.1: lift the per-IP limits unless a test sets them.
+    config.security.max_connections_per_ip = 100_000;
+    config.rate_limit.max_room_creations = 100_000;
+    config.rate_limit.max_join_attempts = 100_000;
     tweak(&mut config);
     Server::start(config).expect("server starts")
 }
