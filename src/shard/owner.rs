@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 use ahash::AHashMap;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::messages::{CreateRoom, JoinByCode, RelayPayload, RoomOp, ShardMsg, SpectateByCode};
 use super::routing::{game_owner, mint_room_id, room_owner};
@@ -525,6 +525,26 @@ impl Shard {
                 c.players_left += delta.unsigned_abs();
             }
         });
+    }
+
+    /// Deletes rooms nobody has touched for `server.inactive_room_timeout` seconds; their
+    /// members are told (`Error{ROOM_NOT_FOUND}`) and freed to join again (decision 9).
+    pub fn expire_inactive_rooms(&self, now: DateTime<Utc>) {
+        let timeout = chrono::Duration::seconds(
+            i64::try_from(self.config.server.inactive_room_timeout).unwrap_or(i64::MAX),
+        );
+        let expired: Vec<RoomId> = self
+            .rooms
+            .borrow()
+            .by_id
+            .iter()
+            .filter(|(_, room)| now.signed_duration_since(room.last_activity()) > timeout)
+            .map(|(id, _)| *id)
+            .collect();
+        for room_id in expired {
+            self.metrics.count(|c| c.inactive_rooms_cleaned += 1);
+            self.delete_room(room_id);
+        }
     }
 
     /// Rooms owned here.

@@ -24,9 +24,15 @@ pub async fn run(shard: Rc<Shard>) {
     let auth_timeout = shard.config.websocket.auth_timeout_secs;
     let period = sweep_period(ping_timeout);
     let mut last_purge = Instant::now();
+    let mut last_room_sweep = Instant::now();
+    let room_sweep = Duration::from_secs(shard.config.server.room_cleanup_interval);
     loop {
         glommio::timer::sleep(period).await;
         let now = Instant::now();
+        if now.duration_since(last_room_sweep) >= room_sweep {
+            last_room_sweep = now;
+            shard.expire_inactive_rooms(chrono::Utc::now());
+        }
         if now.duration_since(last_purge) >= LIMITER_PURGE {
             last_purge = now;
             shard.app_limiter.borrow_mut().purge(now);
