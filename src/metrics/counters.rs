@@ -54,8 +54,6 @@ counter_block! {
         room_code_collisions,
         room_capacity_conflicts,
         latency_histogram_clamped_samples,
-        /// Failed dashboard refreshes (a refresh that timed out waiting for a shard).
-        refresh_failures,
         /// Messages this shard shipped to other shards.
         cross_shard_sent,
         /// Messages this shard received from other shards.

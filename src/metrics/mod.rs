@@ -88,6 +88,7 @@ impl ShardMetrics {
             connections,
             rooms_owned,
             sent_to: self.sent_to.borrow().clone(),
+            dashboard: None,
         }
     }
 }
@@ -106,6 +107,8 @@ pub struct ShardSnapshot {
     pub rooms_owned: u64,
     /// Messages this shard has sent to each shard.
     pub sent_to: Vec<u64>,
+    /// The dashboard cache's state, from the shard that keeps it (shard 0).
+    pub dashboard: Option<DashboardView>,
 }
 
 /// Per-shard figures kept apart in the merged snapshot.
@@ -131,6 +134,8 @@ pub struct MetricsSnapshot {
     pub latencies: Latencies,
     pub rooms: RoomSummary,
     pub shards: Vec<ShardView>,
+    /// The dashboard cache's state, if its shard answered.
+    pub dashboard: Option<DashboardView>,
 }
 
 impl MetricsSnapshot {
@@ -146,6 +151,9 @@ impl MetricsSnapshot {
             merged.gauges.add(&report.gauges);
             merged.latencies.add(&report.latencies);
             merged.rooms.add(&report.rooms);
+            if merged.dashboard.is_none() {
+                merged.dashboard = report.dashboard.clone();
+            }
         }
         merged.shards = reports
             .iter()

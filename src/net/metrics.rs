@@ -46,7 +46,7 @@ pub async fn respond(shard: &Shard, head: &RequestHead, route: Route) -> Vec<u8>
         let body = render_prometheus(
             &snapshot,
             dashboard.age_gauge_seconds(),
-            snapshot.counters.refresh_failures,
+            dashboard.refresh_failures,
         );
         response(200, "OK", PROMETHEUS_TEXT, &body, head_only)
     }
