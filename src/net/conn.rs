@@ -119,12 +119,15 @@ async fn run_websocket(shard: Rc<Shard>, mut ws: WebSocketStream<TcpStream>, ip:
             // A client that stops reading blocks this flush; the mailbox overflowing meanwhile
             // ends the wait so the connection is closed rather than left to pile up.
             let flushed = futures_lite::future::or(async { ws.flush().await.is_ok() }, async {
+                // Polled only if the flush did not complete at once: the socket is full.
+                mailbox.flush_blocked.set(true);
                 while !mailbox.overflowed() {
                     mailbox.signal.wait().await;
                 }
                 true
             })
             .await;
+            mailbox.flush_blocked.set(false);
             if !flushed {
                 break None;
             }
@@ -186,6 +189,9 @@ async fn run_websocket(shard: Rc<Shard>, mut ws: WebSocketStream<TcpStream>, ip:
             // Go round once more: write the reply that explains the close, then close.
             verdict = inbound_verdict;
         }
+        // A client streaming frames must not hog the shard: let deliveries and other
+        // connections run once this task's time slice is used up.
+        glommio::yield_if_needed().await;
     };
     session.on_disconnect();
     shard.unregister(addr);
