@@ -73,7 +73,9 @@ pub struct Shard {
 }
 
 impl Shard {
-    fn new(index: u32, count: u32, config: Arc<Config>) -> Self {
+    /// A shard's state, not yet running: `boot::run` drives it on its executor. Public so
+    /// benchmarks can exercise delivery without sockets.
+    pub fn new(index: u32, count: u32, config: Arc<Config>) -> Self {
         let outboxes = (0..count)
             .map(|i| (i != index).then(|| Rc::new(Outbox::default())))
             .collect();
@@ -307,7 +309,7 @@ impl Shard {
     }
 
     /// Every local mailbox, for sweeps.
-    fn mailboxes(&self) -> Vec<Rc<Mailbox>> {
+    pub(crate) fn mailboxes(&self) -> Vec<Rc<Mailbox>> {
         self.sessions.borrow().values().cloned().collect()
     }
 }
