@@ -3,8 +3,11 @@
 
 mod common;
 
-use common::{Client, SHARDS, owner_of, seat_room, start_server, start_with, str_of};
+use std::net::IpAddr;
+
+use common::{Client, SHARDS, seat_room, start_server, start_with, str_of};
 use serde_json::{Value, json};
+use signal_fish_server::shard::routing::{game_owner, ip_owner};
 
 /// Sends a `JoinRoom` that must fail with `code`; returns the `reason`.
 fn refused(c: &mut Client, data: Value, code: &str) -> String {
@@ -265,40 +268,55 @@ fn a_finalized_room_accepts_nobody() {
     server.shutdown();
 }
 
+/// A game name whose room-counting shard is not the shard that keeps 127.0.0.1's quotas.
+fn game_counted_away_from_the_ip_owner() -> String {
+    let ip_shard = ip_owner(&IpAddr::from([127, 0, 0, 1]), SHARDS);
+    (0..100)
+        .map(|i| format!("capped {i}"))
+        .find(|game| game_owner(game, SHARDS) != ip_shard)
+        .expect("some game is counted on the other shard")
+}
+
 #[test]
 fn the_room_cap_per_game_holds_across_shards_and_frees_when_a_room_empties() {
     let server = start_with(|c| c.server.max_rooms_per_game = 2);
     let port = server.port();
+    let game = game_counted_away_from_the_ip_owner();
     let mut a = Client::connect_to_shard(port, 0);
     let mut b = Client::connect_to_shard(port, 1);
-    let room_a = a.create_room("capped", "A", 4);
-    b.create_room("capped", "B", 4);
+    a.create_room(&game, "A", 4);
+    b.create_room(&game, "B", 4);
 
     // A third room of that game is refused, whichever shard asks.
     for shard in 0..SHARDS {
         let mut c = Client::connect_to_shard(port, shard);
         let reason = refused(
             &mut c,
-            json!({"game_name":"capped","player_name":"C"}),
+            json!({"game_name":game,"player_name":"C"}),
             "MAX_ROOMS_PER_GAME_EXCEEDED",
         );
-        assert_eq!(reason, "Game `capped` already has 2 rooms (limit 2)");
+        assert_eq!(
+            reason,
+            format!("Game `{game}` already has 2 rooms (limit 2)")
+        );
     }
     // Other games are not affected.
     Client::connect(port).create_room("uncapped", "D", 4);
 
-    // The last player leaving deletes the room and gives its slot back. The room's owner
-    // releases the slot at the counting shard; a client on the owner's shard asks the counting
-    // shard over the same FIFO channel (or the owner is the counting shard), so the release is
-    // counted first.
+    // The last player leaving deletes the room and gives its slot back: the room's owner
+    // tells the counting shard. A creation travels client → IP's quota shard → counting shard.
+    // With two shards and the game counted away from the quota shard, the room's owner is one
+    // of those two, so the release is counted before the next creation: either the owner is
+    // the counting shard (released before RoomLeft went out) or it is the quota shard (the
+    // release leads the creation on the one channel to the counting shard).
     a.leave();
-    let mut c = Client::connect_to_shard(port, owner_of(&room_a));
-    c.create_room("capped", "C", 4);
+    let mut c = Client::connect(port);
+    c.create_room(&game, "C", 4);
     // And the cap is reached again.
     let mut d = Client::connect(port);
     refused(
         &mut d,
-        json!({"game_name":"capped","player_name":"D"}),
+        json!({"game_name":game,"player_name":"D"}),
         "MAX_ROOMS_PER_GAME_EXCEEDED",
     );
     server.shutdown();

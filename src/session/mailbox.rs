@@ -40,6 +40,11 @@ pub enum Control {
     SpectateSettled,
     /// The room is gone or no longer lists this session: forget it.
     Detached(RoomId),
+    /// The IP's owner admitted the connection (`ip` lets a shard undo it if the client left).
+    Admitted { ip: std::net::IpAddr },
+    /// The IP already holds `current` connections, the most `security.max_connections_per_ip`
+    /// allows.
+    ConnectionRefused { current: usize },
     /// Close the connection with this WebSocket close code.
     Close { code: u16, reason: &'static str },
 }

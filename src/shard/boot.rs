@@ -112,7 +112,7 @@ pub async fn run(boot: ShardBoot) {
     let shard = Rc::new(Shard::new(boot.index, boot.count, boot.config.clone()));
     for (peer, sender) in boot.senders.into_iter().enumerate() {
         if let (Some(sender), Some(Some(outbox))) = (sender, shard.outboxes.get(peer)) {
-            glommio::spawn_local_into(run_flusher(outbox.clone(), sender), realtime)
+            glommio::spawn_local_into(run_flusher(shard.clone(), outbox.clone(), sender), realtime)
                 .map(|t| t.detach())
                 .ok();
         }

@@ -33,8 +33,7 @@ pub fn start_with(tweak: impl FnOnce(&mut Config)) -> ServerHandle {
     };
     config.server.shards = SHARDS as usize;
     // Every test client comes from 127.0.0.1 and `connect_to_shard` may open dozens of
-    // connections; per-IP and per-connection quotas are tested on their own, with their own
-    // settings, so they must not get in the way here.
+    // connections: lift the per-IP limits unless a test sets them.
     config.security.max_connections_per_ip = 100_000;
     config.rate_limit.max_room_creations = 100_000;
     config.rate_limit.max_join_attempts = 100_000;
