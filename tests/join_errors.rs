@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use common::{Client, SHARDS, seat_room, start_server, start_with, str_of};
 use serde_json::{Value, json};
-use signal_fish_server::shard::routing::{game_owner, ip_owner};
+use signal_fish_server::shard::routing::{game_owner, ip_owner, room_owner};
 
 /// Sends a `JoinRoom` that must fail with `code`; returns the `reason`.
 fn refused(c: &mut Client, data: Value, code: &str) -> String {
@@ -104,6 +104,12 @@ fn invalid_max_players() {
         "INVALID_MAX_PLAYERS",
     );
     assert_eq!(reason, "Max players cannot exceed 100");
+    // Validated even when joining by code, where the room's own cap then applies.
+    refused(
+        &mut c,
+        json!({"game_name":"caps","room_code":"QX7M4D","player_name":"A","max_players":0}),
+        "INVALID_MAX_PLAYERS",
+    );
     // Out of the u8 range it does not even parse.
     c.send(
         json!({"type":"JoinRoom","data":{"game_name":"caps","player_name":"A","max_players":256}}),
@@ -370,6 +376,10 @@ fn malformed_messages_are_invalid_input_and_the_connection_lives_on() {
         r#"{"type":"ping"}"#,
         r#"{"type":"PlayerReady","data":{"ready":true}}"#,
         r#"{"type":"JoinRoom","data":{"game_name":"g"}}"#,
+        r#"{"type":"ProvideConnectionInfo","data":{"connection_info":{"type":"WebRTC","ice_candidates":[]}}}"#,
+        r#"{"type":"ProvideConnectionInfo","data":{"connection_info":{"type":"direct","host":"h","port":70000}}}"#,
+        r#"{"type":"AuthorityRequest","data":{}}"#,
+        r#"{"type":"Reconnect","data":{"player_id":"nope","room_id":"nope","auth_token":"t"}}"#,
         "[]",
     ] {
         c.send_text(text);
@@ -378,5 +388,44 @@ fn malformed_messages_are_invalid_input_and_the_connection_lives_on() {
     }
     c.expect_quiet();
     c.create_room("still here", "A", 2);
+    server.shutdown();
+}
+
+#[test]
+fn generated_codes_that_collide_are_regenerated() {
+    const ALPHABET: &str = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+    // A five-character prefix leaves one random character: 32 possible codes, so collisions
+    // are all but certain within a dozen rooms.
+    let server = start_with(|c| c.server.room_code_prefix = Some("kartx".to_owned()));
+    let port = server.port();
+    // Each owner regenerates among the codes it owns; stay within the smaller share.
+    let per_shard: Vec<usize> = (0..SHARDS)
+        .map(|shard| {
+            ALPHABET
+                .chars()
+                .filter(|c| room_owner("prefixed", &format!("KARTX{c}"), SHARDS) == shard)
+                .count()
+        })
+        .collect();
+    let rooms = *per_shard.iter().min().expect("shards");
+    assert!(rooms >= 8, "too few codes per shard: {per_shard:?}");
+    let mut codes = std::collections::BTreeSet::new();
+    let mut clients = Vec::new();
+    for i in 0..rooms {
+        let mut c = Client::connect(port);
+        let joined = c.create_room("prefixed", &format!("P{i}"), 2);
+        let code = str_of(&joined, "room_code").to_owned();
+        assert!(code.starts_with("KARTX"), "{code}");
+        assert_eq!(
+            joined["current_players"].as_array().map(Vec::len),
+            Some(1),
+            "a fresh room, not someone else's"
+        );
+        assert!(codes.insert(code.clone()), "{code} handed out twice");
+        clients.push(c);
+    }
+    for c in &mut clients {
+        c.expect_quiet();
+    }
     server.shutdown();
 }

@@ -46,6 +46,21 @@ enum Heartbeat {
 }
 
 #[test]
+fn a_binary_message_over_max_message_size_is_refused_then_closed() {
+    let server = start_with(|c| c.security.max_message_size = 1024);
+    let mut c = Client::connect(server.port());
+    c.authenticate(json!({"app_id":"mp","game_data_format":"message_pack"}));
+    c.create_room("big game", "A", 2);
+    c.send_binary(vec![0xc0; 1024]);
+    c.expect_quiet();
+    c.send_binary(vec![0xc0; 1025]);
+    c.expect_error("MESSAGE_TOO_LARGE");
+    // As for text: the transport refuses to buffer it, so the connection closes with 1009.
+    assert_eq!(c.expect_close(), Some(1009));
+    server.shutdown();
+}
+
+#[test]
 fn a_silent_connection_is_closed_and_any_inbound_traffic_keeps_one_open() {
     let server = start_with(|c| c.server.ping_timeout = 1);
     let port = server.port();
