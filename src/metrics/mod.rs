@@ -1,9 +1,16 @@
 //! Metrics: each shard counts into its own plain counters and histograms; a scrape collects a
 //! [`ShardSnapshot`] from every shard over the shard inboxes, merges them into one
-//! [`MetricsSnapshot`] and renders JSON or Prometheus text from it.
+//! [`MetricsSnapshot`] and renders JSON ([`render_json`]) or Prometheus text
+//! ([`render_prometheus`]) from it. The dashboard cache ([`DashboardCache`]) is owned by one task
+//! and feeds the JSON document's `dashboardCache` object.
 
 pub mod counters;
+pub mod dashboard;
+pub mod json;
 pub mod latency;
+pub mod latency_view;
+pub mod prometheus;
+pub mod query;
 pub mod rooms;
 
 use std::cell::RefCell;
@@ -12,7 +19,12 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 pub use counters::{Counters, Gauges};
+pub use dashboard::{DashboardCache, DashboardEntry, DashboardView, HistoryEntry, Percentiles};
+pub use json::render_json;
 pub use latency::{Latencies, Op};
+pub use latency_view::LatencyView;
+pub use prometheus::render_prometheus;
+pub use query::{MetricsQuery, bearer_ok, parse_query};
 pub use rooms::RoomSummary;
 
 /// One shard's live metrics. Only its own thread touches them.
@@ -76,6 +88,7 @@ impl ShardMetrics {
             connections,
             rooms_owned,
             sent_to: self.sent_to.borrow().clone(),
+            dashboard: None,
         }
     }
 }
@@ -94,6 +107,8 @@ pub struct ShardSnapshot {
     pub rooms_owned: u64,
     /// Messages this shard has sent to each shard.
     pub sent_to: Vec<u64>,
+    /// The dashboard cache's state, from the shard that keeps it (shard 0).
+    pub dashboard: Option<DashboardView>,
 }
 
 /// Per-shard figures kept apart in the merged snapshot.
@@ -119,6 +134,8 @@ pub struct MetricsSnapshot {
     pub latencies: Latencies,
     pub rooms: RoomSummary,
     pub shards: Vec<ShardView>,
+    /// The dashboard cache's state, if its shard answered.
+    pub dashboard: Option<DashboardView>,
 }
 
 impl MetricsSnapshot {
@@ -134,6 +151,9 @@ impl MetricsSnapshot {
             merged.gauges.add(&report.gauges);
             merged.latencies.add(&report.latencies);
             merged.rooms.add(&report.rooms);
+            if merged.dashboard.is_none() {
+                merged.dashboard = report.dashboard.clone();
+            }
         }
         merged.shards = reports
             .iter()

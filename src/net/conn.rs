@@ -46,6 +46,9 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
         }
         Route::Health => text_response(405, "Method Not Allowed", "", false),
         Route::NotFound => text_response(404, "Not Found", "Not Found", head_only),
+        route @ (Route::Metrics | Route::MetricsProm) => {
+            super::metrics::respond(&shard, &head, route).await
+        }
         Route::WebSocket => match check_upgrade(&head) {
             Ok(key) => upgrade_response(key, shard.index),
             Err((status, reason, body)) => text_response(status, reason, body, head_only),

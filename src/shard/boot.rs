@@ -125,6 +125,13 @@ pub async fn run(boot: ShardBoot) {
     glommio::spawn_local_into(sweep::run(shard.clone()), background)
         .map(|t| t.detach())
         .ok();
+    let dashboard_shard = shard.clone();
+    glommio::spawn_local_into(
+        async move { dashboard_shard.refresh_dashboard().await },
+        background,
+    )
+    .map(|t| t.detach())
+    .ok();
 
     // SAFETY: `into_raw_fd` hands over sole ownership of a valid, bound, listening TCP socket.
     let listener = unsafe { TcpListener::from_raw_fd(boot.listener.into_raw_fd()) };

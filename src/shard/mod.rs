@@ -23,7 +23,7 @@ use async_tungstenite::tungstenite::Utf8Bytes;
 use crate::auth::AppRateLimiter;
 use crate::config::Config;
 use crate::limits::IpTable;
-use crate::metrics::{Op, ShardMetrics};
+use crate::metrics::{DashboardCache, Op, ShardMetrics};
 use crate::protocol::ServerMessage;
 use crate::protocol::SpectatorStateChangeReason;
 use crate::protocol::codec::encode_server;
@@ -63,6 +63,8 @@ pub struct Shard {
     pub name_rules: PlayerNameRules,
     /// This shard's counters and histograms.
     pub metrics: ShardMetrics,
+    /// The dashboard cache behind `/metrics`, kept by shard 0 only.
+    pub dashboard: RefCell<Option<DashboardCache>>,
     /// Scrapes started here, waiting for shard reports.
     scrapes: RefCell<AHashMap<u64, Rc<scrape::Gather>>>,
     next_scrape: Cell<u64>,
@@ -80,6 +82,7 @@ impl Shard {
         // enough that a burst in a 100-player room never trips it.
         let mailbox_limit = (config.websocket.batch_size.max(1) * 4).max(1024);
         let name_rules = name_rules(&config);
+        let dashboard = (index == 0).then(|| DashboardCache::new(&config.metrics));
         Shard {
             index,
             count,
@@ -95,6 +98,7 @@ impl Shard {
             ips: RefCell::new(IpTable::default()),
             name_rules,
             metrics: ShardMetrics::new(count as usize),
+            dashboard: RefCell::new(dashboard),
             scrapes: RefCell::new(AHashMap::new()),
             next_scrape: Cell::new(1),
             mailbox_limit,

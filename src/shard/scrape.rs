@@ -27,11 +27,42 @@ pub struct Gather {
 impl Shard {
     /// This shard's report.
     pub fn report(&self) -> ShardSnapshot {
-        self.metrics.snapshot(
+        let mut report = self.metrics.snapshot(
             self.index,
             self.session_count() as u64,
             self.owned_rooms() as u64,
-        )
+        );
+        report.dashboard = self
+            .dashboard
+            .borrow()
+            .as_ref()
+            .map(|cache| cache.view(Utc::now()));
+        report
+    }
+
+    /// Keeps the dashboard cache fresh: every refresh interval, gather every shard's room
+    /// summary and append it to the history. Runs on the shard that owns the cache.
+    pub async fn refresh_dashboard(&self) {
+        let Some(interval) = self
+            .dashboard
+            .borrow()
+            .as_ref()
+            .map(|c| c.refresh_interval())
+        else {
+            return;
+        };
+        loop {
+            let snapshot = self.gather().await;
+            let complete = snapshot.shards.len() == self.count as usize;
+            if let Some(cache) = self.dashboard.borrow_mut().as_mut() {
+                if complete {
+                    cache.refresh(Utc::now(), &snapshot.rooms);
+                } else {
+                    cache.refresh_failed("a shard did not answer in time");
+                }
+            }
+            glommio::timer::sleep(interval).await;
+        }
     }
 
     /// Asks every shard (this one included) for its report and merges them.
