@@ -258,7 +258,6 @@ fn auth_on_the_per_app_limit_refuses_and_closes() {
 }
 
 #[test]
-#[ignore = "server bug: rate_limit_per_minute is counted per shard, so an app gets limit x shards handshakes per minute"]
 fn auth_on_the_per_app_limit_counts_handshakes_on_every_shard() {
     let server = start_with(|c| {
         auth_on(c);

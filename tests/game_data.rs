@@ -269,7 +269,6 @@ fn a_flat_game_data_body_is_invalid_input() {
 }
 
 #[test]
-#[ignore = "server bug: a seated player's later Authenticate{message_pack} is not passed to its room; it still gets JSON text for binary data"]
 fn authenticating_for_message_pack_after_joining_switches_delivery_to_envelopes() {
     let server = start_server();
     let port = server.port();

@@ -8,7 +8,7 @@ use std::time::Instant;
 use async_tungstenite::tungstenite::Utf8Bytes;
 use bytes::Bytes;
 
-use crate::protocol::{PlayerId, RoomId};
+use crate::protocol::{GameDataEncoding, PlayerId, RoomId};
 use crate::signal::Signal;
 
 /// How many times the limit a queue may reach while its client is still taking writes.
@@ -43,6 +43,14 @@ pub enum Control {
     SpectateSettled,
     /// The room is gone or no longer lists this session: forget it.
     Detached(RoomId),
+    /// `Authenticate` succeeded with this game-data format. The replies travel inside, so a
+    /// seated session can have its room adopt the format before the client sees them.
+    Authenticated {
+        encoding: GameDataEncoding,
+        replies: Vec<Frame>,
+    },
+    /// `Authenticate` failed; the reply was queued before this. `close` ends the connection.
+    AuthRefused { close: bool },
     /// The IP's owner admitted the connection (`ip` lets a shard undo it if the client left).
     Admitted { ip: std::net::IpAddr },
     /// The IP already holds `current` connections, the most `security.max_connections_per_ip`

@@ -11,7 +11,6 @@ use std::time::Instant;
 use bytes::Bytes;
 use uuid::Uuid;
 
-use crate::auth::{AuthOutcome, authenticate};
 use crate::limits::JoinKind;
 use crate::metrics::Op;
 use crate::protocol::client::{self, ClientMessage};
@@ -24,13 +23,13 @@ use crate::protocol::{
     ErrorCode, GameDataEncoding, PlayerId, ServerMessage, SpectatorStateChangeReason,
 };
 use crate::room::{
-    Joiner, LeaveKind, SessionAddr, SpectatorJoiner, not_in_room_authority_response,
+    Joiner, LeaveKind, Rejection, SessionAddr, SpectatorJoiner, not_in_room_authority_response,
     not_in_room_error,
 };
 use crate::shard::messages::{
     CreateRoom, JoinByCode, RelayPayload, RoomOp, ShardMsg, SpectateByCode,
 };
-use crate::shard::routing::{game_owner, ip_owner, room_owner};
+use crate::shard::routing::{app_owner, game_owner, ip_owner, room_owner};
 use crate::shard::{Shard, text_frame};
 use mailbox::{Control, Frame, Mailbox, RoomRef};
 
@@ -57,6 +56,8 @@ pub enum Verdict {
 enum Pending {
     /// Waiting for the IP's owner to admit the connection.
     Admission,
+    /// Waiting for the app's owner to answer `Authenticate`.
+    Auth,
     /// A `JoinRoom`: creation or join by code, and when it was read (for latency).
     Join(Op, Instant),
     Leave,
@@ -227,6 +228,18 @@ impl Session {
                     self.spectating = None;
                 }
             }
+            Control::Authenticated { encoding, replies } => {
+                self.on_authenticated(encoding, replies)
+            }
+            Control::AuthRefused { close } => {
+                self.settle(Pending::Auth);
+                if close {
+                    return Verdict::Close {
+                        code: close_code::POLICY_VIOLATION,
+                        reason: "authentication failed",
+                    };
+                }
+            }
             Control::Admitted { .. } => {
                 self.admitted = true;
                 self.settle(Pending::Admission);
@@ -284,43 +297,41 @@ impl Session {
         );
     }
 
+    /// Authentication runs on the app's owner shard, which keeps that app's
+    /// `rate_limit_per_minute` window for the whole process; reading pauses until it answers.
     fn on_authenticate(&mut self, req: client::Authenticate) -> Verdict {
         if self.auth_answered {
             return Verdict::Continue;
         }
-        let outcome = authenticate(
-            &self.shard.config,
-            &req,
-            &mut self.shard.app_limiter.borrow_mut(),
-            Instant::now(),
+        self.pending = Some(Pending::Auth);
+        self.shard.send(
+            app_owner(&req.app_id, self.shard.count),
+            ShardMsg::Authenticate {
+                req: Box::new(req),
+                from: self.addr,
+            },
         );
-        match outcome {
-            AuthOutcome::Accepted {
-                encoding, replies, ..
-            } => {
-                self.authenticated = true;
-                self.auth_answered = true;
-                self.encoding = encoding;
-                self.mailbox.auth_deadline.set(None);
-                for reply in &replies {
-                    self.reply(reply);
-                }
-                Verdict::Continue
-            }
-            AuthOutcome::Rejected { reply, close } => {
-                if let ServerMessage::AuthenticationError(err) = &reply
-                    && err.error_code == ErrorCode::RateLimitExceeded
-                {
-                    self.shard.metrics.count(|c| c.rate_limit_rejections += 1);
-                }
-                self.reply(&reply);
-                if close {
-                    Verdict::Close {
-                        code: close_code::POLICY_VIOLATION,
-                        reason: "authentication failed",
-                    }
-                } else {
-                    Verdict::Continue
+        Verdict::Continue
+    }
+
+    /// Authentication succeeded: adopt the negotiated format, here and in any room that
+    /// already relays to this connection. A seated session's replies go out through its room's
+    /// owner, after the room switched formats, so game data sent once the client has its
+    /// `Authenticated` always arrives in the new format.
+    fn on_authenticated(&mut self, encoding: GameDataEncoding, replies: Vec<Frame>) {
+        self.authenticated = true;
+        self.auth_answered = true;
+        self.encoding = encoding;
+        self.mailbox.auth_deadline.set(None);
+        self.settle(Pending::Auth);
+        if let Some(room) = self.spectating {
+            self.room_op(room, RoomOp::Encoding(encoding, Vec::new()));
+        }
+        match self.room {
+            Some(room) => self.room_op(room, RoomOp::Encoding(encoding, replies)),
+            None => {
+                for reply in replies {
+                    self.mailbox.push_frame(reply);
                 }
             }
         }
@@ -484,7 +495,10 @@ impl Session {
     /// Spectator codes are case-insensitive like player codes (decision 6).
     fn on_join_as_spectator(&mut self, req: client::JoinAsSpectator) {
         if let Err(reason) = validate_player_name(&req.spectator_name, &self.shard.name_rules) {
-            self.reply(&ServerMessage::error(reason, ErrorCode::InvalidPlayerName));
+            self.shard.metrics.count(|c| c.validation_errors += 1);
+            self.reply(
+                &Rejection::new(&reason, ErrorCode::InvalidPlayerName).into_spectator_join_failed(),
+            );
             return;
         }
         if let Some(room) = self.spectating.take() {

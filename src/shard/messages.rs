@@ -7,6 +7,7 @@ use bytes::Bytes;
 
 use crate::limits::JoinKind;
 use crate::metrics::ShardSnapshot;
+use crate::protocol::client;
 use crate::protocol::{
     ConnectionInfo, GameDataEncoding, PlayerId, RoomId, SpectatorStateChangeReason,
 };
@@ -51,6 +52,11 @@ pub enum ShardMsg {
     },
     /// To a session's shard: apply a state change to one local session.
     Control { slot: u64, control: Control },
+    /// To the app's owner: decide an `Authenticate` and answer `from`.
+    Authenticate {
+        req: Box<client::Authenticate>,
+        from: SessionAddr,
+    },
     /// To the IP's owner: take a connection slot for `ip`, answer `from` with a control.
     AdmitConnection { ip: IpAddr, from: SessionAddr },
     /// To the IP's owner: a connection from `ip` closed.
@@ -110,6 +116,9 @@ pub enum RoomOp {
     Authority(bool),
     ConnectionInfo(Box<ConnectionInfo>),
     StopSpectating(SpectatorStateChangeReason),
+    /// The member negotiated a game-data format after joining; `replies` (its `Authenticated`
+    /// and `ProtocolInfo`) go back to it once the room has adopted the format.
+    Encoding(GameDataEncoding, Vec<Frame>),
 }
 
 /// Game data on its way to a room's members.

@@ -11,13 +11,15 @@ use chrono::{DateTime, Utc};
 use super::messages::{CreateRoom, JoinByCode, RelayPayload, RoomOp, ShardMsg, SpectateByCode};
 use super::routing::{game_owner, mint_room_id, room_owner};
 use super::{Shard, frame_from_json, text_frame};
+use crate::auth::{AuthOutcome, authenticate};
 use crate::limits::JoinKind;
 use crate::protocol::binary::{encode_binary_envelope, msgpack_to_json};
+use crate::protocol::client;
 use crate::protocol::codec::encode_game_data;
 use crate::protocol::room_code::generate_room_code;
 use crate::protocol::{ErrorCode, GameDataEncoding, PlayerId, RoomId, ServerMessage};
 use crate::room::{
-    Audience, Effects, Room, RoomSettings, SessionAddr, not_in_room_authority_response,
+    Audience, Effects, Rejection, Room, RoomSettings, SessionAddr, not_in_room_authority_response,
     not_in_room_error,
 };
 use crate::session::mailbox::{Control, Frame, RoomRef};
@@ -66,6 +68,7 @@ impl Shard {
                 payload,
                 received_at,
             } => self.relay(room_id, from, payload, received_at),
+            ShardMsg::Authenticate { req, from } => self.authenticate(*req, from),
             ShardMsg::AdmitConnection { ip, from } => self.admit_connection(ip, from),
             ShardMsg::ReleaseConnection { ip } => self.ips.borrow_mut().release(ip),
             ShardMsg::JoinQuota {
@@ -81,6 +84,34 @@ impl Shard {
             } => self.answer_scrape(reply_to, request_id),
             ShardMsg::MetricsReply { request_id, report } => self.file_report(request_id, *report),
             ShardMsg::Deliver { .. } | ShardMsg::Control { .. } => self.dispatch_local(msg),
+        }
+    }
+
+    /// On the app's owner: decide an `Authenticate`, so the app's per-minute window is one
+    /// window for the whole process.
+    fn authenticate(&self, req: client::Authenticate, from: SessionAddr) {
+        let outcome = authenticate(
+            &self.config,
+            &req,
+            &mut self.app_limiter.borrow_mut(),
+            Instant::now(),
+        );
+        match outcome {
+            AuthOutcome::Accepted {
+                encoding, replies, ..
+            } => {
+                let replies = replies.iter().map(text_frame).collect();
+                self.control(from, Control::Authenticated { encoding, replies });
+            }
+            AuthOutcome::Rejected { reply, close } => {
+                if let ServerMessage::AuthenticationError(err) = &reply
+                    && err.error_code == ErrorCode::RateLimitExceeded
+                {
+                    self.metrics.count(|c| c.rate_limit_rejections += 1);
+                }
+                self.deliver(from, text_frame(&reply));
+                self.control(from, Control::AuthRefused { close });
+            }
         }
     }
 
@@ -307,13 +338,8 @@ impl Shard {
         match room {
             None => {
                 drop(rooms);
-                self.deliver(
-                    addr,
-                    text_frame(&ServerMessage::error(
-                        "Room not found",
-                        ErrorCode::RoomNotFound,
-                    )),
-                );
+                let refusal = Rejection::new("Room not found", ErrorCode::RoomNotFound);
+                self.deliver(addr, text_frame(&refusal.into_spectator_join_failed()));
                 self.control(addr, Control::SpectateSettled);
             }
             Some((room_id, room)) => match room.join_spectator(req.spectator, Utc::now()) {
@@ -333,10 +359,7 @@ impl Shard {
                 }
                 Err(rejection) => {
                     drop(rooms);
-                    self.deliver(
-                        addr,
-                        text_frame(&ServerMessage::error(rejection.reason, rejection.code)),
-                    );
+                    self.deliver(addr, text_frame(&rejection.into_spectator_join_failed()));
                     self.control(addr, Control::SpectateSettled);
                 }
             },
@@ -363,6 +386,14 @@ impl Shard {
                 drop(rooms);
                 if empty {
                     self.delete_room(room_id);
+                }
+                return;
+            }
+            RoomOp::Encoding(encoding, replies) => {
+                room.set_encoding(player, encoding);
+                drop(rooms);
+                for reply in replies {
+                    self.deliver(from, reply);
                 }
                 return;
             }
@@ -401,6 +432,12 @@ impl Shard {
             }
             RoomOp::StopSpectating(_) => {
                 self.control(from, Control::SpectateSettled);
+                return;
+            }
+            RoomOp::Encoding(_, replies) => {
+                for reply in replies {
+                    self.deliver(from, reply.clone());
+                }
                 return;
             }
             RoomOp::Authority(_) => not_in_room_authority_response(),
