@@ -6,6 +6,8 @@
 
 pub mod auth;
 pub mod config;
+pub mod limits;
+pub mod metrics;
 pub mod net;
 pub mod protocol;
 pub mod room;

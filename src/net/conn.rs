@@ -2,6 +2,7 @@
 //! then alternates between reading frames and writing everything its mailbox holds, with one
 //! flush per wake-up.
 
+use std::net::IpAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -45,6 +46,9 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
         }
         Route::Health => text_response(405, "Method Not Allowed", "", false),
         Route::NotFound => text_response(404, "Not Found", "Not Found", head_only),
+        route @ (Route::Metrics | Route::MetricsProm) => {
+            super::metrics::respond(&shard, &head, route).await
+        }
         Route::WebSocket => match check_upgrade(&head) {
             Ok(key) => upgrade_response(key, shard.index),
             Err((status, reason, body)) => text_response(status, reason, body, head_only),
@@ -55,6 +59,10 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
         let _ = stream.close().await;
         return;
     }
+    let ip = stream
+        .peer_addr()
+        .map(|a| a.ip())
+        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
     let ws = WebSocketStream::from_partially_read(
         stream,
         leftover,
@@ -62,7 +70,7 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
         Some(ws_config(shard.config.security.max_message_size)),
     )
     .await;
-    run_websocket(shard, ws).await;
+    run_websocket(shard, ws, ip).await;
 }
 
 /// Transport limits: frames are buffered until our one flush per wake-up; nothing larger than `max_message_size` is ever buffered, and the read
@@ -82,24 +90,24 @@ enum Wake {
     Mail,
 }
 
-async fn run_websocket(shard: Rc<Shard>, mut ws: WebSocketStream<TcpStream>) {
+async fn run_websocket(shard: Rc<Shard>, mut ws: WebSocketStream<TcpStream>, ip: IpAddr) {
     let now = Instant::now();
     let (addr, mailbox) = shard.register(now);
-    let mut session = Session::new(shard.clone(), addr, mailbox.clone(), now);
+    let mut session = Session::new(shard.clone(), addr, mailbox.clone(), ip, now);
+    let mut verdict = Verdict::Continue;
     let closing = loop {
-        // Write everything queued, then flush once.
-        let mut verdict = Verdict::Continue;
+        // Write everything queued, then flush once. Frames queued after a decision to close
+        // still go out: they are usually the error that explains the close.
         let mut wrote = false;
         while let Some(item) = mailbox.pop() {
             let message = match item {
                 Outgoing::Frame(Frame::Text(text)) => Message::Text(text),
                 Outgoing::Frame(Frame::Binary(bytes)) => Message::Binary(bytes),
                 Outgoing::Control(control) => {
-                    verdict = session.on_control(control);
                     if verdict == Verdict::Continue {
-                        continue;
+                        verdict = session.on_control(control);
                     }
-                    break;
+                    continue;
                 }
             };
             if ws.feed(message).await.is_err() {
@@ -107,14 +115,28 @@ async fn run_websocket(shard: Rc<Shard>, mut ws: WebSocketStream<TcpStream>) {
             }
             wrote = true;
         }
+        if wrote {
+            // A client that stops reading blocks this flush; the mailbox overflowing meanwhile
+            // ends the wait so the connection is closed rather than left to pile up.
+            let flushed = futures_lite::future::or(async { ws.flush().await.is_ok() }, async {
+                // Polled only if the flush did not complete at once: the socket is full.
+                mailbox.flush_blocked.set(true);
+                while !mailbox.overflowed() {
+                    mailbox.signal.wait().await;
+                }
+                true
+            })
+            .await;
+            mailbox.flush_blocked.set(false);
+            if !flushed {
+                break None;
+            }
+        }
         if mailbox.overflowed() {
             verdict = Verdict::Close {
                 code: close_code::POLICY_VIOLATION,
                 reason: "outbound queue overflow",
             };
-        }
-        if wrote && ws.flush().await.is_err() {
-            break None;
         }
         if let Verdict::Close { code, reason } = verdict {
             break Some((code, reason));
@@ -134,7 +156,7 @@ async fn run_websocket(shard: Rc<Shard>, mut ws: WebSocketStream<TcpStream>) {
             continue;
         };
         mailbox.last_seen.set(Instant::now());
-        let verdict = match inbound {
+        let inbound_verdict = match inbound {
             Some(Ok(Message::Text(text))) => session.on_text(text.as_str()),
             Some(Ok(Message::Binary(data))) => session.on_binary(data),
             Some(Ok(Message::Pong(_))) => {
@@ -146,6 +168,7 @@ async fn run_websocket(shard: Rc<Shard>, mut ws: WebSocketStream<TcpStream>) {
             Some(Err(tungstenite::Error::Capacity(
                 tungstenite::error::CapacityError::MessageTooLong { size, max_size },
             ))) => {
+                shard.metrics.count(|c| c.websocket_errors += 1);
                 // The transport refused to buffer it: say why, then close, since the rest of
                 // the oversized message would follow on the stream.
                 session.push_frame(text_frame(&ServerMessage::error(
@@ -157,21 +180,18 @@ async fn run_websocket(shard: Rc<Shard>, mut ws: WebSocketStream<TcpStream>) {
                     reason: "message too large",
                 }
             }
-            Some(Err(_)) => break None,
-        };
-        if let Verdict::Close { code, reason } = verdict {
-            // Flush the reply that explains the close before closing.
-            while let Some(Outgoing::Frame(frame)) = mailbox.pop() {
-                let message = match frame {
-                    Frame::Text(text) => Message::Text(text),
-                    Frame::Binary(bytes) => Message::Binary(bytes),
-                };
-                if ws.feed(message).await.is_err() {
-                    break;
-                }
+            Some(Err(_)) => {
+                shard.metrics.count(|c| c.websocket_errors += 1);
+                break None;
             }
-            break Some((code, reason));
+        };
+        if let Verdict::Close { .. } = inbound_verdict {
+            // Go round once more: write the reply that explains the close, then close.
+            verdict = inbound_verdict;
         }
+        // A client streaming frames must not hog the shard: let deliveries and other
+        // connections run once this task's time slice is used up.
+        glommio::yield_if_needed().await;
     };
     session.on_disconnect();
     shard.unregister(addr);

@@ -13,6 +13,8 @@ pub struct RequestHead {
     pub method: String,
     /// Path without the query string.
     pub path: String,
+    /// The query string, without `?`.
+    pub query: Option<String>,
     pub headers: Vec<(String, String)>,
 }
 
@@ -60,11 +62,15 @@ pub async fn read_head<S: AsyncRead + Unpin>(
         let mut req = httparse::Request::new(&mut headers);
         match req.parse(&buf) {
             Ok(httparse::Status::Complete(len)) => {
-                let path = req.path.unwrap_or("/");
-                let path = path.split('?').next().unwrap_or("/").to_owned();
+                let target = req.path.unwrap_or("/");
+                let (path, query) = match target.split_once('?') {
+                    Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
+                    None => (target.to_owned(), None),
+                };
                 let head = RequestHead {
                     method: req.method.unwrap_or("GET").to_owned(),
                     path,
+                    query,
                     headers: req
                         .headers
                         .iter()
@@ -90,6 +96,10 @@ pub async fn read_head<S: AsyncRead + Unpin>(
 pub enum Route {
     Health,
     WebSocket,
+    /// The JSON metrics document.
+    Metrics,
+    /// Prometheus text.
+    MetricsProm,
     NotFound,
 }
 
@@ -98,16 +108,36 @@ pub fn route(path: &str) -> Route {
     match path {
         "/v2/health" | "/health" => Route::Health,
         "/v2/ws" | "/ws" => Route::WebSocket,
+        "/metrics" | "/v1/metrics" | "/v2/metrics" => Route::Metrics,
+        "/metrics/prom" | "/v1/metrics/prom" | "/v2/metrics/prom" => Route::MetricsProm,
         _ => Route::NotFound,
     }
 }
 
+/// Content type of plain-text responses.
+pub const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
+
 /// A complete plain-text response that closes the connection.
 pub fn text_response(status: u16, reason: &str, body: &str, head_only: bool) -> Vec<u8> {
-    let mut out = format!(
-        "HTTP/1.1 {status} {reason}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n",
+    response(status, reason, TEXT_PLAIN, body, head_only)
+}
+
+/// A complete response that closes the connection. An empty body sends no content type.
+pub fn response(
+    status: u16,
+    reason: &str,
+    content_type: &str,
+    body: &str,
+    head_only: bool,
+) -> Vec<u8> {
+    let mut out = format!("HTTP/1.1 {status} {reason}\r\n");
+    if !body.is_empty() {
+        out.push_str(&format!("content-type: {content_type}\r\n"));
+    }
+    out.push_str(&format!(
+        "content-length: {}\r\nconnection: close\r\n",
         body.len()
-    );
+    ));
     if status == 405 {
         out.push_str("allow: GET,HEAD\r\n");
     }
@@ -175,6 +205,7 @@ mod tests {
             parse("GET /v2/ws?x=1 HTTP/1.1\r\nHost: a\r\nUpgrade: WebSocket\r\n\r\nXY");
         assert_eq!(head.method, "GET");
         assert_eq!(head.path, "/v2/ws");
+        assert_eq!(head.query.as_deref(), Some("x=1"));
         assert_eq!(head.header("host"), Some("a"));
         assert!(head.header_has_token("upgrade", "websocket"));
         assert_eq!(rest, b"XY");
@@ -186,6 +217,8 @@ mod tests {
         assert_eq!(route("/health"), Route::Health);
         assert_eq!(route("/v2/ws"), Route::WebSocket);
         assert_eq!(route("/ws"), Route::WebSocket);
+        assert_eq!(route("/v1/metrics"), Route::Metrics);
+        assert_eq!(route("/metrics/prom"), Route::MetricsProm);
         assert_eq!(route("/"), Route::NotFound);
         assert_eq!(route("/v2/unknown"), Route::NotFound);
     }

@@ -301,10 +301,10 @@ impl Room {
             .iter()
             .filter(move |p| p.id != from)
             .map(|p| (p.addr, p.encoding));
-        // A connection may be a player and a spectator at once; it never gets its own echo.
+        // A connection may be a player and a spectator at once; it never gets its own echo and
+        // gets everything else once.
         let spectators = self
-            .spectators
-            .iter()
+            .watchers_only()
             .filter(move |s| s.id != from)
             .map(|s| (s.addr, s.encoding));
         players.chain(spectators)
@@ -327,12 +327,20 @@ impl Room {
             .players
             .iter()
             .map(|p| (p.id, p.addr))
-            .chain(self.spectators.iter().map(|s| (s.id, s.addr)));
+            .chain(self.watchers_only().map(|s| (s.id, s.addr)));
         single.into_iter().chain(
             members
                 .filter(move |(id, _)| broadcast && Some(*id) != except)
                 .map(|(_, addr)| addr),
         )
+    }
+
+    /// Spectators that are not also seated here: a connection that plays and watches the same
+    /// room is addressed once, as a player.
+    fn watchers_only(&self) -> impl Iterator<Item = &Spectator> + '_ {
+        self.spectators
+            .iter()
+            .filter(move |s| !self.players.iter().any(|p| p.id == s.id))
     }
 
     /// Tells every member the room is gone (decision 9: `Error{ROOM_NOT_FOUND}`) and empties
@@ -342,7 +350,7 @@ impl Room {
             .players
             .iter()
             .map(|p| p.addr)
-            .chain(self.spectators.iter().map(|s| s.addr));
+            .chain(self.watchers_only().map(|s| s.addr));
         let fx = addrs
             .map(|addr| Outbound::session(addr, snapshot::room_gone()))
             .collect();
@@ -389,7 +397,8 @@ impl Outbound {
 }
 
 impl Rejection {
-    fn new(reason: &str, code: ErrorCode) -> Rejection {
+    /// A refusal with its reason text and code.
+    pub fn new(reason: &str, code: ErrorCode) -> Rejection {
         Rejection {
             reason: reason.to_owned(),
             code,

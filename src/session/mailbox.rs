@@ -8,8 +8,11 @@ use std::time::Instant;
 use async_tungstenite::tungstenite::Utf8Bytes;
 use bytes::Bytes;
 
-use crate::protocol::{PlayerId, RoomId};
+use crate::protocol::{GameDataEncoding, PlayerId, RoomId};
 use crate::signal::Signal;
+
+/// How many times the limit a queue may reach while its client is still taking writes.
+const HARD_LIMIT_FACTOR: usize = 8;
 
 /// One WebSocket frame's payload, serialised once and shared by every recipient.
 #[derive(Debug, Clone)]
@@ -40,6 +43,19 @@ pub enum Control {
     SpectateSettled,
     /// The room is gone or no longer lists this session: forget it.
     Detached(RoomId),
+    /// `Authenticate` succeeded with this game-data format. The replies travel inside, so a
+    /// seated session can have its room adopt the format before the client sees them.
+    Authenticated {
+        encoding: GameDataEncoding,
+        replies: Vec<Frame>,
+    },
+    /// `Authenticate` failed; the reply was queued before this. `close` ends the connection.
+    AuthRefused { close: bool },
+    /// The IP's owner admitted the connection (`ip` lets a shard undo it if the client left).
+    Admitted { ip: std::net::IpAddr },
+    /// The IP already holds `current` connections, the most `security.max_connections_per_ip`
+    /// allows.
+    ConnectionRefused { current: usize },
     /// Close the connection with this WebSocket close code.
     Close { code: u16, reason: &'static str },
 }
@@ -59,6 +75,8 @@ pub struct Mailbox {
     limit: usize,
     overflowed: Cell<bool>,
     dropped: Cell<u64>,
+    /// Set while the connection task waits for the socket to take a flush.
+    pub flush_blocked: Cell<bool>,
     /// Raised whenever something is queued.
     pub signal: Signal,
     /// Last inbound frame of any kind (decision 9: every frame counts as activity).
@@ -76,16 +94,23 @@ impl Mailbox {
             limit,
             overflowed: Cell::new(false),
             dropped: Cell::new(0),
+            flush_blocked: Cell::new(false),
             signal: Signal::default(),
             last_seen: Cell::new(now),
             auth_deadline: Cell::new(None),
         }
     }
 
-    /// Queues a frame. A full queue marks the mailbox overflowed (the connection is then closed
-    /// with 1008, decision 10) and counts the frame as dropped.
+    /// Queues a frame. The queue is full when `limit` frames wait while the client is not
+    /// taking writes (its flush is blocked), or `HARD_LIMIT_FACTOR` times that in any case: a
+    /// burst to a client that reads fine is not an overflow. A full queue marks the mailbox
+    /// overflowed (the connection is then closed with 1008, decision 10) and counts the frame
+    /// as dropped.
     pub fn push_frame(&self, frame: Frame) {
-        if self.frames.get() >= self.limit {
+        let queued = self.frames.get();
+        if queued >= self.limit
+            && (self.flush_blocked.get() || queued >= self.limit * HARD_LIMIT_FACTOR)
+        {
             self.overflowed.set(true);
             self.dropped.set(self.dropped.get() + 1);
         } else {
@@ -130,6 +155,7 @@ mod tests {
     #[test]
     fn frames_beyond_the_limit_overflow_but_controls_pass() {
         let mb = Mailbox::new(2, Instant::now());
+        mb.flush_blocked.set(true);
         for _ in 0..3 {
             mb.push_frame(Frame::Binary(Bytes::from_static(b"x")));
         }
@@ -143,5 +169,16 @@ mod tests {
         // Draining makes room again.
         mb.push_frame(Frame::Binary(Bytes::from_static(b"y")));
         assert!(matches!(mb.pop(), Some(Outgoing::Frame(_))));
+    }
+
+    #[test]
+    fn a_burst_to_a_reading_client_is_not_an_overflow() {
+        let mb = Mailbox::new(2, Instant::now());
+        for _ in 0..2 * HARD_LIMIT_FACTOR {
+            mb.push_frame(Frame::Binary(Bytes::from_static(b"x")));
+        }
+        assert!(!mb.overflowed());
+        mb.push_frame(Frame::Binary(Bytes::from_static(b"x")));
+        assert!(mb.overflowed(), "the hard limit still bounds memory");
     }
 }

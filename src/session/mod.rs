@@ -4,27 +4,32 @@
 
 pub mod mailbox;
 
+use std::net::IpAddr;
 use std::rc::Rc;
 use std::time::Instant;
 
 use bytes::Bytes;
 use uuid::Uuid;
 
-use crate::auth::{AuthOutcome, authenticate};
+use crate::limits::JoinKind;
+use crate::metrics::Op;
 use crate::protocol::client::{self, ClientMessage};
 use crate::protocol::codec::{decode_client, encode_game_data};
-use crate::protocol::server::{AuthorityResponse, ReconnectionFailed};
+use crate::protocol::server::ReconnectionFailed;
 use crate::protocol::validation::{
     resolve_max_players, validate_game_name, validate_player_name, validate_room_code,
 };
 use crate::protocol::{
     ErrorCode, GameDataEncoding, PlayerId, ServerMessage, SpectatorStateChangeReason,
 };
-use crate::room::{Joiner, LeaveKind, SessionAddr, SpectatorJoiner};
+use crate::room::{
+    Joiner, LeaveKind, Rejection, SessionAddr, SpectatorJoiner, not_in_room_authority_response,
+    not_in_room_error,
+};
 use crate::shard::messages::{
     CreateRoom, JoinByCode, RelayPayload, RoomOp, ShardMsg, SpectateByCode,
 };
-use crate::shard::routing::{game_owner, room_owner};
+use crate::shard::routing::{app_owner, game_owner, ip_owner, room_owner};
 use crate::shard::{Shard, text_frame};
 use mailbox::{Control, Frame, Mailbox, RoomRef};
 
@@ -49,7 +54,12 @@ pub enum Verdict {
 /// later frames see the new state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pending {
-    Join,
+    /// Waiting for the IP's owner to admit the connection.
+    Admission,
+    /// Waiting for the app's owner to answer `Authenticate`.
+    Auth,
+    /// A `JoinRoom`: creation or join by code, and when it was read (for latency).
+    Join(Op, Instant),
     Leave,
     Spectate,
 }
@@ -61,6 +71,10 @@ pub struct Session {
     mailbox: Rc<Mailbox>,
     /// The connection's player (and spectator) id.
     id: PlayerId,
+    /// The client's IP, for per-IP limits.
+    ip: IpAddr,
+    /// Whether the IP's owner counted this connection (and must be told when it ends).
+    admitted: bool,
     authenticated: bool,
     /// Whether an `Authenticate` was already answered (later ones are ignored, as in 0.1.0).
     auth_answered: bool,
@@ -71,8 +85,20 @@ pub struct Session {
 }
 
 impl Session {
-    /// A fresh session; with auth off it is authenticated from the start.
-    pub fn new(shard: Rc<Shard>, addr: SessionAddr, mailbox: Rc<Mailbox>, now: Instant) -> Self {
+    /// A fresh session for a connection from `ip`. It first asks the IP's owner shard for a
+    /// connection slot and reads nothing until admitted. With auth off it is authenticated
+    /// from the start.
+    pub fn new(
+        shard: Rc<Shard>,
+        addr: SessionAddr,
+        mailbox: Rc<Mailbox>,
+        ip: IpAddr,
+        now: Instant,
+    ) -> Self {
+        shard.send(
+            ip_owner(&ip, shard.count),
+            ShardMsg::AdmitConnection { ip, from: addr },
+        );
         let auth_required = shard.config.security.require_websocket_auth;
         if auth_required {
             let timeout = std::time::Duration::from_secs(shard.config.websocket.auth_timeout_secs);
@@ -83,12 +109,14 @@ impl Session {
             addr,
             mailbox,
             id: Uuid::new_v4(),
+            ip,
+            admitted: false,
             authenticated: !auth_required,
             auth_answered: false,
             encoding: GameDataEncoding::Json,
             room: None,
             spectating: None,
-            pending: None,
+            pending: Some(Pending::Admission),
         }
     }
 
@@ -106,6 +134,7 @@ impl Session {
         let msg = match decode_client(text) {
             Ok(msg) => msg,
             Err(_) => {
+                self.shard.metrics.count(|c| c.validation_errors += 1);
                 self.reply(&ServerMessage::error(
                     "Invalid client message",
                     ErrorCode::InvalidInput,
@@ -156,6 +185,7 @@ impl Session {
                     room_id: room.id,
                     from: self.id,
                     payload: RelayPayload::MessagePack(data),
+                    received_at: self.mailbox.last_seen.get(),
                 },
             );
         }
@@ -172,9 +202,18 @@ impl Session {
         match control {
             Control::Joined { room, .. } => {
                 self.room = Some(room);
-                self.settle(Pending::Join);
+                if let Some(Pending::Join(op, since)) = self.pending.take() {
+                    self.shard.metrics.record_since(op, since);
+                }
             }
-            Control::JoinRefused => self.settle(Pending::Join),
+            Control::JoinRefused => {
+                if let Some(Pending::Join(op, _)) = self.pending.take() {
+                    self.shard.metrics.count(|c| match op {
+                        Op::RoomCreation => c.room_creation_failures += 1,
+                        _ => c.room_join_failures += 1,
+                    });
+                }
+            }
             Control::Left => self.settle(Pending::Leave),
             Control::Spectating { room, .. } => {
                 self.spectating = Some(room);
@@ -189,6 +228,33 @@ impl Session {
                     self.spectating = None;
                 }
             }
+            Control::Authenticated { encoding, replies } => {
+                self.on_authenticated(encoding, replies)
+            }
+            Control::AuthRefused { close } => {
+                self.settle(Pending::Auth);
+                if close {
+                    return Verdict::Close {
+                        code: close_code::POLICY_VIOLATION,
+                        reason: "authentication failed",
+                    };
+                }
+            }
+            Control::Admitted { .. } => {
+                self.admitted = true;
+                self.settle(Pending::Admission);
+            }
+            Control::ConnectionRefused { current } => {
+                let limit = self.shard.config.security.max_connections_per_ip;
+                self.reply(&ServerMessage::error(
+                    format!("Too many connections from your IP ({current}/{limit})"),
+                    ErrorCode::TooManyConnections,
+                ));
+                return Verdict::Close {
+                    code: close_code::POLICY_VIOLATION,
+                    reason: "too many connections",
+                };
+            }
             Control::Close { code, reason } => return Verdict::Close { code, reason },
         }
         Verdict::Continue
@@ -202,6 +268,12 @@ impl Session {
 
     /// The connection is gone: leave the room and stop spectating, as a disconnect.
     pub fn on_disconnect(&mut self) {
+        if self.admitted {
+            self.shard.send(
+                ip_owner(&self.ip, self.shard.count),
+                ShardMsg::ReleaseConnection { ip: self.ip },
+            );
+        }
         if let Some(room) = self.room.take() {
             self.room_op(room, RoomOp::Leave(LeaveKind::Disconnected));
         }
@@ -225,38 +297,41 @@ impl Session {
         );
     }
 
+    /// Authentication runs on the app's owner shard, which keeps that app's
+    /// `rate_limit_per_minute` window for the whole process; reading pauses until it answers.
     fn on_authenticate(&mut self, req: client::Authenticate) -> Verdict {
         if self.auth_answered {
             return Verdict::Continue;
         }
-        let outcome = authenticate(
-            &self.shard.config,
-            &req,
-            &mut self.shard.app_limiter.borrow_mut(),
-            Instant::now(),
+        self.pending = Some(Pending::Auth);
+        self.shard.send(
+            app_owner(&req.app_id, self.shard.count),
+            ShardMsg::Authenticate {
+                req: Box::new(req),
+                from: self.addr,
+            },
         );
-        match outcome {
-            AuthOutcome::Accepted {
-                encoding, replies, ..
-            } => {
-                self.authenticated = true;
-                self.auth_answered = true;
-                self.encoding = encoding;
-                self.mailbox.auth_deadline.set(None);
-                for reply in &replies {
-                    self.reply(reply);
-                }
-                Verdict::Continue
-            }
-            AuthOutcome::Rejected { reply, close } => {
-                self.reply(&reply);
-                if close {
-                    Verdict::Close {
-                        code: close_code::POLICY_VIOLATION,
-                        reason: "authentication failed",
-                    }
-                } else {
-                    Verdict::Continue
+        Verdict::Continue
+    }
+
+    /// Authentication succeeded: adopt the negotiated format, here and in any room that
+    /// already relays to this connection. A seated session's replies go out through its room's
+    /// owner, after the room switched formats, so game data sent once the client has its
+    /// `Authenticated` always arrives in the new format.
+    fn on_authenticated(&mut self, encoding: GameDataEncoding, replies: Vec<Frame>) {
+        self.authenticated = true;
+        self.auth_answered = true;
+        self.encoding = encoding;
+        self.mailbox.auth_deadline.set(None);
+        self.settle(Pending::Auth);
+        if let Some(room) = self.spectating {
+            self.room_op(room, RoomOp::Encoding(encoding, Vec::new()));
+        }
+        match self.room {
+            Some(room) => self.room_op(room, RoomOp::Encoding(encoding, replies)),
+            None => {
+                for reply in replies {
+                    self.mailbox.push_frame(reply);
                 }
             }
         }
@@ -281,17 +356,14 @@ impl Session {
                             room_id: room.id,
                             from: self.id,
                             payload: RelayPayload::Json(frame),
+                            received_at: self.mailbox.last_seen.get(),
                         },
                     );
                 }
             }
             ClientMessage::AuthorityRequest(req) => match self.room {
                 Some(room) => self.room_op(room, RoomOp::Authority(req.become_authority)),
-                None => self.reply(&ServerMessage::AuthorityResponse(AuthorityResponse {
-                    granted: false,
-                    reason: Some("Not in a room".to_owned()),
-                    error_code: Some(ErrorCode::NotInRoom),
-                })),
+                None => self.reply(&not_in_room_authority_response()),
             },
             ClientMessage::PlayerReady => match self.room {
                 Some(room) => self.room_op(room, RoomOp::Ready),
@@ -303,7 +375,10 @@ impl Session {
                 }
                 None => self.not_in_room(),
             },
-            ClientMessage::Ping => self.reply(&ServerMessage::Pong),
+            ClientMessage::Ping => {
+                self.shard.metrics.count(|c| c.heartbeat_updates += 1);
+                self.reply(&ServerMessage::Pong);
+            }
             ClientMessage::Reconnect(_) => {
                 self.reply(&ServerMessage::ReconnectionFailed(ReconnectionFailed {
                     reason: "No disconnection record found".to_owned(),
@@ -328,10 +403,12 @@ impl Session {
     }
 
     fn not_in_room(&self) {
-        self.reply(&ServerMessage::error("Not in a room", ErrorCode::NotInRoom));
+        self.reply(&not_in_room_error());
     }
 
+    /// Refuses a `JoinRoom` that failed validation here.
     fn refuse_join(&self, reason: String, code: ErrorCode) {
+        self.shard.metrics.count(|c| c.validation_errors += 1);
         self.reply(&ServerMessage::join_failed(reason, code));
     }
 
@@ -374,9 +451,15 @@ impl Session {
             reconnection_token: Uuid::new_v4().to_string(),
         };
         let count = self.shard.count;
-        self.pending = Some(Pending::Join);
-        match code {
-            Some(code) => self.shard.send(
+        let op = if code.is_some() {
+            Op::RoomJoin
+        } else {
+            Op::RoomCreation
+        };
+        self.pending = Some(Pending::Join(op, self.mailbox.last_seen.get()));
+        let (kind, next, then) = match code {
+            Some(code) => (
+                JoinKind::Join,
                 room_owner(&req.game_name, &code, count),
                 ShardMsg::JoinRoom(Box::new(JoinByCode {
                     game_name: req.game_name,
@@ -384,7 +467,8 @@ impl Session {
                     joiner,
                 })),
             ),
-            None => self.shard.send(
+            None => (
+                JoinKind::Create,
                 game_owner(&req.game_name, count),
                 ShardMsg::CreateRoom(Box::new(CreateRoom {
                     game_name: req.game_name,
@@ -394,13 +478,27 @@ impl Session {
                     creator: joiner,
                 })),
             ),
-        }
+        };
+        // Only valid requests reach the quota (decision 10); the IP's owner passes them on.
+        self.shard.send(
+            ip_owner(&self.ip, count),
+            ShardMsg::JoinQuota {
+                ip: self.ip,
+                kind,
+                from: self.addr,
+                next,
+                then: Box::new(then),
+            },
+        );
     }
 
     /// Spectator codes are case-insensitive like player codes (decision 6).
     fn on_join_as_spectator(&mut self, req: client::JoinAsSpectator) {
         if let Err(reason) = validate_player_name(&req.spectator_name, &self.shard.name_rules) {
-            self.reply(&ServerMessage::error(reason, ErrorCode::InvalidPlayerName));
+            self.shard.metrics.count(|c| c.validation_errors += 1);
+            self.reply(
+                &Rejection::new(&reason, ErrorCode::InvalidPlayerName).into_spectator_join_failed(),
+            );
             return;
         }
         if let Some(room) = self.spectating.take() {
@@ -417,6 +515,7 @@ impl Session {
             ShardMsg::Spectate(Box::new(SpectateByCode {
                 game_name: req.game_name,
                 code,
+                encoding: self.encoding,
                 spectator: SpectatorJoiner {
                     id: self.id,
                     name: req.spectator_name,

@@ -112,7 +112,7 @@ pub async fn run(boot: ShardBoot) {
     let shard = Rc::new(Shard::new(boot.index, boot.count, boot.config.clone()));
     for (peer, sender) in boot.senders.into_iter().enumerate() {
         if let (Some(sender), Some(Some(outbox))) = (sender, shard.outboxes.get(peer)) {
-            glommio::spawn_local_into(run_flusher(outbox.clone(), sender), realtime)
+            glommio::spawn_local_into(run_flusher(shard.clone(), outbox.clone(), sender), realtime)
                 .map(|t| t.detach())
                 .ok();
         }
@@ -125,6 +125,13 @@ pub async fn run(boot: ShardBoot) {
     glommio::spawn_local_into(sweep::run(shard.clone()), background)
         .map(|t| t.detach())
         .ok();
+    let dashboard_shard = shard.clone();
+    glommio::spawn_local_into(
+        async move { dashboard_shard.refresh_dashboard().await },
+        background,
+    )
+    .map(|t| t.detach())
+    .ok();
 
     // SAFETY: `into_raw_fd` hands over sole ownership of a valid, bound, listening TCP socket.
     let listener = unsafe { TcpListener::from_raw_fd(boot.listener.into_raw_fd()) };

@@ -1,8 +1,16 @@
 //! What shards say to each other. Everything here is `Send`: it crosses threads inside a batch.
 
+use std::net::IpAddr;
+use std::time::Instant;
+
 use bytes::Bytes;
 
-use crate::protocol::{ConnectionInfo, PlayerId, RoomId, SpectatorStateChangeReason};
+use crate::limits::JoinKind;
+use crate::metrics::ShardSnapshot;
+use crate::protocol::client;
+use crate::protocol::{
+    ConnectionInfo, GameDataEncoding, PlayerId, RoomId, SpectatorStateChangeReason,
+};
 use crate::room::{Joiner, LeaveKind, SessionAddr, SpectatorJoiner};
 use crate::session::mailbox::{Control, Frame};
 
@@ -32,11 +40,43 @@ pub enum ShardMsg {
         room_id: RoomId,
         from: PlayerId,
         payload: RelayPayload,
+        /// When the sender's shard read the frame.
+        received_at: Instant,
     },
-    /// To a session's shard: write `frame` to each of these local sessions.
-    Deliver { slots: Vec<u64>, frame: Frame },
+    /// To a session's shard: write `frame` to each of these local sessions. `relayed_at` is
+    /// when relayed game data entered the server, for the relay latency histogram.
+    Deliver {
+        slots: Vec<u64>,
+        frame: Frame,
+        relayed_at: Option<Instant>,
+    },
     /// To a session's shard: apply a state change to one local session.
     Control { slot: u64, control: Control },
+    /// To the app's owner: decide an `Authenticate` and answer `from`.
+    Authenticate {
+        req: Box<client::Authenticate>,
+        from: SessionAddr,
+    },
+    /// To the IP's owner: take a connection slot for `ip`, answer `from` with a control.
+    AdmitConnection { ip: IpAddr, from: SessionAddr },
+    /// To the IP's owner: a connection from `ip` closed.
+    ReleaseConnection { ip: IpAddr },
+    /// To the IP's owner: count a valid `JoinRoom` against the IP's quota, then forward
+    /// `then` to shard `next`; or refuse the join.
+    JoinQuota {
+        ip: IpAddr,
+        kind: JoinKind,
+        from: SessionAddr,
+        next: u32,
+        then: Box<ShardMsg>,
+    },
+    /// To every shard: report metrics to shard `reply_to` for scrape `request_id`.
+    MetricsRequest { reply_to: u32, request_id: u64 },
+    /// To the scraping shard: one shard's report.
+    MetricsReply {
+        request_id: u64,
+        report: Box<ShardSnapshot>,
+    },
 }
 
 /// A request to create a room around its first player.
@@ -63,6 +103,8 @@ pub struct JoinByCode {
 pub struct SpectateByCode {
     pub game_name: String,
     pub code: String,
+    /// How the spectator wants relayed game data.
+    pub encoding: GameDataEncoding,
     pub spectator: SpectatorJoiner,
 }
 
@@ -74,6 +116,9 @@ pub enum RoomOp {
     Authority(bool),
     ConnectionInfo(Box<ConnectionInfo>),
     StopSpectating(SpectatorStateChangeReason),
+    /// The member negotiated a game-data format after joining; `replies` (its `Authenticated`
+    /// and `ProtocolInfo`) go back to it once the room has adopted the format.
+    Encoding(GameDataEncoding, Vec<Frame>),
 }
 
 /// Game data on its way to a room's members.

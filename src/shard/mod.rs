@@ -8,6 +8,7 @@ pub mod messages;
 mod outbox;
 mod owner;
 pub mod routing;
+pub mod scrape;
 mod sweep;
 
 use std::cell::{Cell, RefCell};
@@ -21,6 +22,8 @@ use async_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::auth::AppRateLimiter;
 use crate::config::Config;
+use crate::limits::IpTable;
+use crate::metrics::{DashboardCache, Op, ShardMetrics};
 use crate::protocol::ServerMessage;
 use crate::protocol::SpectatorStateChangeReason;
 use crate::protocol::codec::encode_server;
@@ -52,16 +55,27 @@ pub struct Shard {
     /// Owner work for this shard waiting to be handled (see `dispatch_local`).
     local_queue: RefCell<VecDeque<ShardMsg>>,
     draining: Cell<bool>,
+    /// Connection counts and join quotas of the IPs this shard owns.
+    pub ips: RefCell<IpTable>,
     /// Per-app `Authenticate` limiter for connections on this shard.
     pub app_limiter: RefCell<AppRateLimiter>,
     /// Player-name rules from `protocol.player_name_validation`.
     pub name_rules: PlayerNameRules,
+    /// This shard's counters and histograms.
+    pub metrics: ShardMetrics,
+    /// The dashboard cache behind `/metrics`, kept by shard 0 only.
+    pub dashboard: RefCell<Option<DashboardCache>>,
+    /// Scrapes started here, waiting for shard reports.
+    scrapes: RefCell<AHashMap<u64, Rc<scrape::Gather>>>,
+    next_scrape: Cell<u64>,
     /// Frames a connection may have queued before it counts as too slow (decision 10).
     pub mailbox_limit: usize,
 }
 
 impl Shard {
-    fn new(index: u32, count: u32, config: Arc<Config>) -> Self {
+    /// A shard's state, not yet running: `boot::run` drives it on its executor. Public so
+    /// benchmarks can exercise delivery without sockets.
+    pub fn new(index: u32, count: u32, config: Arc<Config>) -> Self {
         let outboxes = (0..count)
             .map(|i| (i != index).then(|| Rc::new(Outbox::default())))
             .collect();
@@ -70,6 +84,7 @@ impl Shard {
         // enough that a burst in a 100-player room never trips it.
         let mailbox_limit = (config.websocket.batch_size.max(1) * 4).max(1024);
         let name_rules = name_rules(&config);
+        let dashboard = (index == 0).then(|| DashboardCache::new(&config.metrics));
         Shard {
             index,
             count,
@@ -81,8 +96,13 @@ impl Shard {
             outboxes,
             local_queue: RefCell::new(VecDeque::new()),
             draining: Cell::new(false),
-            app_limiter: RefCell::new(AppRateLimiter::default()),
+            app_limiter: RefCell::new(AppRateLimiter::new()),
+            ips: RefCell::new(IpTable::default()),
             name_rules,
+            metrics: ShardMetrics::new(count as usize),
+            dashboard: RefCell::new(dashboard),
+            scrapes: RefCell::new(AHashMap::new()),
+            next_scrape: Cell::new(1),
             mailbox_limit,
         }
     }
@@ -93,6 +113,8 @@ impl Shard {
         self.next_slot.set(slot + 1);
         let mailbox = Rc::new(Mailbox::new(self.mailbox_limit, now));
         self.sessions.borrow_mut().insert(slot, mailbox.clone());
+        self.metrics.count(|c| c.total_connections += 1);
+        self.metrics.gauge(|g| g.active_connections += 1);
         (
             SessionAddr {
                 shard: self.index,
@@ -104,7 +126,13 @@ impl Shard {
 
     /// Forgets a local connection; later deliveries to it are dropped.
     pub fn unregister(&self, addr: SessionAddr) {
-        self.sessions.borrow_mut().remove(&addr.slot);
+        if let Some(mailbox) = self.sessions.borrow_mut().remove(&addr.slot) {
+            self.metrics.count(|c| {
+                c.disconnections += 1;
+                c.websocket_messages_dropped += mailbox.dropped();
+            });
+            self.metrics.gauge(|g| g.active_connections -= 1);
+        }
     }
 
     /// How many connections this shard holds.
@@ -116,7 +144,11 @@ impl Shard {
     /// `to` is this shard, handled here with no hop.
     pub fn send(&self, to: u32, msg: ShardMsg) {
         match self.outboxes.get(to as usize) {
-            Some(Some(outbox)) => outbox.push(msg),
+            Some(Some(outbox)) => {
+                self.metrics.sent(to, 1);
+                self.metrics.count(|c| c.cross_shard_sent += 1);
+                outbox.push(msg);
+            }
             _ => self.dispatch_local(msg),
         }
     }
@@ -126,12 +158,21 @@ impl Shard {
     /// to its own shard while it holds a room never re-enters the room table.
     pub fn dispatch_local(&self, msg: ShardMsg) {
         let msg = match msg {
-            ShardMsg::Deliver { slots, frame } => {
-                let sessions = self.sessions.borrow();
-                for slot in slots {
-                    if let Some(mailbox) = sessions.get(&slot) {
-                        mailbox.push_frame(frame.clone());
+            ShardMsg::Deliver {
+                slots,
+                frame,
+                relayed_at,
+            } => {
+                {
+                    let sessions = self.sessions.borrow();
+                    for slot in slots {
+                        if let Some(mailbox) = sessions.get(&slot) {
+                            mailbox.push_frame(frame.clone());
+                        }
                     }
+                }
+                if let Some(since) = relayed_at {
+                    self.metrics.record_since(Op::GameDataRelay, since);
                 }
                 return;
             }
@@ -183,6 +224,10 @@ impl Shard {
                     op: RoomOp::StopSpectating(SpectatorStateChangeReason::Disconnected),
                 },
             ),
+            (None, Control::Admitted { ip }) => self.send(
+                routing::ip_owner(&ip, self.count),
+                ShardMsg::ReleaseConnection { ip },
+            ),
             (None, _) => {}
         }
     }
@@ -199,20 +244,29 @@ impl Shard {
                 ShardMsg::Deliver {
                     slots: vec![to.slot],
                     frame,
+                    relayed_at: None,
                 },
             );
         }
     }
 
     /// Writes `frame` to many sessions: local ones directly, and one `Deliver` per other shard.
-    pub fn fanout(&self, recipients: impl Iterator<Item = SessionAddr>, frame: &Frame) {
+    /// `relayed_at` marks relayed game data, whose latency is recorded where it is delivered.
+    pub fn fanout(
+        &self,
+        recipients: impl Iterator<Item = SessionAddr>,
+        frame: &Frame,
+        relayed_at: Option<Instant>,
+    ) {
         let mut remote: Vec<(u32, Vec<u64>)> = Vec::new();
+        let mut local = false;
         {
             let sessions = self.sessions.borrow();
             for to in recipients {
                 if to.shard == self.index {
                     if let Some(mailbox) = sessions.get(&to.slot) {
                         mailbox.push_frame(frame.clone());
+                        local = true;
                     }
                 } else if let Some((_, slots)) = remote.iter_mut().find(|(s, _)| *s == to.shard) {
                     slots.push(to.slot);
@@ -221,12 +275,16 @@ impl Shard {
                 }
             }
         }
+        if let (true, Some(since)) = (local, relayed_at) {
+            self.metrics.record_since(Op::GameDataRelay, since);
+        }
         for (shard, slots) in remote {
             self.send(
                 shard,
                 ShardMsg::Deliver {
                     slots,
                     frame: frame.clone(),
+                    relayed_at,
                 },
             );
         }
@@ -251,7 +309,7 @@ impl Shard {
     }
 
     /// Every local mailbox, for sweeps.
-    fn mailboxes(&self) -> Vec<Rc<Mailbox>> {
+    pub(crate) fn mailboxes(&self) -> Vec<Rc<Mailbox>> {
         self.sessions.borrow().values().cloned().collect()
     }
 }

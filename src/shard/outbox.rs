@@ -30,7 +30,7 @@ impl Outbox {
 
 /// Ships batches from `outbox` to its peer until the peer goes away. Awaiting a full channel
 /// only delays this task: producers keep queueing, so no shard ever blocks on another.
-pub async fn run_flusher(outbox: Rc<Outbox>, sender: SharedSender<Batch>) {
+pub async fn run_flusher(shard: Rc<Shard>, outbox: Rc<Outbox>, sender: SharedSender<Batch>) {
     // Connecting waits for the peer to connect its end, so it happens here, in the task, and
     // shards never wait on each other while starting.
     let sender = sender.connect().await;
@@ -40,6 +40,7 @@ pub async fn run_flusher(outbox: Rc<Outbox>, sender: SharedSender<Batch>) {
         if batch.is_empty() {
             continue;
         }
+        shard.metrics.count(|c| c.cross_shard_batches += 1);
         if sender.send(batch).await.is_err() {
             return;
         }
@@ -50,6 +51,9 @@ pub async fn run_flusher(outbox: Rc<Outbox>, sender: SharedSender<Batch>) {
 pub async fn run_receiver(shard: Rc<Shard>, receiver: SharedReceiver<Batch>) {
     let receiver = receiver.connect().await;
     while let Some(batch) = receiver.recv().await {
+        shard
+            .metrics
+            .count(|c| c.cross_shard_received += batch.len() as u64);
         for msg in batch {
             shard.dispatch_local(msg);
         }

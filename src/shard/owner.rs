@@ -2,18 +2,26 @@
 //! the pure room state machine and turn its effects into deliveries.
 
 use std::collections::hash_map::Entry;
+use std::net::IpAddr;
+use std::time::Instant;
 
 use ahash::AHashMap;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::messages::{CreateRoom, JoinByCode, RelayPayload, RoomOp, ShardMsg, SpectateByCode};
 use super::routing::{game_owner, mint_room_id, room_owner};
 use super::{Shard, frame_from_json, text_frame};
+use crate::auth::{AuthOutcome, authenticate};
+use crate::limits::JoinKind;
 use crate::protocol::binary::{encode_binary_envelope, msgpack_to_json};
+use crate::protocol::client;
 use crate::protocol::codec::encode_game_data;
 use crate::protocol::room_code::generate_room_code;
 use crate::protocol::{ErrorCode, GameDataEncoding, PlayerId, RoomId, ServerMessage};
-use crate::room::{Audience, Effects, Room, RoomSettings, SessionAddr};
+use crate::room::{
+    Audience, Effects, Rejection, Room, RoomSettings, SessionAddr, not_in_room_authority_response,
+    not_in_room_error,
+};
 use crate::session::mailbox::{Control, Frame, RoomRef};
 
 /// Rooms owned by one shard, by id and by `(game, code)`.
@@ -58,8 +66,84 @@ impl Shard {
                 room_id,
                 from,
                 payload,
-            } => self.relay(room_id, from, payload),
+                received_at,
+            } => self.relay(room_id, from, payload, received_at),
+            ShardMsg::Authenticate { req, from } => self.authenticate(*req, from),
+            ShardMsg::AdmitConnection { ip, from } => self.admit_connection(ip, from),
+            ShardMsg::ReleaseConnection { ip } => self.ips.borrow_mut().release(ip),
+            ShardMsg::JoinQuota {
+                ip,
+                kind,
+                from,
+                next,
+                then,
+            } => self.join_quota(ip, kind, from, next, *then),
+            ShardMsg::MetricsRequest {
+                reply_to,
+                request_id,
+            } => self.answer_scrape(reply_to, request_id),
+            ShardMsg::MetricsReply { request_id, report } => self.file_report(request_id, *report),
             ShardMsg::Deliver { .. } | ShardMsg::Control { .. } => self.dispatch_local(msg),
+        }
+    }
+
+    /// On the app's owner: decide an `Authenticate`, so the app's per-minute window is one
+    /// window for the whole process.
+    fn authenticate(&self, req: client::Authenticate, from: SessionAddr) {
+        let outcome = authenticate(
+            &self.config,
+            &req,
+            &mut self.app_limiter.borrow_mut(),
+            Instant::now(),
+        );
+        match outcome {
+            AuthOutcome::Accepted {
+                encoding, replies, ..
+            } => {
+                let replies = replies.iter().map(text_frame).collect();
+                self.control(from, Control::Authenticated { encoding, replies });
+            }
+            AuthOutcome::Rejected { reply, close } => {
+                if let ServerMessage::AuthenticationError(err) = &reply
+                    && err.error_code == ErrorCode::RateLimitExceeded
+                {
+                    self.metrics.count(|c| c.rate_limit_rejections += 1);
+                }
+                self.deliver(from, text_frame(&reply));
+                self.control(from, Control::AuthRefused { close });
+            }
+        }
+    }
+
+    /// On the IP's owner: admit a new connection under `security.max_connections_per_ip`.
+    fn admit_connection(&self, ip: IpAddr, from: SessionAddr) {
+        let limit = self.config.security.max_connections_per_ip;
+        let verdict = self.ips.borrow_mut().admit(ip, limit, Instant::now());
+        match verdict {
+            Ok(()) => self.control(from, Control::Admitted { ip }),
+            Err(current) => {
+                self.metrics.count(|c| c.connection_errors += 1);
+                self.control(from, Control::ConnectionRefused { current });
+            }
+        }
+    }
+
+    /// On the IP's owner: charge a valid `JoinRoom` to the IP's quota and pass it on, or
+    /// refuse it.
+    fn join_quota(&self, ip: IpAddr, kind: JoinKind, from: SessionAddr, next: u32, then: ShardMsg) {
+        let verdict =
+            self.ips
+                .borrow_mut()
+                .take_quota(ip, kind, &self.config.rate_limit, Instant::now());
+        match verdict {
+            Ok(()) => self.send(next, then),
+            Err(exceeded) => {
+                self.metrics.count(|c| c.rate_limit_rejections += 1);
+                self.refuse_join(
+                    from,
+                    ServerMessage::join_failed(exceeded.reason, ErrorCode::RateLimitExceeded),
+                );
+            }
         }
     }
 
@@ -67,12 +151,14 @@ impl Shard {
     /// request to the shard that will own the room.
     fn reserve_room(&self, mut req: Box<CreateRoom>) {
         let limit = self.config.server.max_rooms_per_game;
+        self.metrics.count(|c| c.room_cap_lock_acquisitions += 1);
         {
             let mut games = self.game_rooms.borrow_mut();
             let count = games.entry(req.game_name.clone()).or_insert(0);
             if *count >= limit {
                 let current = *count;
                 drop(games);
+                self.metrics.count(|c| c.room_cap_denials += 1);
                 let reason = format!(
                     "Game `{}` already has {current} rooms (limit {limit})",
                     req.game_name
@@ -150,11 +236,22 @@ impl Shard {
         let creator = req.creator.addr;
         let creator_id = req.creator.id;
         let joined = room.join(req.creator, now);
-        let mut rooms = self.rooms.borrow_mut();
-        rooms.by_code.insert((req.game_name, code), room_id);
-        let room = rooms.by_id.entry(room_id).or_insert(room);
+        if joined.is_ok() {
+            self.metrics.count(|c| {
+                c.rooms_created += 1;
+                c.tokens_issued += 1;
+            });
+            self.metrics
+                .rooms
+                .borrow_mut()
+                .room_added(&req.game_name, 0);
+            self.players_moved(&req.game_name, 0, room.player_count());
+        }
         match joined {
             Ok(effects) => {
+                let mut rooms = self.rooms.borrow_mut();
+                rooms.by_code.insert((req.game_name, code), room_id);
+                let room = rooms.by_id.entry(room_id).or_insert(room);
                 self.control(
                     creator,
                     Control::Joined {
@@ -170,12 +267,16 @@ impl Shard {
             Err(rejection) => {
                 // A fresh room refuses its creator only if the state machine disagrees with
                 // the session's validation; report it rather than leave the client waiting.
-                drop(rooms);
+                self.send(
+                    game_owner(&req.game_name, self.count),
+                    ShardMsg::ReleaseRoom {
+                        game_name: req.game_name,
+                    },
+                );
                 self.refuse_join(
                     creator,
                     ServerMessage::join_failed(rejection.reason, rejection.code),
                 );
-                self.delete_room(room_id);
             }
         }
     }
@@ -196,8 +297,14 @@ impl Shard {
         let Some(room) = rooms.by_id.get_mut(&room_id) else {
             return;
         };
+        let before = room.player_count();
         match room.join(req.joiner, Utc::now()) {
             Ok(effects) => {
+                self.metrics.count(|c| {
+                    c.rooms_joined += 1;
+                    c.tokens_issued += 1;
+                });
+                self.players_moved(&req.game_name, before, room.player_count());
                 self.control(
                     addr,
                     Control::Joined {
@@ -231,17 +338,13 @@ impl Shard {
         match room {
             None => {
                 drop(rooms);
-                self.deliver(
-                    addr,
-                    text_frame(&ServerMessage::error(
-                        "Room not found",
-                        ErrorCode::RoomNotFound,
-                    )),
-                );
+                let refusal = Rejection::new("Room not found", ErrorCode::RoomNotFound);
+                self.deliver(addr, text_frame(&refusal.into_spectator_join_failed()));
                 self.control(addr, Control::SpectateSettled);
             }
             Some((room_id, room)) => match room.join_spectator(req.spectator, Utc::now()) {
                 Ok(effects) => {
+                    room.set_encoding(spectator, req.encoding);
                     self.control(
                         addr,
                         Control::Spectating {
@@ -256,10 +359,7 @@ impl Shard {
                 }
                 Err(rejection) => {
                     drop(rooms);
-                    self.deliver(
-                        addr,
-                        text_frame(&ServerMessage::error(rejection.reason, rejection.code)),
-                    );
+                    self.deliver(addr, text_frame(&rejection.into_spectator_join_failed()));
                     self.control(addr, Control::SpectateSettled);
                 }
             },
@@ -277,13 +377,23 @@ impl Shard {
         };
         let effects = match op {
             RoomOp::Leave(kind) => {
+                let before = room.player_count();
                 let effects = room.leave(player, kind, now);
+                self.players_moved(&room.settings().game_name, before, room.player_count());
                 self.apply(room, effects);
                 self.control(from, Control::Left);
                 let empty = room.player_count() == 0;
                 drop(rooms);
                 if empty {
                     self.delete_room(room_id);
+                }
+                return;
+            }
+            RoomOp::Encoding(encoding, replies) => {
+                room.set_encoding(player, encoding);
+                drop(rooms);
+                for reply in replies {
+                    self.deliver(from, reply);
                 }
                 return;
             }
@@ -300,7 +410,12 @@ impl Shard {
             }
             RoomOp::Ready => room.toggle_ready(player, now),
             RoomOp::Authority(become_authority) => {
-                room.request_authority(player, become_authority, now)
+                let before = room.authority();
+                let effects = room.request_authority(player, become_authority, now);
+                if room.authority() != before {
+                    self.metrics.count(|c| c.authority_transfers += 1);
+                }
+                effects
             }
             RoomOp::ConnectionInfo(info) => room.set_connection_info(player, *info, now),
         };
@@ -319,16 +434,14 @@ impl Shard {
                 self.control(from, Control::SpectateSettled);
                 return;
             }
-            RoomOp::Authority(_) => {
-                ServerMessage::AuthorityResponse(crate::protocol::server::AuthorityResponse {
-                    granted: false,
-                    reason: Some("Not in a room".to_owned()),
-                    error_code: Some(ErrorCode::NotInRoom),
-                })
+            RoomOp::Encoding(_, replies) => {
+                for reply in replies {
+                    self.deliver(from, reply.clone());
+                }
+                return;
             }
-            RoomOp::Ready | RoomOp::ConnectionInfo(_) => {
-                ServerMessage::error("Not in a room", ErrorCode::NotInRoom)
-            }
+            RoomOp::Authority(_) => not_in_room_authority_response(),
+            RoomOp::Ready | RoomOp::ConnectionInfo(_) => not_in_room_error(),
         };
         self.deliver(from, text_frame(&reply));
         self.control(from, Control::Detached(room_id));
@@ -336,7 +449,7 @@ impl Shard {
 
     /// On the owner: fan game data out to everyone in the room but the sender. One frame per
     /// encoding, built at most once.
-    fn relay(&self, room_id: RoomId, from: PlayerId, payload: RelayPayload) {
+    fn relay(&self, room_id: RoomId, from: PlayerId, payload: RelayPayload, received_at: Instant) {
         let mut rooms = self.rooms.borrow_mut();
         let Some(room) = rooms.by_id.get_mut(&room_id) else {
             return;
@@ -345,10 +458,16 @@ impl Shard {
             return;
         }
         room.touch(Utc::now());
+        self.metrics.count(|c| c.game_data_messages += 1);
+        let relayed_at = Some(received_at);
         match payload {
             RelayPayload::Json(frame) => {
                 let frame = frame_from_json(frame);
-                self.fanout(room.relay_targets(from).map(|(addr, _)| addr), &frame);
+                self.fanout(
+                    room.relay_targets(from).map(|(addr, _)| addr),
+                    &frame,
+                    relayed_at,
+                );
             }
             RelayPayload::MessagePack(raw) => {
                 let envelope = Frame::Binary(encode_binary_envelope(&from, &raw));
@@ -357,6 +476,7 @@ impl Shard {
                         .filter(|(_, enc)| *enc == GameDataEncoding::MessagePack)
                         .map(|(addr, _)| addr),
                     &envelope,
+                    relayed_at,
                 );
                 // JSON clients get the payload converted; undecodable payloads reach only the
                 // MessagePack clients, as in 0.1.0.
@@ -370,6 +490,7 @@ impl Shard {
                             .filter(|(_, enc)| *enc != GameDataEncoding::MessagePack)
                             .map(|(addr, _)| addr),
                         &text,
+                        relayed_at,
                     );
                 }
             }
@@ -382,7 +503,7 @@ impl Shard {
             let frame = text_frame(&out.msg);
             match out.to {
                 Audience::Session(addr) => self.deliver(addr, frame),
-                audience => self.fanout(room.recipients(audience), &frame),
+                audience => self.fanout(room.recipients(audience), &frame, None),
             }
         }
     }
@@ -394,6 +515,9 @@ impl Shard {
             return;
         };
         let game_name = room.settings().game_name.clone();
+        self.metrics.count(|c| c.rooms_deleted += 1);
+        self.players_moved(&game_name, room.player_count(), 0);
+        self.metrics.rooms.borrow_mut().room_removed(&game_name, 0);
         if let Entry::Occupied(e) = rooms
             .by_code
             .entry((game_name.clone(), room.settings().code.clone()))
@@ -417,6 +541,47 @@ impl Shard {
     fn refuse_join(&self, to: SessionAddr, reply: ServerMessage) {
         self.deliver(to, text_frame(&reply));
         self.control(to, Control::JoinRefused);
+    }
+
+    /// Keeps the room summary, the seated-players gauge and the join/leave counters in step
+    /// with a room whose player count went from `before` to `after`.
+    fn players_moved(&self, game: &str, before: usize, after: usize) {
+        if before == after {
+            return;
+        }
+        self.metrics
+            .rooms
+            .borrow_mut()
+            .players_changed(game, before, after);
+        let delta = after as i64 - before as i64;
+        self.metrics.gauge(|g| g.players_active += delta);
+        self.metrics.count(|c| {
+            if delta > 0 {
+                c.players_joined += delta as u64;
+            } else {
+                c.players_left += delta.unsigned_abs();
+            }
+        });
+    }
+
+    /// Deletes rooms nobody has touched for `server.inactive_room_timeout` seconds; their
+    /// members are told (`Error{ROOM_NOT_FOUND}`) and freed to join again (decision 9).
+    pub fn expire_inactive_rooms(&self, now: DateTime<Utc>) {
+        let timeout = chrono::Duration::seconds(
+            i64::try_from(self.config.server.inactive_room_timeout).unwrap_or(i64::MAX),
+        );
+        let expired: Vec<RoomId> = self
+            .rooms
+            .borrow()
+            .by_id
+            .iter()
+            .filter(|(_, room)| now.signed_duration_since(room.last_activity()) > timeout)
+            .map(|(id, _)| *id)
+            .collect();
+        for room_id in expired {
+            self.metrics.count(|c| c.inactive_rooms_cleaned += 1);
+            self.delete_room(room_id);
+        }
     }
 
     /// Rooms owned here.

@@ -9,6 +9,9 @@ use crate::protocol::{ErrorCode, ServerMessage};
 use crate::session::close_code;
 use crate::session::mailbox::Control;
 
+/// How often per-app `Authenticate` windows are pruned (they only grow between purges).
+const LIMITER_PURGE: Duration = Duration::from_secs(60);
+
 /// How often the sweep runs for a given ping timeout: often enough that a silent connection is
 /// closed within a quarter of the timeout past it, and at least once a second.
 pub fn sweep_period(ping_timeout: Duration) -> Duration {
@@ -20,9 +23,22 @@ pub async fn run(shard: Rc<Shard>) {
     let ping_timeout = Duration::from_secs(shard.config.server.ping_timeout);
     let auth_timeout = shard.config.websocket.auth_timeout_secs;
     let period = sweep_period(ping_timeout);
+    let mut last_purge = Instant::now();
+    let mut last_room_sweep = Instant::now();
+    let room_sweep = Duration::from_secs(shard.config.server.room_cleanup_interval);
     loop {
         glommio::timer::sleep(period).await;
         let now = Instant::now();
+        if now.duration_since(last_room_sweep) >= room_sweep {
+            last_room_sweep = now;
+            shard.expire_inactive_rooms(chrono::Utc::now());
+        }
+        if now.duration_since(last_purge) >= LIMITER_PURGE {
+            last_purge = now;
+            shard.app_limiter.borrow_mut().purge(now);
+            let window = Duration::from_secs(shard.config.rate_limit.time_window);
+            shard.ips.borrow_mut().purge(now, window);
+        }
         for mailbox in shard.mailboxes() {
             if mailbox
                 .auth_deadline
@@ -43,6 +59,7 @@ pub async fn run(shard: Rc<Shard>) {
             } else if now.duration_since(mailbox.last_seen.get()) > ping_timeout {
                 // Push the last-seen time forward so one silent connection is told once.
                 mailbox.last_seen.set(now);
+                shard.metrics.count(|c| c.expired_players_cleaned += 1);
                 mailbox.push_control(Control::Close {
                     code: close_code::POLICY_VIOLATION,
                     reason: "ping timeout",

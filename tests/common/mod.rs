@@ -10,11 +10,15 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use signal_fish_server::config::Config;
+use signal_fish_server::shard::routing::room_owner;
 use signal_fish_server::{Server, ServerHandle};
 use tungstenite::{Message, WebSocket};
 
 /// Longest a test waits for an event that should come.
 pub const EVENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Shards every test server runs.
+pub const SHARDS: u32 = 2;
 
 /// A server with test-friendly defaults: port 0 and two shards.
 pub fn start_server() -> ServerHandle {
@@ -27,9 +31,44 @@ pub fn start_with(tweak: impl FnOnce(&mut Config)) -> ServerHandle {
         port: 0,
         ..Config::default()
     };
-    config.server.shards = 2;
+    config.server.shards = SHARDS as usize;
+    // Every test client comes from 127.0.0.1 and `connect_to_shard` may open dozens of
+    // connections: lift the per-IP limits unless a test sets them.
+    config.security.max_connections_per_ip = 100_000;
+    config.rate_limit.max_room_creations = 100_000;
+    config.rate_limit.max_join_attempts = 100_000;
     tweak(&mut config);
     Server::start(config).expect("server starts")
+}
+
+/// The shard that owns the room a `RoomJoined` (or `SpectatorJoined`) describes.
+pub fn owner_of(joined: &Value) -> u32 {
+    room_owner(
+        str_of(joined, "game_name"),
+        str_of(joined, "room_code"),
+        SHARDS,
+    )
+}
+
+/// A string field, or a panic naming it.
+pub fn str_of<'a>(value: &'a Value, key: &str) -> &'a str {
+    value[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no string `{key}` in {value}"))
+}
+
+/// The other shard of a two-shard server.
+pub fn other_shard(shard: u32) -> u32 {
+    (shard + 1) % SHARDS
+}
+
+/// A syntactically valid room code that can never name a room (generated codes have no `0`)
+/// and that hashes to `owner` for `game`.
+pub fn unused_code_owned_by(game: &str, owner: u32) -> String {
+    (0..10_000)
+        .map(|i| format!("0{i:05}"))
+        .find(|code| room_owner(game, code, SHARDS) == owner)
+        .expect("some code hashes to every shard")
 }
 
 /// One WebSocket client.
@@ -157,6 +196,114 @@ impl Client {
         self.expect("RoomJoinFailed")
     }
 
+    /// `JoinRoom` creating a room, repeated (leaving each wrong one) until the room's owner
+    /// shard is `owner`; returns `RoomJoined.data`.
+    pub fn create_room_owned_by(
+        &mut self,
+        game: &str,
+        name: &str,
+        max_players: u8,
+        owner: u32,
+    ) -> Value {
+        for _ in 0..64 {
+            let joined = self.create_room(game, name, max_players);
+            if owner_of(&joined) == owner {
+                return joined;
+            }
+            self.leave();
+        }
+        panic!("no room of {game} landed on shard {owner}");
+    }
+
+    /// Sends a WebSocket Ping frame and waits for the transport's Pong; a data frame first
+    /// fails the test.
+    pub fn ws_ping(&mut self, payload: &[u8]) {
+        self.ws
+            .send(Message::Ping(payload.to_vec().into()))
+            .expect("send ping");
+        loop {
+            match self.ws.read() {
+                Ok(Message::Pong(p)) => {
+                    assert_eq!(&p[..], payload, "pong echoes the ping");
+                    return;
+                }
+                Ok(Message::Ping(_)) => continue,
+                Ok(other) => panic!("expected a Pong frame, got {other:?}"),
+                Err(err) => panic!("connection ended while waiting for a Pong frame: {err}"),
+            }
+        }
+    }
+
+    /// Sends an unsolicited WebSocket Pong frame.
+    pub fn send_ws_pong(&mut self) {
+        self.ws
+            .send(Message::Pong(Vec::new().into()))
+            .expect("send pong");
+    }
+
+    /// `LeaveRoom`, expecting `RoomLeft`.
+    pub fn leave(&mut self) {
+        self.send(json!({"type":"LeaveRoom"}));
+        let msg = self.recv();
+        assert_eq!(
+            msg,
+            json!({"type":"RoomLeft"}),
+            "unexpected reply to LeaveRoom"
+        );
+    }
+
+    /// `PlayerReady` (a toggle); reads nothing.
+    pub fn ready(&mut self) {
+        self.send(json!({"type":"PlayerReady"}));
+    }
+
+    /// `GameData` carrying `data`; reads nothing.
+    pub fn send_game_data(&mut self, data: Value) {
+        self.send(json!({"type":"GameData","data":{"data":data}}));
+    }
+
+    /// `Authenticate` with `data`, expecting `Authenticated` then `ProtocolInfo`; returns both
+    /// `data` objects.
+    pub fn authenticate(&mut self, data: Value) -> (Value, Value) {
+        self.send(json!({"type":"Authenticate","data":data}));
+        let authenticated = self.expect("Authenticated");
+        let info = self.expect("ProtocolInfo");
+        (authenticated, info)
+    }
+
+    /// The next message, which must be an `Error` with `code`; returns its `data`.
+    pub fn expect_error(&mut self, code: &str) -> Value {
+        let data = self.expect("Error");
+        assert_eq!(data["error_code"], code, "unexpected error: {data}");
+        data
+    }
+
+    /// The next data frame, which must be binary.
+    pub fn recv_binary(&mut self) -> Vec<u8> {
+        match self.recv_message() {
+            Message::Binary(bytes) => bytes.to_vec(),
+            other => panic!("expected a binary frame, got {other:?}"),
+        }
+    }
+
+    /// A barrier through a room's owner shard, for a client that is **not** in a room: a
+    /// `JoinRoom` by a code that cannot exist but is owned by `owner`, answered by `owner` with
+    /// `ROOM_NOT_FOUND`. Shard-to-shard channels are FIFO, so anything `owner` sent to this
+    /// client before it handled the barrier arrives first and fails the assertion.
+    ///
+    /// `expect_quiet` alone only proves that nothing is queued on the client's *own* shard; a
+    /// message from another shard could still be on its way.
+    pub fn owner_barrier(&mut self, game: &str, owner: u32) {
+        let code = unused_code_owned_by(game, owner);
+        self.send(json!({"type":"JoinRoom","data":{"game_name":game,"room_code":code,"player_name":"Barrier"}}));
+        let msg = self.recv();
+        assert_eq!(
+            msg["type"], "RoomJoinFailed",
+            "expected nothing before the barrier, got {msg}"
+        );
+        assert_eq!(msg["data"]["error_code"], "ROOM_NOT_FOUND", "{msg}");
+    }
+
     pub fn close(mut self) {
         let _ = self.ws.close(None);
         while self.ws.read().is_ok() {}
@@ -182,4 +329,51 @@ pub fn http_get(port: u16, request: &str) -> (u16, String) {
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     (status, body)
+}
+
+/// Has `clients[0]` create a room of `game` for `max_players` (owned by `owner` if given) and
+/// every other client join it, in order, as `P0`, `P1`, …. Each member reads every later
+/// `PlayerJoined`; if the room fills, everyone reads the `LobbyStateChanged{lobby}`. Returns
+/// the room's `RoomJoined` for the creator and the player ids in seat order.
+pub fn seat_room(
+    clients: &mut [Client],
+    game: &str,
+    max_players: u8,
+    owner: Option<u32>,
+) -> (Value, Vec<String>) {
+    let (first, rest) = clients.split_first_mut().expect("at least one client");
+    let created = match owner {
+        Some(owner) => first.create_room_owned_by(game, "P0", max_players, owner),
+        None => first.create_room(game, "P0", max_players),
+    };
+    let code = str_of(&created, "room_code").to_owned();
+    let mut ids = vec![str_of(&created, "player_id").to_owned()];
+    for i in 0..rest.len() {
+        let name = format!("P{}", i + 1);
+        let joined = rest[i].join_room(game, &code, &name);
+        ids.push(str_of(&joined, "player_id").to_owned());
+        first.expect_player_joined(&name);
+        for earlier in &mut rest[..i] {
+            earlier.expect_player_joined(&name);
+        }
+    }
+    if clients.len() == usize::from(max_players) && max_players > 1 {
+        for c in clients.iter_mut() {
+            let lobby = c.expect("LobbyStateChanged");
+            assert_eq!(
+                lobby,
+                json!({"lobby_state":"lobby","ready_players":[],"all_ready":false})
+            );
+        }
+    }
+    (created, ids)
+}
+
+impl Client {
+    /// The next message must be `PlayerJoined` for `name`; returns the player's id.
+    pub fn expect_player_joined(&mut self, name: &str) -> String {
+        let data = self.expect("PlayerJoined");
+        assert_eq!(data["player"]["name"], name, "{data}");
+        str_of(&data["player"], "id").to_owned()
+    }
 }

@@ -1,0 +1,148 @@
+//! Criterion benchmarks of the hot paths, without sockets: decoding a client frame, framing
+//! relayed game data once and fanning it out to 4/16/64 members, a room join, and a
+//! cross-shard delivery over a real glommio shared channel between two executors.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use signal_fish_server::config::Config;
+use signal_fish_server::protocol::GameDataEncoding;
+use signal_fish_server::protocol::codec::{decode_client, encode_game_data};
+use signal_fish_server::room::{Joiner, Room, RoomSettings, SessionAddr};
+use signal_fish_server::session::mailbox::Frame;
+use signal_fish_server::shard::{Shard, frame_from_json};
+use uuid::Uuid;
+
+const GAME_DATA: &str = r#"{"type":"GameData","data":{"data":{"kind":"pos","x":12.5,"y":-3,"seq":1042,"t":1795773476123}}}"#;
+
+fn decode(c: &mut Criterion) {
+    let mut group = c.benchmark_group("decode_client_frame");
+    group.throughput(Throughput::Bytes(GAME_DATA.len() as u64));
+    group.bench_function("game_data", |b| {
+        b.iter(|| decode_client(black_box(GAME_DATA)).is_ok())
+    });
+    let join = r#"{"type":"JoinRoom","data":{"game_name":"kart racer","player_name":"Mika","max_players":4,"supports_authority":true}}"#;
+    group.bench_function("join_room", |b| {
+        b.iter(|| decode_client(black_box(join)).is_ok())
+    });
+    group.finish();
+}
+
+fn fanout(c: &mut Criterion) {
+    let mut group = c.benchmark_group("encode_and_fanout_game_data");
+    for members in [4usize, 16, 64] {
+        let shard = Shard::new(0, 1, Arc::new(Config::default()));
+        let mailboxes: Vec<_> = (0..members)
+            .map(|_| shard.register(Instant::now()))
+            .collect();
+        let addrs: Vec<SessionAddr> = mailboxes.iter().map(|(addr, _)| *addr).collect();
+        let from = Uuid::new_v4();
+        let raw = r#"{"kind":"pos","x":12.5,"y":-3,"seq":1042,"t":1795773476123}"#;
+        group.throughput(Throughput::Elements(members as u64 - 1));
+        group.bench_with_input(BenchmarkId::from_parameter(members), &members, |b, _| {
+            b.iter(|| {
+                // One serialisation, shared by every recipient.
+                let frame = frame_from_json(encode_game_data(&from, black_box(raw)));
+                shard.fanout(addrs.iter().skip(1).copied(), &frame, None);
+                for (_, mailbox) in &mailboxes[1..] {
+                    black_box(mailbox.pop());
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+fn room_join(c: &mut Criterion) {
+    c.bench_function("room_join_into_room_of_3", |b| {
+        b.iter_batched(
+            || {
+                let mut room = Room::new(
+                    RoomSettings {
+                        id: Uuid::new_v4(),
+                        code: "QX7M4D".into(),
+                        game_name: "kart racer".into(),
+                        max_players: 8,
+                        supports_authority: true,
+                        relay_type: "matchbox".into(),
+                    },
+                    Utc::now(),
+                );
+                for n in 0..3 {
+                    let _ = room.join(joiner(n), Utc::now());
+                }
+                room
+            },
+            |mut room| room.join(joiner(3), Utc::now()).is_ok(),
+            criterion::BatchSize::SmallInput,
+        )
+    });
+}
+
+fn joiner(n: u64) -> Joiner {
+    Joiner {
+        id: Uuid::new_v4(),
+        name: format!("Player{n}"),
+        addr: SessionAddr { shard: 0, slot: n },
+        encoding: GameDataEncoding::Json,
+        reconnection_token: Uuid::new_v4().to_string(),
+    }
+}
+
+/// Round trips of one batch between two pinned-free executors over a glommio shared channel:
+/// the cost of a cross-shard hop, including waking the other thread.
+fn cross_shard(c: &mut Criterion) {
+    use glommio::LocalExecutorBuilder;
+    use glommio::channels::shared_channel;
+
+    let mut group = c.benchmark_group("cross_shard_delivery");
+    group.measurement_time(Duration::from_secs(5));
+    for batch in [1usize, 64] {
+        group.throughput(Throughput::Elements(batch as u64));
+        group.bench_with_input(
+            BenchmarkId::new("round_trip_batch", batch),
+            &batch,
+            |b, &batch| {
+                b.iter_custom(|iters| {
+                    let (to_peer, from_main) = shared_channel::new_bounded::<Vec<Frame>>(16);
+                    let (to_main, from_peer) = shared_channel::new_bounded::<Vec<Frame>>(16);
+                    let peer = LocalExecutorBuilder::default()
+                        .spawn(move || async move {
+                            let rx = from_main.connect().await;
+                            let tx = to_main.connect().await;
+                            while let Some(frames) = rx.recv().await {
+                                if tx.send(frames).await.is_err() {
+                                    break;
+                                }
+                            }
+                        })
+                        .expect("peer executor");
+                    let main = LocalExecutorBuilder::default()
+                        .spawn(move || async move {
+                            let tx = to_peer.connect().await;
+                            let rx = from_peer.connect().await;
+                            let frame =
+                                frame_from_json(bytes::Bytes::from_static(GAME_DATA.as_bytes()));
+                            let start = Instant::now();
+                            for _ in 0..iters {
+                                let _ = tx.send(vec![frame.clone(); batch]).await;
+                                black_box(rx.recv().await);
+                            }
+                            start.elapsed()
+                        })
+                        .expect("main executor");
+                    let elapsed = main.join().expect("main ran");
+                    peer.join().expect("peer ran");
+                    elapsed
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, decode, fanout, room_join, cross_shard);
+criterion_main!(benches);
