@@ -16,7 +16,8 @@
 # DURATION, WARMUP, PAYLOAD, RAMP=0|1, RAMP_START, RAMP_FACTOR, RAMP_DURATION, RAMP_WARMUP,
 # RAMP_REFINE, RAMP_MAX, RAMP_P99_MS, TWO_SHARDS=0|1, SERVER_CPU, CLIENT_CPU, OURS_PORT,
 # UPSTREAM_PORT, UPSTREAM_BIN, QUIET_WAIT (seconds to wait for other load to settle before each
-# scenario, 0 = don't), QUIET_CORES, OUT_DIR, BUILD=0 (skip cargo build).
+# scenario, 0 = don't), QUIET_CORES, OUT_DIR, BUILD=0 (skip cargo build), TABLE_ONLY=1 (print
+# the table from the JSON already in OUT_DIR).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -61,7 +62,7 @@ command -v jq >/dev/null || die "jq is required"
 [[ -x "$UPSTREAM_BIN" ]] || die "no original server at $UPSTREAM_BIN
   (cargo install signal-fish-server --version 0.1.0 --locked --root ~/sf-upstream)"
 
-if [[ "${BUILD:-1}" == 1 ]]; then
+if [[ "${BUILD:-1}" == 1 && "${TABLE_ONLY:-0}" != 1 ]]; then
     say "building (release)"
     cargo build --release -p signal-fish-server -p signal-fish-bench >&2
 fi
@@ -194,9 +195,11 @@ run_all() {
 }
 
 START=$SECONDS
-run_all ours ours 1 1
-run_all upstream upstream 0 1
-[[ "$TWO_SHARDS" == 1 ]] && run_all ours2 ours 2 0
+if [[ "${TABLE_ONLY:-0}" != 1 ]]; then
+    run_all ours ours 1 1
+    run_all upstream upstream 0 1
+    if [[ "$TWO_SHARDS" == 1 ]]; then run_all ours2 ours 2 0; else rm -f "$OUT_DIR"/ours2-*.json; fi
+fi
 
 # --- the table ------------------------------------------------------------------------------
 # val NAME SCENARIO JQ-PATH -> number or empty
@@ -212,6 +215,11 @@ row() { # row LABEL BETTER SCENARIO JQ-PATH DIGITS
     a=$(val ours "$3" "$4"); b=$(val upstream "$3" "$4"); c=$(val ours2 "$3" "$4")
     printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$(fmt "$a" "$5")" "$(fmt "$b" "$5")" \
         "$(ratio "$a" "$b")" "$2" "$(fmt "$c" "$5")"
+}
+
+info() { # info LABEL SCENARIO JQ-EXPRESSION: shown as is, no ratio
+    printf '| %s | %s | %s | | | %s |\n' "$1" "$(val ours "$2" "$3")" "$(val upstream "$2" "$3")" \
+        "$(val ours2 "$2" "$3")"
 }
 
 TABLE=$OUT_DIR/compare.md
@@ -242,9 +250,16 @@ TABLE=$OUT_DIR/compare.md
         row "ramp: highest rate with 100% delivery and p99 < ${RAMP_P99_MS} ms (msg/s per player)" higher ramp '.ramp.max_sustainable.rate_per_player' 1
         row "ramp: ... as deliveries/s" higher ramp '.ramp.max_sustainable.delivered_per_s' 0
         row "ramp: highest rate with 100% delivery, any latency (deliveries/s)" higher ramp '.ramp.max_complete_delivery.delivered_per_s' 0
+        info "ramp: stopped because the load generator saturated (then a lower bound)" ramp \
+            'if .ramp.client_bound then "yes" else "no" end'
+        info "ramp: rates tried (msg/s per player, x = failed)" ramp \
+            '[.ramp.steps[] | "\(.rate_per_player|floor)\(if .pass then "" else "x" end)"] | join(" ")'
     fi
-    row "client: busiest thread during relay (share of a core)" lower relay '.relay.client_busiest_thread_util' 2
-    row "other load on the machine during relay (cores)" lower relay '.relay.other_cpu_cores' 2
+    info "client: busiest thread during relay (share of a core)" relay '.relay.client_busiest_thread_util'
+    info "other load on the machine during relay (cores)" relay '.relay.other_cpu_cores'
+    info "server errors during relay (disconnects, Error frames)" relay \
+        '"\(.relay.disconnects) / \(.relay.other_frames.Error // 0)"'
+
     echo
     echo "Total run time: $((SECONDS - START)) s. JSON: $OUT_DIR/*.json"
 } >"$TABLE"

@@ -155,6 +155,8 @@ struct StepStats {
     errors: Vec<String>,
     hist: Histogram<u64>,
     send_lag: Histogram<u64>,
+    /// Highest latency since the last progress event.
+    interval_max: u64,
 }
 
 impl StepStats {
@@ -172,6 +174,7 @@ impl StepStats {
             errors: Vec::new(),
             hist: new_hist(),
             send_lag: new_hist(),
+            interval_max: 0,
         }
     }
 }
@@ -197,12 +200,14 @@ impl Unit {
     }
 
     fn progress(&self) {
-        let stats = self.stats.borrow();
+        let mut stats = self.stats.borrow_mut();
+        let max_ns = std::mem::take(&mut stats.interval_max);
         self.emit(Event::Progress {
             unit: self.index,
             generation: stats.generation,
             sent: stats.sent,
             delivered: stats.delivered,
+            max_ns,
         });
     }
 
@@ -235,8 +240,10 @@ impl Unit {
                     None => peers.push((src, seq)),
                 }
                 if in_window {
+                    let latency = (now - ts).max(1);
                     stats.delivered += 1;
-                    stats.hist.saturating_record((now - ts).max(1));
+                    stats.hist.saturating_record(latency);
+                    stats.interval_max = stats.interval_max.max(latency);
                 }
             }
             other => {

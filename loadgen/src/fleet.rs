@@ -99,8 +99,9 @@ struct Fleet {
     units: usize,
     local: Option<Engine>,
     children: Vec<(Child, ChildStdin)>,
-    /// Latest (generation, sent, delivered) per (worker, unit).
-    progress: HashMap<(usize, usize), (u32, u64, u64)>,
+    /// Latest (generation, sent, delivered, highest latency since the last line) per
+    /// (worker, unit).
+    progress: HashMap<(usize, usize), (u32, u64, u64, u64)>,
     quitting: bool,
 }
 
@@ -211,9 +212,15 @@ impl Fleet {
                 generation,
                 sent,
                 delivered,
+                max_ns,
             } => {
-                self.progress
-                    .insert((worker, unit), (generation, sent, delivered));
+                let entry = self.progress.entry((worker, unit)).or_insert((0, 0, 0, 0));
+                let max = if entry.0 == generation {
+                    entry.3.max(max_ns)
+                } else {
+                    max_ns
+                };
+                *entry = (generation, sent, delivered, max);
                 Ok(None)
             }
             Event::Failed { message } if !self.quitting => Err(message),
@@ -311,11 +318,13 @@ impl Fleet {
             }
             if now >= next_print {
                 next_print += progress_ns;
-                let (sent, delivered) = self
+                let (sent, delivered, max_ns) = self
                     .progress
-                    .values()
+                    .values_mut()
                     .filter(|p| p.0 == plan.generation)
-                    .fold((0, 0), |(s, d), p| (s + p.1, d + p.2));
+                    .fold((0, 0, 0), |(s, d, m), p| {
+                        (s + p.1, d + p.2, m.max(std::mem::take(&mut p.3)))
+                    });
                 let sample = pid.and_then(procstat::sample);
                 let phase = if now < plan.window_start() {
                     "warm-up"
@@ -332,7 +341,11 @@ impl Fleet {
                 if let Some((t0, d0, s0)) = last_print {
                     let dt = now.saturating_sub(t0) as f64 / 1e9;
                     if dt > 0.0 && delivered >= d0 && phase == "measure" {
-                        line += &format!(" ({:.0}/s)", (delivered - d0) as f64 / dt);
+                        line += &format!(
+                            " ({:.0}/s, max latency {:.1} ms)",
+                            (delivered - d0) as f64 / dt,
+                            max_ns as f64 / 1e6
+                        );
                     }
                     if let (Some(a), Some(b)) = (s0, sample) {
                         let wall = b.at_ns.saturating_sub(a.at_ns) as f64 / 1e9;

@@ -151,6 +151,8 @@ pub enum Event {
         generation: u32,
         sent: u64,
         delivered: u64,
+        /// Highest relay latency since the previous progress event (ns).
+        max_ns: u64,
     },
     Stepped(StepReport),
     /// A unit finished `Quit`.
