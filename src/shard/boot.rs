@@ -110,6 +110,7 @@ pub async fn run(boot: ShardBoot) {
     let background = executor.create_task_queue(Shares::default(), Latency::NotImportant, "sweep");
 
     let shard = Rc::new(Shard::new(boot.index, boot.count, boot.config.clone()));
+    shard.attach(background);
     for (peer, sender) in boot.senders.into_iter().enumerate() {
         if let (Some(sender), Some(Some(outbox))) = (sender, shard.outboxes.get(peer)) {
             glommio::spawn_local_into(run_flusher(shard.clone(), outbox.clone(), sender), realtime)

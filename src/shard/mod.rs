@@ -13,12 +13,13 @@ mod sweep;
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::time::Instant;
 
 use ahash::AHashMap;
 use async_tungstenite::tungstenite::Utf8Bytes;
+use glommio::TaskQueueHandle;
 
 use crate::auth::AppRateLimiter;
 use crate::config::Config;
@@ -65,6 +66,10 @@ pub struct Shard {
     pub metrics: ShardMetrics,
     /// The dashboard cache behind `/metrics`, kept by shard 0 only.
     pub dashboard: RefCell<Option<DashboardCache>>,
+    /// This shard itself, for work it spawns onto its own executor.
+    me: RefCell<Weak<Shard>>,
+    /// The low-priority task queue (metrics reports, sweeps), once the executor runs.
+    background: Cell<Option<TaskQueueHandle>>,
     /// Scrapes started here, waiting for shard reports.
     scrapes: RefCell<AHashMap<u64, Rc<scrape::Gather>>>,
     next_scrape: Cell<u64>,
@@ -101,10 +106,18 @@ impl Shard {
             name_rules,
             metrics: ShardMetrics::new(count as usize),
             dashboard: RefCell::new(dashboard),
+            me: RefCell::new(Weak::new()),
+            background: Cell::new(None),
             scrapes: RefCell::new(AHashMap::new()),
             next_scrape: Cell::new(1),
             mailbox_limit,
         }
+    }
+
+    /// Lets the shard spawn its own low-priority work on `background` (called once at boot).
+    pub fn attach(self: &Rc<Self>, background: TaskQueueHandle) {
+        *self.me.borrow_mut() = Rc::downgrade(self);
+        self.background.set(Some(background));
     }
 
     /// Registers a new local connection and returns its address and mailbox.

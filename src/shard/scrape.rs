@@ -93,8 +93,22 @@ impl Shard {
         MetricsSnapshot::merge(reports, Utc::now())
     }
 
-    /// Answers a scrape request.
+    /// Answers a scrape request from the background task queue, so copying the report never
+    /// delays connection work queued before it.
     pub(super) fn answer_scrape(&self, reply_to: u32, request_id: u64) {
+        let shard = self.me.borrow().upgrade();
+        let queue = self.background.get();
+        if let (Some(shard), Some(queue)) = (shard, queue) {
+            let task = async move {
+                let report = Box::new(shard.report());
+                shard.send(reply_to, ShardMsg::MetricsReply { request_id, report });
+            };
+            if let Ok(task) = glommio::spawn_local_into(task, queue) {
+                task.detach();
+                return;
+            }
+        }
+        // Not running on an executor (benchmarks, unit tests): answer in place.
         let report = Box::new(self.report());
         self.send(reply_to, ShardMsg::MetricsReply { request_id, report });
     }
