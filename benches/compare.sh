@@ -19,7 +19,7 @@
 #           p99 < RAMP_P99_MS
 # and prints a markdown table (ours, 0.1.0, ratio). JSON results stay in OUT_DIR.
 #
-# Knobs (environment): QUICK=1 (short run, ~2.5 min), IDLE_CONNS, PLAYERS, ROOM_SIZE, RATE,
+# Knobs (environment): QUICK=1 (short run, ~3 min), IDLE_CONNS, PLAYERS, ROOM_SIZE, RATE,
 # DURATION, WARMUP, PAYLOAD, JOIN=0|1, JOIN_ROOMS, JOIN_RATE, JOIN_AHEAD=0|1, RAMP=0|1,
 # RAMP_START, RAMP_FACTOR, RAMP_DURATION, RAMP_WARMUP,
 # RAMP_REFINE, RAMP_MAX, RAMP_P99_MS, TWO_SHARDS=0|1, SERVER_CPU, CLIENT_CPU, OURS_PORT,
