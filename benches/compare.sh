@@ -7,13 +7,21 @@
 #   idle  : IDLE_CONNS authenticated idle connections -> server RSS per connection
 #   relay : PLAYERS players in rooms of ROOM_SIZE, RATE msg/s each, DURATION s after WARMUP s
 #           -> relay p50/p99/p99.9, delivery ratio, deliveries per server CPU-second; its setup
-#           phase gives the connect rate and the join latency
+#           phase gives the connect rate
+#   join  : JOIN_ROOMS rooms of ROOM_SIZE created and filled at JOIN_RATE rooms/s, each room's
+#           creator then its joiners one after another -> create and join latency, and how long
+#           the members already in the room wait for PlayerJoined; on an idle server
+#           (join-idle) and beside the relay scenario's rooms as background load (join-load).
+#           Members connect and authenticate right before their JoinRoom ("fresh"); with
+#           JOIN_AHEAD=1 both runs are repeated with members connected beforehand and silent
+#           until their JoinRoom (join-idle-ahead, join-load-ahead)
 #   ramp  : the offered rate rises step by step -> highest rate with 100% delivery and
 #           p99 < RAMP_P99_MS
 # and prints a markdown table (ours, 0.1.0, ratio). JSON results stay in OUT_DIR.
 #
-# Knobs (environment): QUICK=1 (short run, ~1.5 min), IDLE_CONNS, PLAYERS, ROOM_SIZE, RATE,
-# DURATION, WARMUP, PAYLOAD, RAMP=0|1, RAMP_START, RAMP_FACTOR, RAMP_DURATION, RAMP_WARMUP,
+# Knobs (environment): QUICK=1 (short run, ~3 min), IDLE_CONNS, PLAYERS, ROOM_SIZE, RATE,
+# DURATION, WARMUP, PAYLOAD, JOIN=0|1, JOIN_ROOMS, JOIN_RATE, JOIN_AHEAD=0|1, RAMP=0|1,
+# RAMP_START, RAMP_FACTOR, RAMP_DURATION, RAMP_WARMUP,
 # RAMP_REFINE, RAMP_MAX, RAMP_P99_MS, TWO_SHARDS=0|1, SERVER_CPU, CLIENT_CPU, OURS_PORT,
 # UPSTREAM_PORT, UPSTREAM_BIN, QUIET_WAIT (seconds to wait for other load to settle before each
 # scenario, 0 = don't), QUIET_CORES, OUT_DIR, BUILD=0 (skip cargo build), TABLE_ONLY=1 (print
@@ -25,7 +33,7 @@ cd "$ROOT"
 
 if [[ "${QUICK:-0}" == 1 ]]; then
     : "${IDLE_CONNS:=1000}" "${DURATION:=5}" "${WARMUP:=1}" "${RAMP_DURATION:=2}" \
-      "${RAMP_REFINE:=0}" "${RAMP_FACTOR:=2}" "${QUIET_WAIT:=10}"
+      "${RAMP_REFINE:=0}" "${RAMP_FACTOR:=2}" "${QUIET_WAIT:=10}" "${JOIN_ROOMS:=60}"
 fi
 IDLE_CONNS=${IDLE_CONNS:-2000}
 PLAYERS=${PLAYERS:-1000}
@@ -34,6 +42,10 @@ RATE=${RATE:-20}
 DURATION=${DURATION:-20}
 WARMUP=${WARMUP:-3}
 PAYLOAD=${PAYLOAD:-64}
+JOIN=${JOIN:-1}
+JOIN_ROOMS=${JOIN_ROOMS:-200}
+JOIN_RATE=${JOIN_RATE:-20}
+JOIN_AHEAD=${JOIN_AHEAD:-1}
 RAMP=${RAMP:-1}
 RAMP_START=${RAMP_START:-10}
 RAMP_FACTOR=${RAMP_FACTOR:-1.5}
@@ -181,6 +193,30 @@ run_all() {
         --payload-bytes "$PAYLOAD" --label "$name" >"$OUT_DIR/$name-relay.json"
     stop_server
 
+    if [[ "$JOIN" == 1 ]]; then
+        local connect suffix
+        for connect in fresh ahead; do
+            [[ "$connect" == ahead && "$JOIN_AHEAD" != 1 ]] && continue
+            suffix=""; [[ "$connect" == ahead ]] && suffix="-ahead"
+            say "== $name: paced joins, idle server ($connect connections)"
+            wait_quiet
+            start_server "$kind" "$shards" "$pin"
+            bench --mode join -n 0 -p "$ROOM_SIZE" --join-rooms "$JOIN_ROOMS" \
+                --join-rate "$JOIN_RATE" --join-connect "$connect" --label "$name" \
+                >"$OUT_DIR/$name-join-idle$suffix.json"
+            stop_server
+
+            say "== $name: paced joins under relay load ($connect connections)"
+            wait_quiet
+            start_server "$kind" "$shards" "$pin"
+            bench --mode join -n "$PLAYERS" -p "$ROOM_SIZE" -r "$RATE" -w "$WARMUP" \
+                --payload-bytes "$PAYLOAD" --join-rooms "$JOIN_ROOMS" --join-rate "$JOIN_RATE" \
+                --join-connect "$connect" --progress 0 --label "$name" \
+                >"$OUT_DIR/$name-join-load$suffix.json"
+            stop_server
+        done
+    fi
+
     if [[ "$RAMP" == 1 ]]; then
         say "== $name: ramp"
         wait_quiet
@@ -228,15 +264,48 @@ TABLE=$OUT_DIR/compare.md
     echo
     echo "Servers pinned to CPU $SERVER_CPU (ours: 1 shard), load generator pinned to CPU $CLIENT_CPU;"
     echo "relay: $PLAYERS players in rooms of $ROOM_SIZE, $RATE msg/s each, ${DURATION}s after ${WARMUP}s warm-up, ~${PAYLOAD}-byte payloads."
+    if [[ "$JOIN" == 1 ]]; then
+        echo "paced joins: $JOIN_ROOMS rooms of $ROOM_SIZE at $JOIN_RATE rooms/s, creator then joiners by code one after another, on an idle"
+        echo "server and beside the relay rooms above (\"under load\"); members connect + authenticate right before their JoinRoom,"
+        echo "or (\"pre-connected\") long before it and stay silent until then. PlayerJoined = time from the joiner's RoomJoined until"
+        echo "each member already in the room has its PlayerJoined (0 when it came first)."
+    fi
     echo
     echo "| metric | ours (1 shard) | 0.1.0 | ours / 0.1.0 | better | ours, 2 shards unpinned |"
     echo "|---|---|---|---|---|---|"
     row "idle: server RSS per connection (bytes)" lower idle '.idle.rss_per_conn_bytes' 0
     row "connect + upgrade + auth rate (conn/s)" higher relay '.connect.conns_per_s' 0
-    row "join latency p50 (ms)" lower relay '.join.join.p50_ms' 3
-    row "join latency p99 (ms)" lower relay '.join.join.p99_ms' 3
-    row "create-room latency p50 (ms)" lower relay '.join.create.p50_ms' 3
-    row "create-room latency p99 (ms)" lower relay '.join.create.p99_ms' 3
+    if [[ "$JOIN" == 1 ]]; then
+        for load in idle load; do
+            [[ "$load" == idle ]] && where="idle server" || where="under relay load"
+            row "join latency p50 (ms), paced, $where" lower "join-$load" '.paced.join.p50_ms' 3
+            row "join latency p99 (ms), paced, $where" lower "join-$load" '.paced.join.p99_ms' 3
+        done
+        for load in idle load; do
+            [[ "$load" == idle ]] && where="idle server" || where="under relay load"
+            row "create-room latency p50 (ms), paced, $where" lower "join-$load" '.paced.create.p50_ms' 3
+            row "create-room latency p99 (ms), paced, $where" lower "join-$load" '.paced.create.p99_ms' 3
+        done
+        for load in idle load; do
+            [[ "$load" == idle ]] && where="idle server" || where="under relay load"
+            row "PlayerJoined after the joiner's RoomJoined p50 (ms), paced, $where" lower "join-$load" '.paced.player_joined.p50_ms' 3
+            row "PlayerJoined after the joiner's RoomJoined p99 (ms), paced, $where" lower "join-$load" '.paced.player_joined.p99_ms' 3
+        done
+        if [[ "$JOIN_AHEAD" == 1 ]]; then
+            for load in idle load; do
+                [[ "$load" == idle ]] && where="idle server" || where="under relay load"
+                row "join latency p50 (ms), paced, pre-connected, $where" lower "join-$load-ahead" '.paced.join.p50_ms' 3
+                row "PlayerJoined after the joiner's RoomJoined p50 (ms), paced, pre-connected, $where" lower "join-$load-ahead" '.paced.player_joined.p50_ms' 3
+                row "PlayerJoined after the joiner's RoomJoined p99 (ms), paced, pre-connected, $where" lower "join-$load-ahead" '.paced.player_joined.p99_ms' 3
+            done
+        fi
+        row "relay latency p99 (ms) of the background during paced joins" lower join-load '.relay.relay.p99_ms' 3
+        for f in join-idle join-load join-idle-ahead join-load-ahead; do
+            [[ "$f" == *ahead && "$JOIN_AHEAD" != 1 ]] && continue
+            info "paced joins ($f): rooms ok / failed, PlayerJoined early / missing" "$f" \
+                '"\(.paced.rooms_ok) / \(.paced.rooms_failed), \(.paced.player_joined_early) / \(.paced.player_joined_missing)"'
+        done
+    fi
     row "relay latency p50 (ms)" lower relay '.relay.relay.p50_ms' 3
     row "relay latency p99 (ms)" lower relay '.relay.relay.p99_ms' 3
     row "relay latency p99.9 (ms)" lower relay '.relay.relay.p999_ms' 3

@@ -35,7 +35,8 @@ use tokio::time::{Instant, sleep};
 
 use crate::clock::{mono_ns, thread_cpu_ns, until};
 use crate::report::{
-    Cmd, ConnectReport, Event, HistData, JoinReport, StepPlan, StepReport, new_hist, note_error,
+    Cmd, ConnectReport, Event, HistData, JoinReport, ProbePlan, ProbeReport, StepPlan, StepReport,
+    new_hist, note_error,
 };
 
 type Ws = WebSocketStream<TokioAdapter<TcpStream>>;
@@ -74,10 +75,22 @@ pub struct EngineConfig {
     pub setup_timeout: Duration,
     /// `Ping` interval of a running connection.
     pub heartbeat_ns: u64,
+    /// Join mode: open the paced rooms' connections during `Connect` (`ahead`) instead of
+    /// each right before its `JoinRoom` (`fresh`).
+    pub join_ahead: bool,
 }
 
 /// The rooms of one unit: each room lists the global numbers of its connections.
 pub type Rooms = Vec<Vec<usize>>;
+
+/// What one unit owns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UnitWork {
+    pub rooms: Rooms,
+    /// The rooms are join mode's paced rooms: `Join` leaves them alone and `Probe` fills them
+    /// one by one on its schedule; otherwise they are relay rooms.
+    pub probe: bool,
+}
 
 /// A running set of units (threads) in this process.
 pub struct Engine {
@@ -90,13 +103,13 @@ impl Engine {
     /// `cpus[i % len]`; otherwise threads float over the CPUs this process may use.
     pub fn start(
         config: Arc<EngineConfig>,
-        units: Vec<Rooms>,
+        units: Vec<UnitWork>,
         events: mpsc::Sender<Event>,
         cpus: Option<Vec<usize>>,
     ) -> io::Result<Engine> {
         let mut commands = Vec::new();
         let mut handles = Vec::new();
-        for (index, rooms) in units.into_iter().enumerate() {
+        for (index, work) in units.into_iter().enumerate() {
             let (tx, rx) = unbounded_channel();
             commands.push(tx);
             let cpu = cpus
@@ -116,7 +129,7 @@ impl Engine {
                         .build()
                         .expect("tokio runtime");
                     let local = tokio::task::LocalSet::new();
-                    local.block_on(&runtime, unit_main(config, index, rooms, rx, events));
+                    local.block_on(&runtime, unit_main(config, index, work, rx, events));
                 })?;
             handles.push(handle);
         }
@@ -282,7 +295,7 @@ fn instant_at(deadline_ns: u64) -> Instant {
 async fn unit_main(
     config: Arc<EngineConfig>,
     index: usize,
-    rooms: Rooms,
+    work: UnitWork,
     mut commands: UnboundedReceiver<Cmd>,
     events: mpsc::Sender<Event>,
 ) {
@@ -298,19 +311,48 @@ async fn unit_main(
         stats: RefCell::new(StepStats::new(0)),
         pad,
     });
+    let rooms = work.rooms;
     let mut opened: Vec<Vec<(usize, Option<Ws>)>> = Vec::new();
     loop {
         let cmd = commands.recv().await.unwrap_or(Cmd::Quit);
         match cmd {
+            Cmd::Connect if work.probe && !unit.config.join_ahead => {
+                // `fresh`: the paced rooms connect at their turn.
+                let now = mono_ns();
+                unit.emit(Event::Connected(ConnectReport {
+                    start_ns: now,
+                    end_ns: now,
+                    ..ConnectReport::default()
+                }));
+            }
             Cmd::Connect => {
                 let (report, conns) = connect_all(&unit, &rooms).await;
                 opened = conns;
                 unit.emit(Event::Connected(report));
             }
+            Cmd::Join if work.probe => {
+                let now = mono_ns();
+                unit.emit(Event::Joined(JoinReport {
+                    start_ns: now,
+                    end_ns: now,
+                    ..JoinReport::default()
+                }));
+            }
             Cmd::Join => {
                 let report = join_all(&unit, std::mem::take(&mut opened)).await;
                 unit.emit(Event::Joined(report));
             }
+            Cmd::Probe(plan) if work.probe => {
+                // Runs beside the background step, which this unit answers too.
+                let unit = unit.clone();
+                let rooms = rooms.clone();
+                let opened = std::mem::take(&mut opened);
+                spawn_local(async move {
+                    let report = run_probe(&unit, &rooms, opened, plan).await;
+                    unit.emit(Event::Probed(report));
+                });
+            }
+            Cmd::Probe(_) => {}
             Cmd::Step(plan) => {
                 let report = run_step(&unit, plan).await;
                 unit.emit(Event::Stepped(report));
@@ -501,19 +543,20 @@ fn join_text(config: &EngineConfig, player: usize, code: Option<&str>) -> String
     )
 }
 
-/// Sends `JoinRoom` and waits for `RoomJoined`; returns its text and the latency.
+/// Sends `JoinRoom` and waits for `RoomJoined`; returns its text, when the request left and
+/// when the reply arrived.
 async fn join_one(
     config: &EngineConfig,
     ws: &mut Ws,
     player: usize,
     code: Option<&str>,
-) -> Result<(String, u64), String> {
+) -> Result<(String, u64, u64), String> {
     let t0 = mono_ns();
     ws.send(Message::text(join_text(config, player, code)))
         .await
         .map_err(|e| format!("send JoinRoom: {e}"))?;
     let text = with_timeout(config.setup_timeout, expect(ws, &["RoomJoined"])).await?;
-    Ok((text, mono_ns() - t0))
+    Ok((text, t0, mono_ns()))
 }
 
 /// How one room's creation went.
@@ -592,8 +635,8 @@ async fn fill_room(
     let code = {
         let creator = &mut members[0].0;
         match join_one(config, creator, 0, None).await {
-            Ok((text, ns)) => {
-                outcome.create_ns = Some(ns);
+            Ok((text, t0, t1)) => {
+                outcome.create_ns = Some(t1 - t0);
                 match room_code(&text) {
                     Some(code) => code,
                     None => {
@@ -627,8 +670,8 @@ async fn fill_room(
     for task in tasks {
         let (ws, number, result) = task.await.expect("join task");
         match result {
-            Ok((_, ns)) => {
-                outcome.join_ns.push(ns);
+            Ok((_, t0, t1)) => {
+                outcome.join_ns.push(t1 - t0);
                 joined.push((ws, number));
             }
             Err(err) => {
@@ -649,6 +692,292 @@ async fn fill_room(
         ));
     }
     outcome
+}
+
+// --- join mode: paced rooms ------------------------------------------------------------------
+
+/// What happened in one paced room, shared by the room's driver and its members' readers (all
+/// on this unit's thread, so every timestamp comes from the same place).
+struct RoomLog {
+    /// Per player index: when its `JoinRoom` left and when its `RoomJoined` arrived.
+    requested: Vec<u64>,
+    joined: Vec<u64>,
+    /// (receiving member, announced player, arrival) of every `PlayerJoined`.
+    notes: Vec<(usize, usize, u64)>,
+    errors: Vec<String>,
+}
+
+/// How one paced room went.
+#[derive(Default)]
+struct PacedOutcome {
+    start_lag_ns: u64,
+    connect_ns: Vec<u64>,
+    create_ns: Option<u64>,
+    join_ns: Vec<u64>,
+    joins_failed: u64,
+    notify_ns: Vec<u64>,
+    notify_from_request_ns: Vec<u64>,
+    notify_early: u64,
+    notify_missing: u64,
+    complete: bool,
+    errors: Vec<String>,
+}
+
+/// Join mode: starts room `j` at `plan.room_start(j)` whatever the earlier rooms are doing
+/// (an open schedule, so a slow server cannot slow the arrivals down), and reports once every
+/// room is full (or failed) and its notifications are in.
+async fn run_probe(
+    unit: &Rc<Unit>,
+    rooms: &Rooms,
+    opened: Vec<Vec<(usize, Option<Ws>)>>,
+    plan: ProbePlan,
+) -> ProbeReport {
+    let start_ns = mono_ns();
+    let mut opened = opened.into_iter();
+    let mut tasks = Vec::with_capacity(rooms.len());
+    for (j, room) in rooms.iter().enumerate() {
+        let members = if unit.config.join_ahead {
+            opened.next().unwrap_or_default()
+        } else {
+            room.iter().map(|&number| (number, None)).collect()
+        };
+        tasks.push(spawn_local(paced_room(
+            unit.clone(),
+            plan.room_start(j),
+            members,
+            plan.drain_ns,
+        )));
+    }
+    let mut report = ProbeReport {
+        start_ns,
+        ..ProbeReport::default()
+    };
+    let [
+        mut create,
+        mut join,
+        mut notify,
+        mut notify_req,
+        mut connect,
+        mut lag,
+    ] = std::array::from_fn(|_| new_hist());
+    let record = |h: &mut Histogram<u64>, ns: u64| h.saturating_record(ns.max(1));
+    for task in tasks {
+        let o = task.await.expect("paced room task");
+        if o.complete {
+            report.rooms_ok += 1;
+        } else {
+            report.rooms_failed += 1;
+        }
+        record(&mut lag, o.start_lag_ns);
+        if let Some(ns) = o.create_ns {
+            record(&mut create, ns);
+        }
+        for &ns in &o.join_ns {
+            record(&mut join, ns);
+        }
+        for &ns in &o.notify_ns {
+            record(&mut notify, ns);
+        }
+        for &ns in &o.notify_from_request_ns {
+            record(&mut notify_req, ns);
+        }
+        for &ns in &o.connect_ns {
+            record(&mut connect, ns);
+        }
+        report.joins_failed += o.joins_failed;
+        report.notify_early += o.notify_early;
+        report.notify_missing += o.notify_missing;
+        for err in o.errors {
+            note_error(&mut report.errors, err);
+        }
+    }
+    report.end_ns = mono_ns();
+    report.hist_create = HistData::from_hist(&create);
+    report.hist_join = HistData::from_hist(&join);
+    report.hist_notify = HistData::from_hist(&notify);
+    report.hist_notify_from_request = HistData::from_hist(&notify_req);
+    report.hist_connect = HistData::from_hist(&connect);
+    report.hist_start_lag = HistData::from_hist(&lag);
+    report
+}
+
+/// One paced room: at `start_ns` the creator sends `JoinRoom` without a code, then each joiner
+/// in turn joins with the code, each request only after the previous `RoomJoined`. In `fresh`
+/// mode (members given without a connection) each member connects and authenticates right
+/// before its `JoinRoom`. A member that has joined keeps reading (`paced_member`) and notes
+/// when it hears `PlayerJoined` about the later joiners.
+async fn paced_room(
+    unit: Rc<Unit>,
+    start_ns: u64,
+    members: Vec<(usize, Option<Ws>)>,
+    drain_ns: u64,
+) -> PacedOutcome {
+    let mut outcome = PacedOutcome::default();
+    tokio::time::sleep_until(instant_at(start_ns)).await;
+    outcome.start_lag_ns = mono_ns().saturating_sub(start_ns);
+    let config = &unit.config;
+    let size = members.len();
+    let log = Rc::new(RefCell::new(RoomLog {
+        requested: vec![0; size],
+        joined: vec![0; size],
+        notes: Vec::new(),
+        errors: Vec::new(),
+    }));
+    let mut code: Option<String> = None;
+    let mut joined = 0;
+    let mut members = members.into_iter().enumerate();
+    for (k, (number, ws)) in members.by_ref() {
+        let mut ws = match ws {
+            Some(ws) => ws,
+            None if !config.join_ahead => {
+                let t0 = mono_ns();
+                match with_timeout(config.setup_timeout, open(config, number)).await {
+                    Ok(ws) => {
+                        outcome.connect_ns.push(mono_ns() - t0);
+                        ws
+                    }
+                    Err(err) => {
+                        outcome.errors.push(err);
+                        break;
+                    }
+                }
+            }
+            None => {
+                outcome
+                    .errors
+                    .push("room skipped: a member failed to connect".to_owned());
+                break;
+            }
+        };
+        match join_one(config, &mut ws, k, code.as_deref()).await {
+            Ok((text, t0, t1)) => {
+                if k == 0 {
+                    outcome.create_ns = Some(t1 - t0);
+                    code = room_code(&text);
+                    if code.is_none() {
+                        outcome
+                            .errors
+                            .push(format!("RoomJoined without room_code: {}", clip(&text)));
+                        unit.live.set(unit.live.get() + 1);
+                        spawn_local(close_politely(unit.clone(), ws));
+                        break;
+                    }
+                } else {
+                    outcome.join_ns.push(t1 - t0);
+                }
+                {
+                    let mut log = log.borrow_mut();
+                    log.requested[k] = t0;
+                    log.joined[k] = t1;
+                }
+                joined += 1;
+                // Counted now, so a `Quit` cannot miss it.
+                unit.live.set(unit.live.get() + 1);
+                spawn_local(paced_member(unit.clone(), ws, k, log.clone()));
+            }
+            Err(err) => {
+                outcome.joins_failed += 1;
+                outcome.errors.push(err);
+                unit.live.set(unit.live.get() + 1);
+                spawn_local(close_politely(unit.clone(), ws));
+                break;
+            }
+        }
+    }
+    // Members never used (the room broke off): close them.
+    for (_, (_, ws)) in members {
+        if let Some(ws) = ws {
+            unit.live.set(unit.live.get() + 1);
+            spawn_local(close_politely(unit.clone(), ws));
+        }
+    }
+    outcome.complete = size == config.room_size && joined == size;
+    // Joiner `x` is announced to the `x` members before it.
+    let expected = joined * joined.saturating_sub(1) / 2;
+    let deadline = mono_ns() + drain_ns;
+    while log.borrow().notes.len() < expected && mono_ns() < deadline {
+        sleep(Duration::from_millis(1)).await;
+    }
+    let log = log.borrow();
+    let mut counted = 0;
+    for &(member, x, at) in &log.notes {
+        if member >= x || x >= joined {
+            continue;
+        }
+        counted += 1;
+        let replied = log.joined[x];
+        if at < replied {
+            outcome.notify_early += 1;
+        }
+        outcome.notify_ns.push(at.saturating_sub(replied));
+        outcome
+            .notify_from_request_ns
+            .push(at.saturating_sub(log.requested[x]));
+    }
+    outcome.notify_missing = expected.saturating_sub(counted) as u64;
+    outcome.errors.extend(log.errors.iter().cloned());
+    outcome
+}
+
+/// A paced room's member after its `RoomJoined`: notes the arrival of every `PlayerJoined`,
+/// sends a `Ping` every heartbeat, and closes at `Quit`. The caller counted it in `live`.
+async fn paced_member(unit: Rc<Unit>, mut ws: Ws, member: usize, log: Rc<RefCell<RoomLog>>) {
+    let heartbeat = unit.config.heartbeat_ns.max(1);
+    let mut next_ping = mono_ns() + heartbeat;
+    let lost = loop {
+        if unit.quit.get() {
+            break false;
+        }
+        let now = mono_ns();
+        if now >= next_ping {
+            next_ping = now + heartbeat;
+            if ws.send(Message::text(PING)).await.is_err() {
+                break true;
+            }
+            continue;
+        }
+        let wake = next_ping.min(now + IDLE_POLL_NS);
+        let inbound = futures_lite::future::or(async { Some(ws.next().await) }, async {
+            tokio::time::sleep_until(instant_at(wake)).await;
+            None
+        })
+        .await;
+        match inbound {
+            None => {}
+            Some(Some(Ok(Message::Text(text)))) => {
+                let at = mono_ns();
+                let text = text.as_str();
+                match frame_type(text) {
+                    Some("PlayerJoined") => match announced_player(text) {
+                        Some(x) => log.borrow_mut().notes.push((member, x, at)),
+                        None => note_error(
+                            &mut log.borrow_mut().errors,
+                            format!("PlayerJoined for an unknown player: {}", clip(text)),
+                        ),
+                    },
+                    Some("Error" | "RoomLeft" | "PlayerLeft") | None => {
+                        note_error(&mut log.borrow_mut().errors, clip(text));
+                    }
+                    _ => {}
+                }
+            }
+            Some(Some(Ok(Message::Close(_)))) | Some(None) | Some(Some(Err(_))) => break true,
+            Some(Some(Ok(_))) => {}
+        }
+    };
+    if lost {
+        note_error(&mut log.borrow_mut().errors, "connection lost".to_owned());
+    } else {
+        close(&mut ws).await;
+    }
+    unit.live.set(unit.live.get() - 1);
+}
+
+/// The player index `k` of a `PlayerJoined` about a bench player (named `p<k>`).
+fn announced_player(text: &str) -> Option<usize> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    let name = value.get("data")?.get("player")?.get("name")?.as_str()?;
+    name.strip_prefix('p')?.parse().ok()
 }
 
 /// A cheap integer hash (splitmix64) to spread send phases.
@@ -920,6 +1249,7 @@ mod tests {
             join_concurrency: 1,
             setup_timeout: Duration::from_secs(1),
             heartbeat_ns: 1,
+            join_ahead: false,
         };
         let create: serde_json::Value = serde_json::from_str(&join_text(&config, 0, None)).unwrap();
         assert_eq!(create["data"]["max_players"], 4);
@@ -928,6 +1258,14 @@ mod tests {
             serde_json::from_str(&join_text(&config, 3, Some("AB12CD"))).unwrap();
         assert_eq!(join["data"]["room_code"], "AB12CD");
         assert_eq!(join["data"]["player_name"], "p3");
+    }
+
+    #[test]
+    fn announced_players() {
+        let text = r#"{"type":"PlayerJoined","data":{"player":{"id":"x","name":"p3","is_authority":false}}}"#;
+        assert_eq!(announced_player(text), Some(3));
+        let other = r#"{"type":"PlayerJoined","data":{"player":{"id":"x","name":"Ravi"}}}"#;
+        assert_eq!(announced_player(other), None);
     }
 
     #[test]

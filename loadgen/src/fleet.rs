@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::clock::{mono_ns, secs_ns, sleep_until, until};
 use crate::engine::{Engine, EngineConfig};
 use crate::procstat;
-use crate::report::{Cmd, ConnectReport, Event, JoinReport, StepPlan, StepReport};
+use crate::report::{Cmd, ConnectReport, Event, JoinReport, ProbePlan, StepPlan, StepReport};
 use crate::summary::{self, StepSummary};
 use crate::{Cli, Mode, assign};
 
@@ -102,6 +102,8 @@ struct Fleet {
     /// Latest (generation, sent, delivered, highest latency since the last line) per
     /// (worker, unit).
     progress: HashMap<(usize, usize), (u32, u64, u64, u64)>,
+    /// Events that arrived while a step was collecting its reports (join mode's `Probed`).
+    stash: Vec<Event>,
     quitting: bool,
 }
 
@@ -114,6 +116,7 @@ impl Fleet {
             local: None,
             children: Vec::new(),
             progress: HashMap::new(),
+            stash: Vec::new(),
             quitting: false,
         };
         if cli.processes == 1 {
@@ -239,6 +242,13 @@ impl Fleet {
     ) -> Result<Vec<T>, String> {
         let deadline = mono_ns() + timeout.as_nanos() as u64;
         let mut out = Vec::with_capacity(n);
+        for event in std::mem::take(&mut self.stash) {
+            if out.len() < n
+                && let Some(item) = pick(event)
+            {
+                out.push(item);
+            }
+        }
         while out.len() < n {
             match self.events.recv_timeout(until(deadline)) {
                 Ok((worker, event)) => {
@@ -370,11 +380,11 @@ impl Fleet {
             }
             let wait = until(wake).min(Duration::from_millis(200));
             match self.events.recv_timeout(wait) {
-                Ok((worker, event)) => {
-                    if let Some(Event::Stepped(report)) = self.absorb(worker, event)? {
-                        reports.push(report);
-                    }
-                }
+                Ok((worker, event)) => match self.absorb(worker, event)? {
+                    Some(Event::Stepped(report)) => reports.push(report),
+                    Some(other) => self.stash.push(other),
+                    None => {}
+                },
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return Err("units went away".into()),
             }
@@ -477,22 +487,26 @@ fn run(cli: &Cli, fleet: &mut Fleet, before: Option<procstat::Sample>) -> Result
         out["idle"] = idle;
         return Ok(out);
     }
-    let join = summary::join(&fleet.join(cli)?);
-    eprintln!(
-        "  rooms {} ok / {} failed in {:.2} s; create p50 {:.2} ms p99 {:.2} ms; join p50 {:.2} ms p99 {:.2} ms{}",
-        join.rooms_ok,
-        join.rooms_failed,
-        join.elapsed_s,
-        join.create.p50_ms,
-        join.create.p99_ms,
-        join.join.p50_ms,
-        join.join.p99_ms,
-        first_error(&join.errors),
-    );
+    // Join mode may run without background rooms (an idle server).
+    let background = cli.room_count() > 0;
+    if background {
+        let join = summary::join(&fleet.join(cli)?);
+        eprintln!(
+            "  rooms {} ok / {} failed in {:.2} s; create p50 {:.2} ms p99 {:.2} ms; join p50 {:.2} ms p99 {:.2} ms{}",
+            join.rooms_ok,
+            join.rooms_failed,
+            join.elapsed_s,
+            join.create.p50_ms,
+            join.create.p99_ms,
+            join.join.p50_ms,
+            join.join.p99_ms,
+            first_error(&join.errors),
+        );
+        out["join"] = json!(join);
+    }
     out["room_size"] = json!(cli.room_size);
     out["rooms"] = json!(cli.room_count());
     out["payload_bytes"] = json!(cli.payload_bytes);
-    out["join"] = json!(join);
     if let Some(b) = before {
         out["server_rss_before_kb"] = json!(b.rss_kb);
     }
@@ -633,6 +647,75 @@ fn run(cli: &Cli, fleet: &mut Fleet, before: Option<procstat::Sample>) -> Result
                 "max_sustainable": best.as_ref().map(brief),
                 "max_complete_delivery": best_complete.as_ref().map(brief),
             });
+        }
+        Mode::Join => {
+            // The background window spans the whole schedule plus time for the last room.
+            let schedule_s = cli.join_rooms.saturating_sub(1) as f64 / cli.join_rate;
+            let window_s = schedule_s + 2.0;
+            let probe = |go_ns| ProbePlan {
+                go_ns,
+                rooms_per_s: cli.join_rate,
+                drain_ns: secs_ns(cli.drain),
+            };
+            out["join_rooms"] = json!(cli.join_rooms);
+            out["join_rate"] = json!(cli.join_rate);
+            out["join_connect"] = json!(format!("{:?}", cli.join_connect).to_lowercase());
+            let plan = StepPlan {
+                generation: 1,
+                go_ns: mono_ns() + STEP_LEAD_NS,
+                rate_per_player: cli.rate,
+                warmup_ns: secs_ns(cli.warmup),
+                duration_ns: secs_ns(window_s),
+                drain_ns: secs_ns(cli.drain),
+                progress_ns: secs_ns(cli.progress),
+            };
+            eprintln!(
+                "  {} paced rooms at {}/s ({:?} connections){}",
+                cli.join_rooms,
+                cli.join_rate,
+                cli.join_connect,
+                if background {
+                    format!(" beside the relay rooms at {} msg/s per player", cli.rate)
+                } else {
+                    String::new()
+                }
+            );
+            // Paced rooms start when the background's measured window does.
+            fleet.broadcast(Cmd::Probe(probe(if background {
+                plan.window_start()
+            } else {
+                plan.go_ns
+            })));
+            if background {
+                let s = fleet.step(cli, plan)?;
+                eprintln!(
+                    "  background {}{}",
+                    summary::step_line(&s),
+                    first_error(&s.errors)
+                );
+                out["rate_per_player"] = json!(cli.rate);
+                out["warmup_s"] = json!(cli.warmup);
+                out["duration_s"] = json!(window_s);
+                out["relay"] = json!(s);
+            }
+            let per_room = cli.room_size as f64 * 2.0 * cli.setup_timeout + cli.drain;
+            let timeout = Duration::from_secs_f64(30.0 + cli.warmup + schedule_s + per_room);
+            let reports = fleet.collect_n(1, "paced joins", timeout, |e| match e {
+                Event::Probed(r) => Some(r),
+                _ => None,
+            })?;
+            if background && reports.iter().any(|r| r.end_ns > plan.window_end()) {
+                eprintln!(
+                    "  note: the paced rooms outlasted the background window (slow joins); the last ones ran without background load"
+                );
+            }
+            let paced = summary::paced(&reports);
+            eprintln!(
+                "  {}{}",
+                summary::paced_line(&paced),
+                first_error(&paced.errors)
+            );
+            out["paced"] = json!(paced);
         }
         Mode::Idle => unreachable!("handled above"),
     }

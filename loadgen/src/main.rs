@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-use crate::engine::{EngineConfig, Rooms};
+use crate::engine::{EngineConfig, UnitWork};
 
 /// What to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -30,6 +30,19 @@ pub enum Mode {
     Idle,
     /// Raise the rate step by step: the highest rate with 100% delivery and p99 under a bound.
     Ramp,
+    /// Paced room creations and joins (optionally beside relay rooms as background load):
+    /// create/join latency and how long members wait for `PlayerJoined`.
+    Join,
+}
+
+/// Join mode: when the paced rooms' members connect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum JoinConnect {
+    /// Each member connects and authenticates right before its `JoinRoom`, like a client that
+    /// joins as soon as it is in.
+    Fresh,
+    /// All members connect and authenticate first and stay silent until their `JoinRoom`.
+    Ahead,
 }
 
 /// Load generator for Signal Fish (protocol v2) servers.
@@ -138,6 +151,15 @@ pub struct Cli {
     /// Ramp: seconds of rest between steps.
     #[arg(long, default_value_t = 1.0)]
     pub ramp_pause: f64,
+    /// Join mode: paced rooms to create and fill (of --room-size players each).
+    #[arg(long, default_value_t = 200)]
+    pub join_rooms: usize,
+    /// Join mode: paced rooms started per second.
+    #[arg(long, default_value_t = 20.0)]
+    pub join_rate: f64,
+    /// Join mode: when the paced rooms' members connect.
+    #[arg(long, value_enum, default_value_t = JoinConnect::Fresh)]
+    pub join_connect: JoinConnect,
     /// A free-form label copied into the JSON result.
     #[arg(long)]
     pub label: Option<String>,
@@ -151,6 +173,7 @@ impl Cli {
     pub fn total_connections(&self) -> usize {
         match self.mode {
             Mode::Idle => self.connections,
+            Mode::Join => (self.room_count() + self.join_rooms) * self.room_size,
             _ => self.room_count() * self.room_size,
         }
     }
@@ -220,6 +243,7 @@ impl Cli {
             join_concurrency: self.join_concurrency,
             setup_timeout: Duration::from_secs_f64(self.setup_timeout.max(0.1)),
             heartbeat_ns: clock::secs_ns(self.heartbeat.max(0.1)),
+            join_ahead: self.join_connect == JoinConnect::Ahead,
         })
     }
 
@@ -229,6 +253,11 @@ impl Cli {
         }
         if self.total_connections() == 0 {
             return Err("no connections to open".into());
+        }
+        if self.mode == Mode::Join
+            && (self.join_rooms == 0 || !(self.join_rate.is_finite() && self.join_rate > 0.0))
+        {
+            return Err("join mode needs --join-rooms and a positive --join-rate".into());
         }
         if self.processes == 0 {
             return Err("--processes must be at least 1".into());
@@ -246,20 +275,33 @@ impl Cli {
 
 /// The rooms of process `proc_id`, split over its units: room `r` goes to process
 /// `r % processes`; a process deals its rooms out to its units in turn. A room's connections
-/// are numbered `r * size .. (r + 1) * size`.
-pub fn assign(cli: &Cli, proc_id: usize) -> Vec<Rooms> {
+/// are numbered `r * size .. (r + 1) * size`. In join mode process 0 has one more unit, which
+/// owns all the paced rooms (numbered after the background rooms): joins are rare, and a
+/// thread of their own keeps their timestamps clear of the background traffic.
+pub fn assign(cli: &Cli, proc_id: usize) -> Vec<UnitWork> {
     let size = if cli.mode == Mode::Idle {
         1
     } else {
         cli.room_size
     };
     let threads = cli.threads_per_process();
-    let mut units: Vec<Rooms> = vec![Vec::new(); threads];
+    let mut units: Vec<UnitWork> = vec![UnitWork::default(); threads];
     let mine = (0..cli.room_count()).filter(|r| r % cli.processes == proc_id);
     for (k, room) in mine.enumerate() {
-        units[k % threads].push((room * size..(room + 1) * size).collect());
+        units[k % threads]
+            .rooms
+            .push((room * size..(room + 1) * size).collect());
     }
-    units.retain(|rooms| !rooms.is_empty());
+    units.retain(|unit| !unit.rooms.is_empty());
+    if cli.mode == Mode::Join && proc_id == 0 {
+        let first = cli.room_count();
+        units.push(UnitWork {
+            rooms: (first..first + cli.join_rooms)
+                .map(|room| (room * size..(room + 1) * size).collect())
+                .collect(),
+            probe: true,
+        });
+    }
     units
 }
 
@@ -331,14 +373,57 @@ mod tests {
         let mut all: Vec<usize> = p0
             .iter()
             .chain(p1.iter())
-            .flatten()
+            .flat_map(|unit| &unit.rooms)
             .flatten()
             .copied()
             .collect();
         all.sort_unstable();
         assert_eq!(all, (0..40).collect::<Vec<_>>());
         // A room's members stay together.
-        assert_eq!(p0[0][0], vec![0, 1, 2, 3]);
+        assert_eq!(p0[0].rooms[0], vec![0, 1, 2, 3]);
+        assert!(p0.iter().chain(p1.iter()).all(|unit| !unit.probe));
+    }
+
+    #[test]
+    fn join_mode_adds_one_probe_unit_to_the_first_process() {
+        let join = cli(&[
+            "--mode",
+            "join",
+            "-n",
+            "8",
+            "-p",
+            "4",
+            "--join-rooms",
+            "3",
+            "--processes",
+            "2",
+            "--threads",
+            "1",
+        ]);
+        assert_eq!(join.total_connections(), 20);
+        let p0 = assign(&join, 0);
+        let p1 = assign(&join, 1);
+        assert_eq!(p0.len(), 2);
+        assert_eq!(p1.len(), 1);
+        assert!(p0[1].probe && !p0[0].probe && !p1[0].probe);
+        // Paced rooms come after the two background rooms.
+        assert_eq!(
+            p0[1].rooms,
+            vec![
+                vec![8, 9, 10, 11],
+                vec![12, 13, 14, 15],
+                vec![16, 17, 18, 19]
+            ]
+        );
+        // Without background load there is only the probe unit.
+        let idle = cli(&["--mode", "join", "-n", "0", "--join-rooms", "2"]);
+        assert_eq!(assign(&idle, 0).len(), 1);
+        assert!(idle.validate().is_ok());
+        assert!(
+            cli(&["--mode", "join", "--join-rooms", "0"])
+                .validate()
+                .is_err()
+        );
     }
 
     #[test]
@@ -346,7 +431,7 @@ mod tests {
         let cli = cli(&["--mode", "idle", "-n", "7", "--threads", "3"]);
         assert_eq!(cli.total_connections(), 7);
         let units = assign(&cli, 0);
-        assert_eq!(units.iter().flatten().count(), 7);
+        assert_eq!(units.iter().flat_map(|unit| &unit.rooms).count(), 7);
     }
 
     #[test]

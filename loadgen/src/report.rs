@@ -44,6 +44,9 @@ pub enum Cmd {
     Join,
     /// Run one measured step.
     Step(StepPlan),
+    /// Join mode: create and fill the paced rooms on this schedule (only the unit that owns
+    /// them answers, with `Probed`).
+    Probe(ProbePlan),
     /// Close everything and exit.
     Quit,
 }
@@ -70,6 +73,49 @@ impl StepPlan {
     pub fn window_end(&self) -> u64 {
         self.window_start() + self.duration_ns
     }
+}
+
+/// The paced-join schedule: room `j` of the probe unit starts at `go_ns + j / rooms_per_s`;
+/// after a room's last join its members' `PlayerJoined` are awaited for at most `drain_ns`.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct ProbePlan {
+    pub go_ns: u64,
+    pub rooms_per_s: f64,
+    pub drain_ns: u64,
+}
+
+impl ProbePlan {
+    pub fn room_start(&self, room: usize) -> u64 {
+        self.go_ns + (room as f64 * 1e9 / self.rooms_per_s) as u64
+    }
+}
+
+/// Result of `Probe` (join mode) from the unit that owns the paced rooms.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ProbeReport {
+    pub rooms_ok: u64,
+    pub rooms_failed: u64,
+    pub joins_failed: u64,
+    pub errors: Vec<String>,
+    pub start_ns: u64,
+    pub end_ns: u64,
+    /// `JoinRoom` without a code -> `RoomJoined` (room creation).
+    pub hist_create: HistData,
+    /// `JoinRoom` with the code -> `RoomJoined`.
+    pub hist_join: HistData,
+    /// A joiner's `RoomJoined` -> `PlayerJoined` at each member already in the room (0 when
+    /// the notification came first).
+    pub hist_notify: HistData,
+    /// The joiner's `JoinRoom` sent -> `PlayerJoined` at each member already in the room.
+    pub hist_notify_from_request: HistData,
+    /// Notifications that arrived before the joiner's own `RoomJoined`.
+    pub notify_early: u64,
+    /// Notifications expected from completed joins that never arrived.
+    pub notify_missing: u64,
+    /// Connect + upgrade + authenticate of members connected at their turn (`fresh`).
+    pub hist_connect: HistData,
+    /// How late rooms started versus the schedule (client health).
+    pub hist_start_lag: HistData,
 }
 
 /// Result of `Connect` for one unit.
@@ -155,6 +201,7 @@ pub enum Event {
         max_ns: u64,
     },
     Stepped(StepReport),
+    Probed(ProbeReport),
     /// A unit finished `Quit`.
     Closed,
     /// A worker process died or broke the protocol.

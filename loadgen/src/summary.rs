@@ -6,7 +6,9 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::procstat::Sample;
-use crate::report::{ConnectReport, JoinReport, StepPlan, StepReport, new_hist, note_error};
+use crate::report::{
+    ConnectReport, JoinReport, ProbeReport, StepPlan, StepReport, new_hist, note_error,
+};
 
 fn ms(ns: u64) -> f64 {
     ns as f64 / 1e6
@@ -118,6 +120,95 @@ pub fn join(reports: &[JoinReport]) -> JoinSummary {
         join: Latency::of(&join),
         errors,
     }
+}
+
+/// Join mode: the paced rooms.
+#[derive(Clone, Debug, Serialize)]
+pub struct PacedSummary {
+    pub rooms_ok: u64,
+    pub rooms_failed: u64,
+    pub joins_failed: u64,
+    pub elapsed_s: f64,
+    /// `JoinRoom` without a code -> `RoomJoined`.
+    pub create: Latency,
+    /// `JoinRoom` with the code -> `RoomJoined`.
+    pub join: Latency,
+    /// A joiner's `RoomJoined` -> `PlayerJoined` at each member already in the room (0 when
+    /// the notification arrived first).
+    pub player_joined: Latency,
+    /// A joiner's `JoinRoom` sent -> `PlayerJoined` at each member already in the room.
+    pub player_joined_from_request: Latency,
+    /// Notifications that arrived before the joiner's own `RoomJoined`.
+    pub player_joined_early: u64,
+    /// Notifications owed for completed joins that never arrived (within `--drain`).
+    pub player_joined_missing: u64,
+    /// Connect + upgrade + authenticate of each member right before its `JoinRoom` (`fresh`).
+    pub connect: Latency,
+    /// How late rooms started versus the schedule (large: the client fell behind).
+    pub start_lag: Latency,
+    pub errors: Vec<String>,
+}
+
+pub fn paced(reports: &[ProbeReport]) -> PacedSummary {
+    let [
+        mut create,
+        mut join,
+        mut notify,
+        mut notify_req,
+        mut connect,
+        mut lag,
+    ] = std::array::from_fn(|_| new_hist());
+    let mut errors = Vec::new();
+    for r in reports {
+        r.hist_create.add_to(&mut create);
+        r.hist_join.add_to(&mut join);
+        r.hist_notify.add_to(&mut notify);
+        r.hist_notify_from_request.add_to(&mut notify_req);
+        r.hist_connect.add_to(&mut connect);
+        r.hist_start_lag.add_to(&mut lag);
+        for e in &r.errors {
+            note_error(&mut errors, e.clone());
+        }
+    }
+    let start = reports.iter().map(|r| r.start_ns).min().unwrap_or(0);
+    let end = reports.iter().map(|r| r.end_ns).max().unwrap_or(0);
+    let sum = |f: fn(&ProbeReport) -> u64| reports.iter().map(f).sum::<u64>();
+    PacedSummary {
+        rooms_ok: sum(|r| r.rooms_ok),
+        rooms_failed: sum(|r| r.rooms_failed),
+        joins_failed: sum(|r| r.joins_failed),
+        elapsed_s: round(end.saturating_sub(start) as f64 / 1e9, 3),
+        create: Latency::of(&create),
+        join: Latency::of(&join),
+        player_joined: Latency::of(&notify),
+        player_joined_from_request: Latency::of(&notify_req),
+        player_joined_early: sum(|r| r.notify_early),
+        player_joined_missing: sum(|r| r.notify_missing),
+        connect: Latency::of(&connect),
+        start_lag: Latency::of(&lag),
+        errors,
+    }
+}
+
+/// One human line for the paced rooms.
+pub fn paced_line(p: &PacedSummary) -> String {
+    format!(
+        "paced rooms {} ok / {} failed: create p50 {:.3} ms p99 {:.3} ms max {:.3} ms; join p50 {:.3} ms p99 {:.3} ms max {:.3} ms; PlayerJoined after the joiner's RoomJoined p50 {:.3} ms p99 {:.3} ms max {:.3} ms ({} early, {} missing); start lag p99 {:.2} ms",
+        p.rooms_ok,
+        p.rooms_failed,
+        p.create.p50_ms,
+        p.create.p99_ms,
+        p.create.max_ms,
+        p.join.p50_ms,
+        p.join.p99_ms,
+        p.join.max_ms,
+        p.player_joined.p50_ms,
+        p.player_joined.p99_ms,
+        p.player_joined.max_ms,
+        p.player_joined_early,
+        p.player_joined_missing,
+        p.start_lag.p99_ms,
+    )
 }
 
 /// The server's side of a step (absent without `--server-pid`).

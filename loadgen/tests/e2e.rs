@@ -154,3 +154,84 @@ fn idle_and_ramp_modes() {
     );
     server.shutdown();
 }
+
+#[test]
+fn join_mode_paced_rooms_with_and_without_background() {
+    let server = start(1, true);
+    let pid = std::process::id().to_string();
+    // Paced rooms beside two relay rooms; members connect right before their JoinRoom.
+    let loaded = bench(
+        server.port(),
+        &[
+            "--mode",
+            "join",
+            "-n",
+            "8",
+            "-p",
+            "4",
+            "-r",
+            "20",
+            "-w",
+            "0.3",
+            "--join-rooms",
+            "5",
+            "--join-rate",
+            "50",
+            "--server-pid",
+            &pid,
+        ],
+    );
+    let paced = &loaded["paced"];
+    assert_eq!(paced["rooms_ok"], 5, "{paced}");
+    assert_eq!(paced["create"]["count"], 5, "{paced}");
+    assert_eq!(paced["join"]["count"], 15, "{paced}");
+    // Joiner k is announced to the k members before it: 1 + 2 + 3 per room of 4.
+    assert_eq!(paced["player_joined"]["count"], 30, "{paced}");
+    assert_eq!(paced["player_joined_from_request"]["count"], 30, "{paced}");
+    assert_eq!(paced["player_joined_missing"], 0, "{paced}");
+    assert_eq!(paced["connect"]["count"], 20, "{paced}");
+    for key in ["create", "join", "player_joined"] {
+        assert!(
+            paced[key]["p50_ms"].as_f64().unwrap() > 0.0,
+            "{key}: {paced}"
+        );
+        assert!(
+            paced[key]["max_ms"].as_f64().unwrap() < 1000.0,
+            "{key}: {paced}"
+        );
+    }
+    assert_eq!(loaded["join_connect"], "fresh");
+    assert_eq!(
+        loaded["relay"]["delivery_ratio"], 1.0,
+        "{}",
+        loaded["relay"]
+    );
+    assert!(loaded["relay"]["sent"].as_u64().unwrap() > 0);
+
+    // An idle server, members connected beforehand.
+    let idle = bench(
+        server.port(),
+        &[
+            "--mode",
+            "join",
+            "-n",
+            "0",
+            "-p",
+            "3",
+            "--join-rooms",
+            "4",
+            "--join-rate",
+            "40",
+            "--join-connect",
+            "ahead",
+        ],
+    );
+    let paced = &idle["paced"];
+    assert_eq!(paced["rooms_ok"], 4, "{paced}");
+    assert_eq!(paced["join"]["count"], 8, "{paced}");
+    assert_eq!(paced["player_joined"]["count"], 12, "{paced}");
+    assert_eq!(paced["connect"]["count"], 0, "{paced}");
+    assert_eq!(idle["connect"]["ok"], 12);
+    assert!(idle.get("relay").is_none());
+    server.shutdown();
+}
