@@ -11,6 +11,8 @@ use crate::shard::routing::MAX_SHARDS;
 
 /// Listen backlog per shard socket; the kernel caps it at `net.core.somaxconn`.
 const LISTEN_BACKLOG: i32 = 4096;
+/// How long a shard may take to come up.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Registered io_uring memory per executor. We do no file I/O, so glommio's 10 MiB default
 /// would only be locked, unused memory.
 const IO_MEMORY: usize = 256 << 10;
@@ -25,6 +27,12 @@ pub enum StartError {
         index: usize,
         source: glommio::GlommioError<()>,
     },
+    /// A shard's thread started but its executor did not come up (io_uring unavailable or
+    /// blocked by seccomp, `kernel.io_uring_disabled`, too little locked memory, …).
+    #[error(
+        "shard executors failed to start (is io_uring available and allowed? see tuning.md): {0}"
+    )]
+    ShardsDown(String),
 }
 
 /// A running server.
@@ -61,6 +69,9 @@ impl Server {
         let config = Arc::new(config);
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::with_capacity(shards);
+        // Each shard reports once it listens; a shard whose executor cannot be built dies
+        // before that, which closes its sender.
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<()>(shards);
         for (index, listener) in listeners.into_iter().enumerate().rev() {
             let boot = ShardBoot {
                 index: index as u32,
@@ -70,6 +81,7 @@ impl Server {
                 senders: senders.pop().unwrap_or_default(),
                 receivers: receivers.pop().unwrap_or_default(),
                 stop: stop.clone(),
+                ready: ready_tx.clone(),
             };
             let placement = match cores.get(index) {
                 Some(core) if pin => Placement::Fixed(core.id),
@@ -84,6 +96,17 @@ impl Server {
                     StartError::Executor { index, source }
                 })?;
             threads.push(handle);
+        }
+        drop(ready_tx);
+        for _ in 0..shards {
+            if ready_rx.recv_timeout(READY_TIMEOUT).is_err() {
+                stop.store(true, Ordering::Relaxed);
+                let failures: Vec<String> = threads
+                    .into_iter()
+                    .filter_map(|t| t.join().err().map(|e| e.to_string()))
+                    .collect();
+                return Err(StartError::ShardsDown(failures.join("; ")));
+            }
         }
         Ok(ServerHandle {
             port,

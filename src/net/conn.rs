@@ -16,7 +16,7 @@ use glommio::net::TcpStream;
 
 use super::http::{Route, check_upgrade, read_head, route, text_response, upgrade_response};
 use crate::protocol::{ErrorCode, ServerMessage};
-use crate::session::mailbox::{Frame, Outgoing};
+use crate::session::mailbox::{Frame, Mailbox, Outgoing};
 use crate::session::{Session, Verdict, close_code};
 use crate::shard::{Shard, text_frame};
 
@@ -90,47 +90,70 @@ enum Wake {
     Mail,
 }
 
+/// Writes every queued frame (applying queued controls on the way) and flushes once. Frames
+/// queued after a decision to close still go out: they usually explain the close. `Err` means
+/// the socket failed.
+async fn write_queued(
+    ws: &mut WebSocketStream<TcpStream>,
+    mailbox: &Mailbox,
+    session: &mut Session,
+    verdict: &mut Verdict,
+) -> Result<Option<Verdict>, ()> {
+    let mut wrote = false;
+    while let Some(item) = mailbox.pop() {
+        let message = match item {
+            Outgoing::Frame(Frame::Text(text)) => Message::Text(text),
+            Outgoing::Frame(Frame::Binary(bytes)) => Message::Binary(bytes),
+            Outgoing::Control(control) => {
+                if *verdict == Verdict::Continue {
+                    *verdict = session.on_control(control);
+                }
+                continue;
+            }
+        };
+        ws.feed(message).await.map_err(|_| ())?;
+        wrote = true;
+    }
+    if wrote {
+        ws.flush().await.map_err(|_| ())?;
+    }
+    Ok(None)
+}
+
 async fn run_websocket(shard: Rc<Shard>, mut ws: WebSocketStream<TcpStream>, ip: IpAddr) {
     let now = Instant::now();
     let (addr, mailbox) = shard.register(now);
     let mut session = Session::new(shard.clone(), addr, mailbox.clone(), ip, now);
     let mut verdict = Verdict::Continue;
     let closing = loop {
-        // Write everything queued, then flush once. Frames queued after a decision to close
-        // still go out: they are usually the error that explains the close.
-        let mut wrote = false;
-        while let Some(item) = mailbox.pop() {
-            let message = match item {
-                Outgoing::Frame(Frame::Text(text)) => Message::Text(text),
-                Outgoing::Frame(Frame::Binary(bytes)) => Message::Binary(bytes),
-                Outgoing::Control(control) => {
-                    if verdict == Verdict::Continue {
-                        verdict = session.on_control(control);
-                    }
-                    continue;
-                }
-            };
-            if ws.feed(message).await.is_err() {
-                break;
-            }
-            wrote = true;
-        }
-        if wrote {
-            // A client that stops reading blocks this flush; the mailbox overflowing meanwhile
-            // ends the wait so the connection is closed rather than left to pile up.
-            let flushed = futures_lite::future::or(async { ws.flush().await.is_ok() }, async {
-                // Polled only if the flush did not complete at once: the socket is full.
+        // Write everything queued and flush once, raced against the client being too slow
+        // (its queue overflowing while the socket takes nothing) or a close being requested:
+        // a client that stops reading can wedge neither the write nor the flush.
+        let written = futures_lite::future::or(
+            write_queued(&mut ws, &mailbox, &mut session, &mut verdict),
+            async {
+                // Polled only when the write could not complete at once: the socket is full.
                 mailbox.flush_blocked.set(true);
-                while !mailbox.overflowed() {
+                loop {
+                    if mailbox.overflowed() {
+                        return Ok(Some(Verdict::Close {
+                            code: close_code::POLICY_VIOLATION,
+                            reason: "outbound queue overflow",
+                        }));
+                    }
+                    if let Some((code, reason)) = mailbox.close_requested() {
+                        return Ok(Some(Verdict::Close { code, reason }));
+                    }
                     mailbox.signal.wait().await;
                 }
-                true
-            })
-            .await;
-            mailbox.flush_blocked.set(false);
-            if !flushed {
-                break None;
-            }
+            },
+        )
+        .await;
+        mailbox.flush_blocked.set(false);
+        match written {
+            Err(()) => break None,
+            Ok(Some(stuck)) => verdict = stuck,
+            Ok(None) => {}
         }
         if mailbox.overflowed() {
             verdict = Verdict::Close {
@@ -140,6 +163,10 @@ async fn run_websocket(shard: Rc<Shard>, mut ws: WebSocketStream<TcpStream>, ip:
         }
         if let Verdict::Close { code, reason } = verdict {
             break Some((code, reason));
+        }
+        // Mail that arrived while the write was racing may have consumed its wake-up.
+        if !mailbox.is_empty() {
+            continue;
         }
         // Wait for a frame or for mail. While a join or leave is settling, only mail.
         let wake = if session.reading_paused() {

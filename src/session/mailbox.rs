@@ -13,12 +13,29 @@ use crate::signal::Signal;
 
 /// How many times the limit a queue may reach while its client is still taking writes.
 const HARD_LIMIT_FACTOR: usize = 8;
+/// Queued bytes that count as full while the client takes no writes.
+const SOFT_BYTES: usize = 8 << 20;
 
 /// One WebSocket frame's payload, serialised once and shared by every recipient.
 #[derive(Debug, Clone)]
 pub enum Frame {
     Text(Utf8Bytes),
     Binary(Bytes),
+}
+
+impl Frame {
+    /// Payload length in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            Frame::Text(text) => text.len(),
+            Frame::Binary(bytes) => bytes.len(),
+        }
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Where a session's room lives.
@@ -75,8 +92,11 @@ pub struct Mailbox {
     limit: usize,
     overflowed: Cell<bool>,
     dropped: Cell<u64>,
-    /// Set while the connection task waits for the socket to take a flush.
+    /// Set while the connection task waits for the socket to take its writes.
     pub flush_blocked: Cell<bool>,
+    close_requested: Cell<Option<(u16, &'static str)>>,
+    /// Bytes of the frames queued.
+    bytes: Cell<usize>,
     /// Raised whenever something is queued.
     pub signal: Signal,
     /// Last inbound frame of any kind (decision 9: every frame counts as activity).
@@ -95,33 +115,44 @@ impl Mailbox {
             overflowed: Cell::new(false),
             dropped: Cell::new(0),
             flush_blocked: Cell::new(false),
+            close_requested: Cell::new(None),
+            bytes: Cell::new(0),
             signal: Signal::default(),
             last_seen: Cell::new(now),
             auth_deadline: Cell::new(None),
         }
     }
 
-    /// Queues a frame. The queue is full when `limit` frames wait while the client is not
-    /// taking writes (its flush is blocked), or `HARD_LIMIT_FACTOR` times that in any case: a
-    /// burst to a client that reads fine is not an overflow. A full queue marks the mailbox
-    /// overflowed (the connection is then closed with 1008, decision 10) and counts the frame
-    /// as dropped.
+    /// Queues a frame. The queue is full when `limit` frames (or `SOFT_BYTES`) wait while the
+    /// client is not taking writes (the socket is full), or `HARD_LIMIT_FACTOR` times that in
+    /// any case: a burst to a client that reads fine is not an overflow, and memory stays
+    /// bounded either way. A full queue marks the mailbox overflowed (the connection is then
+    /// closed with 1008, decision 10) and counts the frame as dropped.
     pub fn push_frame(&self, frame: Frame) {
-        let queued = self.frames.get();
-        if queued >= self.limit
-            && (self.flush_blocked.get() || queued >= self.limit * HARD_LIMIT_FACTOR)
-        {
+        let frames = self.frames.get();
+        let bytes = self.bytes.get();
+        let soft = frames >= self.limit || bytes >= SOFT_BYTES;
+        let hard =
+            frames >= self.limit * HARD_LIMIT_FACTOR || bytes >= SOFT_BYTES * HARD_LIMIT_FACTOR;
+        if (soft && self.flush_blocked.get()) || hard {
             self.overflowed.set(true);
             self.dropped.set(self.dropped.get() + 1);
         } else {
-            self.frames.set(self.frames.get() + 1);
+            self.frames.set(frames + 1);
+            self.bytes.set(bytes + frame.len());
             self.queue.borrow_mut().push_back(Outgoing::Frame(frame));
         }
         self.signal.raise();
     }
 
-    /// Queues a state change; never refused, so sessions never miss one.
+    /// Queues a state change; never refused, so sessions never miss one. A close is also
+    /// noted aside, so a connection task stuck writing to a client sees it at once.
     pub fn push_control(&self, control: Control) {
+        if let Control::Close { code, reason } = control
+            && self.close_requested.get().is_none()
+        {
+            self.close_requested.set(Some((code, reason)));
+        }
         self.queue
             .borrow_mut()
             .push_back(Outgoing::Control(control));
@@ -131,10 +162,21 @@ impl Mailbox {
     /// Takes the next queued item.
     pub fn pop(&self) -> Option<Outgoing> {
         let item = self.queue.borrow_mut().pop_front();
-        if let Some(Outgoing::Frame(_)) = item {
+        if let Some(Outgoing::Frame(frame)) = &item {
             self.frames.set(self.frames.get() - 1);
+            self.bytes.set(self.bytes.get() - frame.len());
         }
         item
+    }
+
+    /// A close asked for by the shard (timeouts, shutdown), if any.
+    pub fn close_requested(&self) -> Option<(u16, &'static str)> {
+        self.close_requested.get()
+    }
+
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.queue.borrow().is_empty()
     }
 
     /// Whether frames were refused because the client reads too slowly.

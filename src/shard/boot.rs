@@ -36,6 +36,8 @@ pub struct ShardBoot {
     /// Receivers from every peer, by peer index.
     pub receivers: Vec<Option<SharedReceiver<Batch>>>,
     pub stop: Arc<AtomicBool>,
+    /// Told once this shard listens.
+    pub ready: std::sync::mpsc::SyncSender<()>,
 }
 
 /// Binds `count` listening sockets to one port with `SO_REUSEPORT`, so the kernel spreads new
@@ -136,6 +138,8 @@ pub async fn run(boot: ShardBoot) {
 
     // SAFETY: `into_raw_fd` hands over sole ownership of a valid, bound, listening TCP socket.
     let listener = unsafe { TcpListener::from_raw_fd(boot.listener.into_raw_fd()) };
+    let _ = boot.ready.send(());
+    drop(boot.ready);
     let stop = boot.stop.clone();
     let stopped = async {
         while !stop.load(Ordering::Relaxed) {
