@@ -205,12 +205,7 @@ impl Shard {
         {
             attempts += 1;
             if attempts > CODE_ATTEMPTS {
-                self.send(
-                    game_owner(&req.game_name, self.count),
-                    ShardMsg::ReleaseRoom {
-                        game_name: req.game_name.clone(),
-                    },
-                );
+                self.give_back_slot(req.game_name);
                 self.refuse_join(
                     req.creator.addr,
                     ServerMessage::join_failed(
@@ -235,50 +230,53 @@ impl Shard {
         let mut room = Room::new(settings, now);
         let creator = req.creator.addr;
         let creator_id = req.creator.id;
-        let joined = room.join(req.creator, now);
-        if joined.is_ok() {
-            self.metrics.count(|c| {
-                c.rooms_created += 1;
-                c.tokens_issued += 1;
-            });
-            self.metrics
-                .rooms
-                .borrow_mut()
-                .room_added(&req.game_name, 0);
-            self.players_moved(&req.game_name, 0, room.player_count());
-        }
-        match joined {
+        match room.join(req.creator, now) {
             Ok(effects) => {
+                self.metrics.count(|c| c.rooms_created += 1);
+                self.metrics
+                    .rooms
+                    .borrow_mut()
+                    .room_added(&req.game_name, 0);
                 let mut rooms = self.rooms.borrow_mut();
                 rooms.by_code.insert((req.game_name, code), room_id);
                 let room = rooms.by_id.entry(room_id).or_insert(room);
-                self.control(
-                    creator,
-                    Control::Joined {
-                        room: RoomRef {
-                            id: room_id,
-                            owner: self.index,
-                        },
-                        player: creator_id,
-                    },
-                );
-                self.apply(room, effects);
+                self.seated(room, 0, creator, creator_id, effects);
             }
             Err(rejection) => {
                 // A fresh room refuses its creator only if the state machine disagrees with
                 // the session's validation; report it rather than leave the client waiting.
-                self.send(
-                    game_owner(&req.game_name, self.count),
-                    ShardMsg::ReleaseRoom {
-                        game_name: req.game_name,
-                    },
-                );
-                self.refuse_join(
-                    creator,
-                    ServerMessage::join_failed(rejection.reason, rejection.code),
-                );
+                self.give_back_slot(req.game_name);
+                self.refuse_join(creator, rejection.into_join_failed());
             }
         }
+    }
+
+    /// A player took a seat in `room` (which held `before` players): count it, tell the
+    /// player's session where its room is, then send the room's effects.
+    fn seated(
+        &self,
+        room: &Room,
+        before: usize,
+        addr: SessionAddr,
+        player: PlayerId,
+        effects: Effects,
+    ) {
+        self.metrics.count(|c| c.tokens_issued += 1);
+        self.players_moved(&room.settings().game_name, before, room.player_count());
+        let at = RoomRef {
+            id: room.settings().id,
+            owner: self.index,
+        };
+        self.control(addr, Control::Joined { room: at, player });
+        self.apply(room, effects);
+    }
+
+    /// Returns a reserved room slot to the game's counting shard.
+    fn give_back_slot(&self, game_name: String) {
+        self.send(
+            game_owner(&game_name, self.count),
+            ShardMsg::ReleaseRoom { game_name },
+        );
     }
 
     /// On the owner: join an existing room by code. Joining by code never creates a room.
@@ -300,29 +298,12 @@ impl Shard {
         let before = room.player_count();
         match room.join(req.joiner, Utc::now()) {
             Ok(effects) => {
-                self.metrics.count(|c| {
-                    c.rooms_joined += 1;
-                    c.tokens_issued += 1;
-                });
-                self.players_moved(&req.game_name, before, room.player_count());
-                self.control(
-                    addr,
-                    Control::Joined {
-                        room: RoomRef {
-                            id: room_id,
-                            owner: self.index,
-                        },
-                        player,
-                    },
-                );
-                self.apply(room, effects);
+                self.metrics.count(|c| c.rooms_joined += 1);
+                self.seated(room, before, addr, player, effects);
             }
             Err(rejection) => {
                 drop(rooms);
-                self.refuse_join(
-                    addr,
-                    ServerMessage::join_failed(rejection.reason, rejection.code),
-                );
+                self.refuse_join(addr, rejection.into_join_failed());
             }
         }
     }
@@ -531,10 +512,7 @@ impl Shard {
         for addr in attached {
             self.control(addr, Control::Detached(room_id));
         }
-        self.send(
-            game_owner(&game_name, self.count),
-            ShardMsg::ReleaseRoom { game_name },
-        );
+        self.give_back_slot(game_name);
     }
 
     /// Refuses a pending join: the reply, then the control that lets the session read again.
