@@ -4,6 +4,8 @@
 //! in place, with no hop.
 
 pub mod boot;
+mod gatekeeper;
+mod members;
 pub mod messages;
 mod outbox;
 mod owner;

@@ -1,28 +1,20 @@
-//! The owner side: rooms this shard owns and the per-game room counts it keeps. Handlers run
-//! the pure room state machine and turn its effects into deliveries.
+//! The owner side: rooms this shard owns and the per-game room counts it keeps — creating,
+//! joining, spectating and deleting rooms. Handlers run the pure room state machine and turn
+//! its effects into deliveries. Member operations are in `members.rs`, admission in
+//! `gatekeeper.rs`.
 
 use std::collections::hash_map::Entry;
-use std::net::IpAddr;
-use std::time::Instant;
 
 use ahash::AHashMap;
 use chrono::{DateTime, Utc};
 
-use super::messages::{CreateRoom, JoinByCode, RelayPayload, RoomOp, ShardMsg, SpectateByCode};
+use super::messages::{CreateRoom, JoinByCode, ShardMsg, SpectateByCode};
 use super::routing::{game_owner, mint_room_id, room_owner};
-use super::{Shard, frame_from_json, text_frame};
-use crate::auth::{AuthOutcome, authenticate};
-use crate::limits::JoinKind;
-use crate::protocol::binary::{encode_binary_envelope, msgpack_to_json};
-use crate::protocol::client;
-use crate::protocol::codec::encode_game_data;
+use super::{Shard, text_frame};
 use crate::protocol::room_code::generate_room_code;
-use crate::protocol::{ErrorCode, GameDataEncoding, PlayerId, RoomId, ServerMessage};
-use crate::room::{
-    Audience, Effects, Rejection, Room, RoomSettings, SessionAddr, not_in_room_authority_response,
-    not_in_room_error,
-};
-use crate::session::mailbox::{Control, Frame, RoomRef};
+use crate::protocol::{ErrorCode, PlayerId, RoomId, ServerMessage};
+use crate::room::{Audience, Effects, Rejection, Room, RoomSettings, SessionAddr};
+use crate::session::mailbox::{Control, RoomRef};
 
 /// Rooms owned by one shard, by id and by `(game, code)`.
 #[derive(Default)]
@@ -37,6 +29,11 @@ impl RoomTable {
         self.by_code
             .get(&(game.to_owned(), code.to_owned()))
             .copied()
+    }
+
+    /// A room by id.
+    pub fn get_mut(&mut self, id: &RoomId) -> Option<&mut Room> {
+        self.by_id.get_mut(id)
     }
 
     /// How many rooms this shard owns.
@@ -84,66 +81,6 @@ impl Shard {
             } => self.answer_scrape(reply_to, request_id),
             ShardMsg::MetricsReply { request_id, report } => self.file_report(request_id, *report),
             ShardMsg::Deliver { .. } | ShardMsg::Control { .. } => self.dispatch_local(msg),
-        }
-    }
-
-    /// On the app's owner: decide an `Authenticate`, so the app's per-minute window is one
-    /// window for the whole process.
-    fn authenticate(&self, req: client::Authenticate, from: SessionAddr) {
-        let outcome = authenticate(
-            &self.config,
-            &req,
-            &mut self.app_limiter.borrow_mut(),
-            Instant::now(),
-        );
-        match outcome {
-            AuthOutcome::Accepted {
-                encoding, replies, ..
-            } => {
-                let replies = replies.iter().map(text_frame).collect();
-                self.control(from, Control::Authenticated { encoding, replies });
-            }
-            AuthOutcome::Rejected { reply, close } => {
-                if let ServerMessage::AuthenticationError(err) = &reply
-                    && err.error_code == ErrorCode::RateLimitExceeded
-                {
-                    self.metrics.count(|c| c.rate_limit_rejections += 1);
-                }
-                self.deliver(from, text_frame(&reply));
-                self.control(from, Control::AuthRefused { close });
-            }
-        }
-    }
-
-    /// On the IP's owner: admit a new connection under `security.max_connections_per_ip`.
-    fn admit_connection(&self, ip: IpAddr, from: SessionAddr) {
-        let limit = self.config.security.max_connections_per_ip;
-        let verdict = self.ips.borrow_mut().admit(ip, limit, Instant::now());
-        match verdict {
-            Ok(()) => self.control(from, Control::Admitted { ip }),
-            Err(current) => {
-                self.metrics.count(|c| c.connection_errors += 1);
-                self.control(from, Control::ConnectionRefused { current });
-            }
-        }
-    }
-
-    /// On the IP's owner: charge a valid `JoinRoom` to the IP's quota and pass it on, or
-    /// refuse it.
-    fn join_quota(&self, ip: IpAddr, kind: JoinKind, from: SessionAddr, next: u32, then: ShardMsg) {
-        let verdict =
-            self.ips
-                .borrow_mut()
-                .take_quota(ip, kind, &self.config.rate_limit, Instant::now());
-        match verdict {
-            Ok(()) => self.send(next, then),
-            Err(exceeded) => {
-                self.metrics.count(|c| c.rate_limit_rejections += 1);
-                self.refuse_join(
-                    from,
-                    ServerMessage::join_failed(exceeded.reason, ErrorCode::RateLimitExceeded),
-                );
-            }
         }
     }
 
@@ -347,139 +284,8 @@ impl Shard {
         }
     }
 
-    /// On the owner: an operation by a member (or former member) of one of our rooms.
-    fn room_op(&self, room_id: RoomId, player: PlayerId, from: SessionAddr, op: RoomOp) {
-        let now = Utc::now();
-        let mut rooms = self.rooms.borrow_mut();
-        let Some(room) = rooms.by_id.get_mut(&room_id) else {
-            drop(rooms);
-            self.stale_member(from, room_id, &op);
-            return;
-        };
-        let effects = match op {
-            RoomOp::Leave(kind) => {
-                let before = room.player_count();
-                let effects = room.leave(player, kind, now);
-                self.players_moved(&room.settings().game_name, before, room.player_count());
-                self.apply(room, effects);
-                self.control(from, Control::Left);
-                let empty = room.player_count() == 0;
-                drop(rooms);
-                if empty {
-                    self.delete_room(room_id);
-                }
-                return;
-            }
-            RoomOp::Encoding(encoding, replies) => {
-                room.set_encoding(player, encoding);
-                drop(rooms);
-                for reply in replies {
-                    self.deliver(from, reply);
-                }
-                return;
-            }
-            RoomOp::StopSpectating(reason) => {
-                let effects = room.leave_spectator(player, reason);
-                self.apply(room, effects);
-                self.control(from, Control::SpectateSettled);
-                return;
-            }
-            _ if !room.contains(player) => {
-                drop(rooms);
-                self.stale_member(from, room_id, &op);
-                return;
-            }
-            RoomOp::Ready => room.toggle_ready(player, now),
-            RoomOp::Authority(become_authority) => {
-                let before = room.authority();
-                let effects = room.request_authority(player, become_authority, now);
-                if room.authority() != before {
-                    self.metrics.count(|c| c.authority_transfers += 1);
-                }
-                effects
-            }
-            RoomOp::ConnectionInfo(info) => room.set_connection_info(player, *info, now),
-        };
-        self.apply(room, effects);
-    }
-
-    /// Answers an operation aimed at a room that no longer lists the sender, and makes the
-    /// sender forget the room.
-    fn stale_member(&self, from: SessionAddr, room_id: RoomId, op: &RoomOp) {
-        let reply = match op {
-            RoomOp::Leave(_) => {
-                self.control(from, Control::Left);
-                return;
-            }
-            RoomOp::StopSpectating(_) => {
-                self.control(from, Control::SpectateSettled);
-                return;
-            }
-            RoomOp::Encoding(_, replies) => {
-                for reply in replies {
-                    self.deliver(from, reply.clone());
-                }
-                return;
-            }
-            RoomOp::Authority(_) => not_in_room_authority_response(),
-            RoomOp::Ready | RoomOp::ConnectionInfo(_) => not_in_room_error(),
-        };
-        self.deliver(from, text_frame(&reply));
-        self.control(from, Control::Detached(room_id));
-    }
-
-    /// On the owner: fan game data out to everyone in the room but the sender. One frame per
-    /// encoding, built at most once.
-    fn relay(&self, room_id: RoomId, from: PlayerId, payload: RelayPayload, received_at: Instant) {
-        let mut rooms = self.rooms.borrow_mut();
-        let Some(room) = rooms.by_id.get_mut(&room_id) else {
-            return;
-        };
-        if !room.contains(from) {
-            return;
-        }
-        room.touch(Utc::now());
-        self.metrics.count(|c| c.game_data_messages += 1);
-        let relayed_at = Some(received_at);
-        match payload {
-            RelayPayload::Json(frame) => {
-                let frame = frame_from_json(frame);
-                self.fanout(
-                    room.relay_targets(from).map(|(addr, _)| addr),
-                    &frame,
-                    relayed_at,
-                );
-            }
-            RelayPayload::MessagePack(raw) => {
-                let envelope = Frame::Binary(encode_binary_envelope(&from, &raw));
-                self.fanout(
-                    room.relay_targets(from)
-                        .filter(|(_, enc)| *enc == GameDataEncoding::MessagePack)
-                        .map(|(addr, _)| addr),
-                    &envelope,
-                    relayed_at,
-                );
-                // JSON clients get the payload converted; undecodable payloads reach only the
-                // MessagePack clients, as in 0.1.0.
-                let has_json = room
-                    .relay_targets(from)
-                    .any(|(_, enc)| enc != GameDataEncoding::MessagePack);
-                if has_json && let Some(json) = msgpack_to_json(&raw) {
-                    let text = frame_from_json(encode_game_data(&from, &json));
-                    self.fanout(
-                        room.relay_targets(from)
-                            .filter(|(_, enc)| *enc != GameDataEncoding::MessagePack)
-                            .map(|(addr, _)| addr),
-                        &text,
-                        relayed_at,
-                    );
-                }
-            }
-        }
-    }
-
     /// Sends a room's effects: each message serialised once, then delivered to its audience.
-    fn apply(&self, room: &Room, effects: Effects) {
+    pub(super) fn apply(&self, room: &Room, effects: Effects) {
         for out in effects {
             let frame = text_frame(&out.msg);
             match out.to {
@@ -490,7 +296,7 @@ impl Shard {
     }
 
     /// Removes a room, tells anyone still attached, and gives its slot back to the game.
-    fn delete_room(&self, room_id: RoomId) {
+    pub(super) fn delete_room(&self, room_id: RoomId) {
         let mut rooms = self.rooms.borrow_mut();
         let Some(mut room) = rooms.by_id.remove(&room_id) else {
             return;
@@ -516,14 +322,14 @@ impl Shard {
     }
 
     /// Refuses a pending join: the reply, then the control that lets the session read again.
-    fn refuse_join(&self, to: SessionAddr, reply: ServerMessage) {
+    pub(super) fn refuse_join(&self, to: SessionAddr, reply: ServerMessage) {
         self.deliver(to, text_frame(&reply));
         self.control(to, Control::JoinRefused);
     }
 
     /// Keeps the room summary, the seated-players gauge and the join/leave counters in step
     /// with a room whose player count went from `before` to `after`.
-    fn players_moved(&self, game: &str, before: usize, after: usize) {
+    pub(super) fn players_moved(&self, game: &str, before: usize, after: usize) {
         if before == after {
             return;
         }
