@@ -2,6 +2,7 @@
 //! client messages into replies or commands for the owner shard. The connection task in
 //! `net::conn` feeds it frames and applies what it returns.
 
+mod joining;
 pub mod mailbox;
 
 use std::net::IpAddr;
@@ -11,25 +12,16 @@ use std::time::Instant;
 use bytes::Bytes;
 use uuid::Uuid;
 
-use crate::limits::JoinKind;
 use crate::metrics::Op;
 use crate::protocol::client::{self, ClientMessage};
 use crate::protocol::codec::{decode_client, encode_game_data};
 use crate::protocol::server::ReconnectionFailed;
-use crate::protocol::validation::{
-    resolve_max_players, validate_game_name, validate_player_name, validate_room_code,
-};
 use crate::protocol::{
     ErrorCode, GameDataEncoding, PlayerId, ServerMessage, SpectatorStateChangeReason,
 };
-use crate::room::{
-    Joiner, LeaveKind, Rejection, SessionAddr, SpectatorJoiner, not_in_room_authority_response,
-    not_in_room_error,
-};
-use crate::shard::messages::{
-    CreateRoom, JoinByCode, RelayPayload, RoomOp, ShardMsg, SpectateByCode,
-};
-use crate::shard::routing::{app_owner, game_owner, ip_owner, room_owner};
+use crate::room::{LeaveKind, SessionAddr, not_in_room_authority_response, not_in_room_error};
+use crate::shard::messages::{RelayPayload, RoomOp, ShardMsg};
+use crate::shard::routing::{app_owner, ip_owner};
 use crate::shard::{Shard, text_frame};
 use mailbox::{Control, Frame, Mailbox, RoomRef};
 
@@ -404,125 +396,6 @@ impl Session {
 
     fn not_in_room(&self) {
         self.reply(&not_in_room_error());
-    }
-
-    /// Refuses a `JoinRoom` that failed validation here.
-    fn refuse_join(&self, reason: String, code: ErrorCode) {
-        self.shard.metrics.count(|c| c.validation_errors += 1);
-        self.reply(&ServerMessage::join_failed(reason, code));
-    }
-
-    /// Validates a `JoinRoom` locally (0.1.0's check order, decision 7's codes), then sends it
-    /// to the shard that decides: the room's owner for a join by code, the game's counting
-    /// shard for a creation.
-    fn on_join_room(&mut self, req: client::JoinRoom) {
-        let cfg = &self.shard.config;
-        if let Err(reason) = validate_game_name(&req.game_name, cfg.protocol.max_game_name_length) {
-            return self.refuse_join(reason, ErrorCode::InvalidGameName);
-        }
-        if let Err(reason) = validate_player_name(&req.player_name, &self.shard.name_rules) {
-            return self.refuse_join(reason, ErrorCode::InvalidPlayerName);
-        }
-        let max_players = match resolve_max_players(
-            req.max_players,
-            cfg.server.default_max_players,
-            cfg.protocol.max_players_limit,
-        ) {
-            Ok(n) => n,
-            Err(reason) => return self.refuse_join(reason, ErrorCode::InvalidMaxPlayers),
-        };
-        if self.room.is_some() {
-            return self.refuse_join("Already in a room".to_owned(), ErrorCode::AlreadyInRoom);
-        }
-        let code = match req
-            .room_code
-            .as_deref()
-            .map(|c| validate_room_code(c, cfg.protocol.room_code_length))
-        {
-            Some(Err(reason)) => return self.refuse_join(reason, ErrorCode::InvalidRoomCode),
-            Some(Ok(code)) => Some(code),
-            None => None,
-        };
-        let joiner = Joiner {
-            id: self.id,
-            name: req.player_name,
-            addr: self.addr,
-            encoding: self.encoding,
-            reconnection_token: Uuid::new_v4().to_string(),
-        };
-        let count = self.shard.count;
-        let op = if code.is_some() {
-            Op::RoomJoin
-        } else {
-            Op::RoomCreation
-        };
-        self.pending = Some(Pending::Join(op, self.mailbox.last_seen.get()));
-        let (kind, next, then) = match code {
-            Some(code) => (
-                JoinKind::Join,
-                room_owner(&req.game_name, &code, count),
-                ShardMsg::JoinRoom(Box::new(JoinByCode {
-                    game_name: req.game_name,
-                    code,
-                    joiner,
-                })),
-            ),
-            None => (
-                JoinKind::Create,
-                game_owner(&req.game_name, count),
-                ShardMsg::CreateRoom(Box::new(CreateRoom {
-                    game_name: req.game_name,
-                    max_players,
-                    supports_authority: req.supports_authority.unwrap_or(true),
-                    code: String::new(),
-                    creator: joiner,
-                })),
-            ),
-        };
-        // Only valid requests reach the quota (decision 10); the IP's owner passes them on.
-        self.shard.send(
-            ip_owner(&self.ip, count),
-            ShardMsg::JoinQuota {
-                ip: self.ip,
-                kind,
-                from: self.addr,
-                next,
-                then: Box::new(then),
-            },
-        );
-    }
-
-    /// Spectator codes are case-insensitive like player codes (decision 6).
-    fn on_join_as_spectator(&mut self, req: client::JoinAsSpectator) {
-        if let Err(reason) = validate_player_name(&req.spectator_name, &self.shard.name_rules) {
-            self.shard.metrics.count(|c| c.validation_errors += 1);
-            self.reply(
-                &Rejection::new(&reason, ErrorCode::InvalidPlayerName).into_spectator_join_failed(),
-            );
-            return;
-        }
-        if let Some(room) = self.spectating.take() {
-            // Spectating one room at a time: leaving the old one keeps its list honest.
-            self.room_op(
-                room,
-                RoomOp::StopSpectating(SpectatorStateChangeReason::VoluntaryLeave),
-            );
-        }
-        let code = req.room_code.to_ascii_uppercase();
-        self.pending = Some(Pending::Spectate);
-        self.shard.send(
-            room_owner(&req.game_name, &code, self.shard.count),
-            ShardMsg::Spectate(Box::new(SpectateByCode {
-                game_name: req.game_name,
-                code,
-                encoding: self.encoding,
-                spectator: SpectatorJoiner {
-                    id: self.id,
-                    name: req.spectator_name,
-                    addr: self.addr,
-                },
-            })),
-        );
     }
 
     /// Frames refused because the client reads too slowly.
