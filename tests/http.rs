@@ -55,3 +55,17 @@ fn both_websocket_paths_upgrade_and_serve_the_protocol() {
     bare.expect_quiet();
     server.shutdown();
 }
+
+#[test]
+fn a_client_close_gets_the_closing_handshake_answered() {
+    let server = start_server();
+    let mut c = Client::connect(server.port());
+    c.expect_quiet();
+    c.send_close();
+    assert_eq!(
+        c.expect_close(),
+        Some(1000),
+        "the server echoes the close frame"
+    );
+    server.shutdown();
+}

@@ -191,7 +191,17 @@ async fn run_websocket(shard: Rc<Shard>, mut ws: WebSocketStream<TcpStream>, ip:
                 Verdict::Continue
             }
             Some(Ok(Message::Ping(_) | Message::Frame(_))) => Verdict::Continue,
-            Some(Ok(Message::Close(_))) | None => break None,
+            Some(Ok(Message::Close(_))) => {
+                // tungstenite queued the answering close frame; send it so the client sees a
+                // clean closing handshake.
+                let _ = glommio::timer::timeout(CLOSE_TIMEOUT, async {
+                    let _ = ws.flush().await;
+                    Ok(())
+                })
+                .await;
+                break None;
+            }
+            None => break None,
             Some(Err(tungstenite::Error::Capacity(
                 tungstenite::error::CapacityError::MessageTooLong { size, max_size },
             ))) => {

@@ -304,6 +304,15 @@ impl Client {
         assert_eq!(msg["data"]["error_code"], "ROOM_NOT_FOUND", "{msg}");
     }
 
+    /// Starts a closing handshake with code 1000 (the connection stays readable for the answer).
+    pub fn send_close(&mut self) {
+        let frame = tungstenite::protocol::CloseFrame {
+            code: tungstenite::protocol::frame::coding::CloseCode::Normal,
+            reason: "bye".into(),
+        };
+        self.ws.close(Some(frame)).expect("send close");
+    }
+
     pub fn close(mut self) {
         let _ = self.ws.close(None);
         while self.ws.read().is_ok() {}
