@@ -59,16 +59,7 @@ pub fn advertised_formats(cfg: &Config) -> Vec<GameDataEncoding> {
 
 /// The player-name rules advertised to clients.
 pub fn player_name_rules(cfg: &Config) -> PlayerNameRulesPayload {
-    let rules = &cfg.protocol.player_name_validation;
-    PlayerNameRulesPayload {
-        max_length: cfg.protocol.max_player_name_length,
-        min_length: 1,
-        allow_unicode_alphanumeric: rules.allow_unicode_alphanumeric,
-        allow_spaces: rules.allow_spaces,
-        allow_leading_trailing_whitespace: rules.allow_leading_trailing_whitespace,
-        allowed_symbols: rules.allowed_symbols.clone(),
-        additional_allowed_characters: rules.additional_allowed_characters.clone(),
-    }
+    cfg.protocol.player_name_rules().to_payload()
 }
 
 /// `ProtocolInfo` for a client (protocol.md §3.2): the platform echoed as sent, versions and

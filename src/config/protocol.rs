@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::protocol::validation::PlayerNameRules;
+
 /// `protocol.*`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -22,6 +24,22 @@ pub struct ProtocolConfig {
     pub sdk_compatibility: SdkCompatibilityConfig,
     /// Which characters player and spectator names may contain.
     pub player_name_validation: PlayerNameValidationConfig,
+}
+
+impl ProtocolConfig {
+    /// The player-name rules these settings describe, for validating names and for
+    /// advertising them in `ProtocolInfo`.
+    pub fn player_name_rules(&self) -> PlayerNameRules {
+        let v = &self.player_name_validation;
+        PlayerNameRules {
+            max_length: self.max_player_name_length,
+            allow_unicode_alphanumeric: v.allow_unicode_alphanumeric,
+            allow_spaces: v.allow_spaces,
+            allow_leading_trailing_whitespace: v.allow_leading_trailing_whitespace,
+            allowed_symbols: v.allowed_symbols.clone(),
+            additional_allowed_characters: v.additional_allowed_characters.clone(),
+        }
+    }
 }
 
 impl Default for ProtocolConfig {

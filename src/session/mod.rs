@@ -398,11 +398,6 @@ impl Session {
         self.reply(&not_in_room_error());
     }
 
-    /// Frames refused because the client reads too slowly.
-    pub fn overflowed(&self) -> bool {
-        self.mailbox.overflowed()
-    }
-
     /// Pushes a frame for this connection (used by the connection task for transport errors).
     pub fn push_frame(&self, frame: Frame) {
         self.mailbox.push_frame(frame);

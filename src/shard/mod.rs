@@ -60,7 +60,7 @@ pub struct Shard {
     draining: Cell<bool>,
     /// Connection counts and join quotas of the IPs this shard owns.
     pub ips: RefCell<IpTable>,
-    /// Per-app `Authenticate` limiter for connections on this shard.
+    /// Per-app `Authenticate` windows of the apps whose ids hash to this shard.
     pub app_limiter: RefCell<AppRateLimiter>,
     /// Player-name rules from `protocol.player_name_validation`.
     pub name_rules: PlayerNameRules,
@@ -90,7 +90,7 @@ impl Shard {
         // instead, so the bound only has to catch clients that stopped reading: keep it generous
         // enough that a burst in a 100-player room never trips it.
         let mailbox_limit = (config.websocket.batch_size.max(1) * 4).max(1024);
-        let name_rules = name_rules(&config);
+        let name_rules = config.protocol.player_name_rules();
         let dashboard = (index == 0).then(|| DashboardCache::new(&config.metrics));
         Shard {
             index,
@@ -249,20 +249,7 @@ impl Shard {
 
     /// Writes `frame` to one session, wherever it lives.
     pub fn deliver(&self, to: SessionAddr, frame: Frame) {
-        if to.shard == self.index {
-            if let Some(mailbox) = self.sessions.borrow().get(&to.slot) {
-                mailbox.push_frame(frame);
-            }
-        } else {
-            self.send(
-                to.shard,
-                ShardMsg::Deliver {
-                    slots: vec![to.slot],
-                    frame,
-                    relayed_at: None,
-                },
-            );
-        }
+        self.fanout(std::iter::once(to), &frame, None);
     }
 
     /// Writes `frame` to many sessions: local ones directly, and one `Deliver` per other shard.
@@ -343,17 +330,5 @@ pub fn frame_from_json(bytes: bytes::Bytes) -> Frame {
         Err(_) => Frame::Text(Utf8Bytes::from_static(
             r#"{"type":"Error","data":{"message":"Internal error","error_code":"INTERNAL_ERROR"}}"#,
         )),
-    }
-}
-
-fn name_rules(config: &Config) -> PlayerNameRules {
-    let v = &config.protocol.player_name_validation;
-    PlayerNameRules {
-        max_length: config.protocol.max_player_name_length,
-        allow_unicode_alphanumeric: v.allow_unicode_alphanumeric,
-        allow_spaces: v.allow_spaces,
-        allow_leading_trailing_whitespace: v.allow_leading_trailing_whitespace,
-        allowed_symbols: v.allowed_symbols.clone(),
-        additional_allowed_characters: v.additional_allowed_characters.clone(),
     }
 }
