@@ -2,7 +2,6 @@
 //! then alternates between reading frames and writing everything its mailbox holds, with one
 //! flush per wake-up.
 
-use std::net::IpAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -14,21 +13,25 @@ use futures_lite::{AsyncWriteExt, StreamExt};
 use futures_util::SinkExt;
 use glommio::net::TcpStream;
 
+use super::admission::{Gate, Upgrade, refuse_websocket};
 use super::http::{Route, check_upgrade, read_head, route, text_response, upgrade_response};
 use crate::protocol::{ErrorCode, ServerMessage};
 use crate::session::mailbox::{Frame, Mailbox, Outgoing};
 use crate::session::{Session, Verdict, close_code};
-use crate::shard::{Shard, text_frame};
+use crate::shard::{IpSlot, Shard, text_frame};
 
-/// How long a new connection may take to send its request head.
-const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a closing connection may take to accept our close frame.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Serves one accepted TCP connection to the end.
 pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
-    let head =
-        glommio::timer::timeout(HEAD_TIMEOUT, async { Ok(read_head(&mut stream).await) }).await;
+    // Connection cap, PROXY header, per-IP slot: see `admission`. Everything up to a complete
+    // request head shares one deadline.
+    let Some(mut gate) = Gate::open(&shard, &mut stream, Instant::now()).await else {
+        return;
+    };
+    let head_time = gate.deadline().saturating_duration_since(Instant::now());
+    let head = glommio::timer::timeout(head_time, async { Ok(read_head(&mut stream).await) }).await;
     let (head, leftover) = match head {
         Ok(Ok(parsed)) => parsed,
         Ok(Err(super::http::HeadError::Malformed)) => {
@@ -40,6 +43,7 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
         _ => return,
     };
     let head_only = head.method == "HEAD";
+    let mut ip_slot: Option<IpSlot> = None;
     let response = match route(&head.path) {
         Route::Health if head.method == "GET" || head_only => {
             text_response(200, "OK", "OK", head_only)
@@ -50,19 +54,45 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
             super::metrics::respond(&shard, &head, route).await
         }
         Route::WebSocket => match check_upgrade(&head) {
-            Ok(key) => upgrade_response(key, shard.index),
+            Ok(key) => match gate.websocket(&shard, &head).await {
+                Upgrade::Admitted(slot) => {
+                    ip_slot = Some(slot);
+                    upgrade_response(key, shard.index)
+                }
+                Upgrade::TooMany { current, place } => {
+                    if stream
+                        .write_all(&upgrade_response(key, shard.index))
+                        .await
+                        .is_ok()
+                    {
+                        let limit = shard.config.security.max_connections_per_ip;
+                        refuse_websocket(stream, leftover, current, limit, place).await;
+                    }
+                    return;
+                }
+                Upgrade::Unavailable => text_response(
+                    503,
+                    "Service Unavailable",
+                    "Server at connection capacity",
+                    head_only,
+                ),
+                Upgrade::Close => return,
+            },
             Err((status, reason, body)) => text_response(status, reason, body, head_only),
         },
     };
     let upgraded = response.starts_with(b"HTTP/1.1 101");
-    if stream.write_all(&response).await.is_err() || !upgraded {
-        let _ = stream.close().await;
+    let ip_slot = match ip_slot {
+        Some(slot) if upgraded => slot,
+        _ => {
+            let _ = stream.write_all(&response).await;
+            let _ = stream.close().await;
+            return;
+        }
+    };
+    if stream.write_all(&response).await.is_err() {
         return;
     }
-    let ip = stream
-        .peer_addr()
-        .map(|a| a.ip())
-        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
     let ws = WebSocketStream::from_partially_read(
         stream,
         leftover,
@@ -70,7 +100,7 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
         Some(ws_config(shard.config.security.max_message_size)),
     )
     .await;
-    run_websocket(shard, ws, ip).await;
+    run_websocket(shard, ws, ip_slot).await;
 }
 
 /// Transport limits: frames are buffered until our one flush per wake-up; nothing larger than `max_message_size` is ever buffered, and the read
@@ -120,10 +150,10 @@ async fn write_queued(
     Ok(None)
 }
 
-async fn run_websocket(shard: Rc<Shard>, mut ws: WebSocketStream<TcpStream>, ip: IpAddr) {
+async fn run_websocket(shard: Rc<Shard>, mut ws: WebSocketStream<TcpStream>, ip_slot: IpSlot) {
     let now = Instant::now();
     let (addr, mailbox) = shard.register(now);
-    let mut session = Session::new(shard.clone(), addr, mailbox.clone(), ip, now);
+    let mut session = Session::new(shard.clone(), addr, mailbox.clone(), ip_slot, now);
     let mut verdict = Verdict::Continue;
     let closing = loop {
         // Write everything queued and flush once, raced against the client being too slow

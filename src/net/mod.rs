@@ -1,6 +1,11 @@
 //! Network I/O: the HTTP request head, routes, the WebSocket upgrade and the per-connection
 //! reader/writer task.
 
+pub mod admission;
+pub mod capacity;
+pub mod client_addr;
 pub mod conn;
+pub mod edge;
 pub mod http;
 pub mod metrics;
+pub mod proxy_header;
