@@ -48,9 +48,26 @@ fn the_default_cap_follows_the_open_file_limit() {
 
 #[test]
 fn silent_sockets_beyond_an_ips_cap_are_closed_promptly_while_others_are_served() {
+    silent_sockets_are_bounded(false);
+}
+
+/// With the PROXY protocol on, an untrusted peer is still counted from accept, before the
+/// server waits for its first bytes to check that it sends no PROXY header.
+#[test]
+fn silent_untrusted_sockets_are_bounded_with_the_proxy_protocol_on() {
+    silent_sockets_are_bounded(true);
+}
+
+fn silent_sockets_are_bounded(proxy_protocol: bool) {
     const CAP: usize = 2;
     const EXTRA: usize = 10;
-    let server = start_with(|c| c.security.max_connections_per_ip = CAP);
+    let server = start_with(|c| {
+        c.security.max_connections_per_ip = CAP;
+        if proxy_protocol {
+            c.security.proxy_protocol = true;
+            c.security.trusted_proxies = vec!["127.0.0.1".into()];
+        }
+    });
     let addr = local(server.port());
     // Sockets from 127.0.0.2 that connect and never send a byte.
     let mut silent: Vec<_> = (0..CAP + REFUSALS_PER_IP + EXTRA)

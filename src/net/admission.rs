@@ -93,8 +93,8 @@ impl Gate {
             } else {
                 HEAD_DEADLINE
             };
-        let client = if shard.edge.proxy_protocol {
-            within(deadline, proxy_client(stream, peer, peer_trusted)).await??
+        let client = if shard.edge.proxy_protocol && peer_trusted {
+            within(deadline, proxy_source(stream, peer)).await??
         } else {
             peer
         };
@@ -119,6 +119,14 @@ impl Gate {
             }
             gate.verdict = Some(verdict);
             gate.deadline = deadline;
+        }
+        // Only now, with the socket counted, wait for an untrusted peer's first bytes: one
+        // that tries to name its own address with a PROXY header is refused.
+        if shard.edge.proxy_protocol && !peer_trusted {
+            match within(deadline, proxy_header::peek_kind(stream)).await? {
+                Ok(Peeked::NotProxy) => {}
+                _ => return None,
+            }
         }
         Some(gate)
     }
@@ -165,20 +173,13 @@ impl Gate {
     }
 }
 
-/// The client address of a connection when `security.proxy_protocol` is on. A trusted peer
-/// must send a PROXY header (`None` if it does not: a misconfigured proxy, refused rather
-/// than have every client share the proxy's address). An untrusted peer must not (`None` if
-/// it does: it is trying to choose its own address).
-async fn proxy_client(stream: &mut TcpStream, peer: IpAddr, trusted: bool) -> Option<IpAddr> {
-    if trusted {
-        return match proxy_header::read(stream).await {
-            Ok(source) => Some(source.unwrap_or(peer)),
-            Err(_) => None,
-        };
-    }
-    match proxy_header::peek_kind(stream).await {
-        Ok(Peeked::NotProxy) => Some(peer),
-        _ => None,
+/// The client address a trusted peer's PROXY header names, when `security.proxy_protocol` is
+/// on. `None` if it sent none or a malformed one: a misconfigured proxy, refused rather than
+/// have every client share the proxy's address.
+async fn proxy_source(stream: &mut TcpStream, peer: IpAddr) -> Option<IpAddr> {
+    match proxy_header::read(stream).await {
+        Ok(source) => Some(source.unwrap_or(peer)),
+        Err(_) => None,
     }
 }
 

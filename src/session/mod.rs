@@ -107,6 +107,11 @@ impl Session {
         }
     }
 
+    /// The client's address (the real one behind trusted proxies), for logs and metrics.
+    pub fn ip(&self) -> IpAddr {
+        self.ip
+    }
+
     /// Whether the connection task should hold off reading until a pending request settles.
     pub fn reading_paused(&self) -> bool {
         self.pending.is_some()
