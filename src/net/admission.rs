@@ -83,7 +83,10 @@ impl Gate {
         let (capacity, overflow) = match shard.edge.capacity.admit() {
             Ticket::Normal(slot) => (slot, false),
             Ticket::Overflow(slot) => (slot, true),
-            Ticket::Full => return None,
+            Ticket::Full => {
+                shard.metrics.count(|c| c.connection_errors += 1);
+                return None;
+            }
         };
         let peer = stream.peer_addr().ok()?.ip().to_canonical();
         let peer_trusted = shard.edge.is_trusted(peer);
@@ -149,6 +152,7 @@ impl Gate {
     /// Step 3, for a valid upgrade request.
     pub async fn websocket(&mut self, shard: &Rc<Shard>, head: &RequestHead) -> Upgrade {
         if self.overflow {
+            shard.metrics.count(|c| c.connection_errors += 1);
             return Upgrade::Unavailable;
         }
         let verdict = match self.verdict.take() {
