@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::io::Write;
 use std::net::SocketAddr;
 
 use common::raw::{
@@ -42,6 +43,16 @@ fn proxy_protocol_headers_name_the_client_that_per_ip_limits_count() {
     // Another client through the same proxy has its own count.
     let _second = admitted(addr, None, &v2(Command::Proxy, "203.0.113.8"), &[]);
     let _third = admitted(addr, None, &v1_tcp6("2001:db8::8"), &[]);
+    // A header that arrives in two segments is put together (the pause only splits it; the
+    // outcome does not depend on its length).
+    let header = v1("203.0.113.9");
+    let mut split = dial(addr, None);
+    split.write_all(&header[..9]).expect("write");
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    split.write_all(&header[9..]).expect("write");
+    let mut split = upgrade(split, b"", &[]).expect("upgrade after a split header");
+    split.expect_quiet();
+    refused_too_many(addr, None, &v1("203.0.113.9"), &[], 1);
     // v2 LOCAL (the proxy's own health check) is the proxy itself.
     assert_eq!(
         http_status(dial(addr, None), &v2(Command::Local, "0.0.0.0"), HEALTH),
