@@ -106,8 +106,8 @@ pub async fn serve(shard: Rc<Shard>, tcp: TcpStream, tls: Option<TlsAcceptor>) {
     run_websocket(shard, ws, ip, binding).await;
 }
 
-/// The answer to a WebSocket upgrade request: the 101 (echoing the token-binding subprotocol
-/// when the connection is bound) and the binding, or a refusal.
+/// The answer to a WebSocket upgrade request: the 101 (naming the token-binding subprotocol
+/// whenever the connection is bound) and the binding, or a refusal.
 fn upgrade(
     shard: &Shard,
     stream: &Stream,
@@ -122,7 +122,7 @@ fn upgrade(
     let fingerprint =
         token_binding::client_fingerprint(stream.client_fingerprint(), head, peer_is_trusted_proxy);
     let binding = token_binding::negotiate(config, head, fingerprint)?;
-    let echo = binding.as_ref().map(|_| config.subprotocol.trim());
+    let echo = binding.as_ref().map(Binding::subprotocol);
     Ok((upgrade_response(key, shard.index, echo), binding))
 }
 

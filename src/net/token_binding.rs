@@ -43,6 +43,10 @@ pub struct Binding {
     fingerprint: Option<String>,
     /// Whether every proof must name `fingerprint`.
     require_fingerprint: bool,
+    /// The subprotocol the 101 names, spelled as the client offered it: a client must fail a
+    /// connection whose server picks a protocol it did not offer (RFC 6455 §4.1), and browsers
+    /// compare exactly, so a case-insensitive match is echoed in the client's own case.
+    subprotocol: String,
 }
 
 /// The client certificate fingerprint of a connection.
@@ -69,7 +73,8 @@ pub fn client_fingerprint(
 }
 
 /// Decides at the upgrade (after the WebSocket checks) whether the connection is bound.
-/// `Ok(None)`: a plain connection. With a binding, the 101 must echo `config.subprotocol`.
+/// `Ok(None)`: a plain connection. With a binding, the 101 must name
+/// [`Binding::subprotocol`].
 pub fn negotiate(
     config: &TokenBindingConfig,
     head: &RequestHead,
@@ -85,12 +90,20 @@ pub fn negotiate(
             "client certificate fingerprint required",
         ));
     }
-    if !head.header_has_token("sec-websocket-protocol", config.subprotocol.trim()) {
+    let wanted = config.subprotocol.trim();
+    let offered = head
+        .headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("sec-websocket-protocol"))
+        .flat_map(|(_, value)| value.split(','))
+        .map(str::trim)
+        .find(|token| token.eq_ignore_ascii_case(wanted));
+    let Some(offered) = offered else {
         if config.required {
             return Err((400, "Bad Request", "token binding subprotocol required"));
         }
         return Ok(None);
-    }
+    };
     let key = head
         .header("sec-websocket-key")
         .and_then(|key| BASE64_STANDARD.decode(key.trim()).ok())
@@ -100,6 +113,7 @@ pub fn negotiate(
         key,
         fingerprint,
         require_fingerprint: config.require_client_fingerprint,
+        subprotocol: offered.to_owned(),
     }))
 }
 
@@ -169,6 +183,11 @@ struct Proof {
 }
 
 impl Binding {
+    /// The subprotocol to echo in the 101: the configured one, in the client's spelling.
+    pub fn subprotocol(&self) -> &str {
+        &self.subprotocol
+    }
+
     /// Checks one text frame's proof. On success returns the message without its proof, in
     /// canonical form (compact, object keys sorted), for the session to handle.
     pub fn verify(&self, text: &str) -> Result<String, Violation> {
@@ -267,6 +286,7 @@ mod tests {
             key: *b"the sample nonce",
             fingerprint: fingerprint.map(str::to_owned),
             require_fingerprint,
+            subprotocol: "signalfish.tokenbinding.v1".to_owned(),
         }
     }
 
@@ -280,6 +300,7 @@ mod tests {
         // Offered case-insensitively among several tokens: bound, key decoded.
         let binding = negotiate(&config, &offering(), None).unwrap().unwrap();
         assert_eq!(&binding.key, b"the sample nonce");
+        assert_eq!(binding.subprotocol(), "SignalFish.TokenBinding.v1");
         // Not offered and not required: plain.
         let plain = head(&[("Sec-WebSocket-Key", KEY)]);
         assert_eq!(negotiate(&config, &plain, None), Ok(None));
