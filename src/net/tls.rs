@@ -64,7 +64,7 @@ pub enum TlsSetupError {
         path: PathBuf,
         source: rustls::server::VerifierBuilderError,
     },
-    /// rustls refused the protocol versions of the crypto provider (should not happen).
+    /// rustls refused the provider's protocol versions or its ticket key (should not happen).
     #[error("TLS protocol setup failed: {0}")]
     Protocol(rustls::Error),
 }
@@ -103,8 +103,12 @@ pub fn server_config(tls: &TlsConfig) -> Result<Option<Arc<ServerConfig>>, TlsSe
                 source,
             })?;
     config.alpn_protocols = vec![ALPN_HTTP1.to_vec()];
-    // Resumption tickets cost a few hundred bytes on the wire per connection and nothing in
-    // memory here (they are stateless); our clients reconnect rarely, so one is enough.
+    // Resumption (a client reconnecting after a network blip skips the full handshake) with
+    // stateless tickets only: rustls's default session cache is one mutex every shard would
+    // share and fill; a ticket keeps the state with the client. One ticket per connection is
+    // enough for a client that reconnects once.
+    config.ticketer = rustls::crypto::ring::Ticketer::new().map_err(TlsSetupError::Protocol)?;
+    config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
     config.send_tls13_tickets = 1;
     Ok(Some(Arc::new(config)))
 }
