@@ -311,13 +311,30 @@ fn client_auth_require_admits_only_certificates_from_the_ca() {
     let (stranger, _, _) = Ca::new("Another CA").issue(&["player-2"]);
     let err = try_wss(port, pki.client_config(Some(&stranger), &[])).err();
     assert!(err.is_some(), "a certificate from another CA was admitted");
-    // HTTPS is behind the same check.
-    let (_, status, _) = https(
-        port,
-        pki.client_config(Some(&trusted), &[]),
-        "GET /v2/health HTTP/1.1\r\nHost: localhost\r\n\r\n",
-    );
-    assert_eq!(status, 200);
+    // HTTPS is behind the same check, and the two refused handshakes were counted.
+    let trusted_config = pki.client_config(Some(&trusted), &[]);
+    let errors = || {
+        let (_, status, body) = https(
+            port,
+            trusted_config.clone(),
+            "GET /v2/metrics?includeSnapshot=true HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        );
+        assert_eq!(status, 200, "{body}");
+        let doc: Value = serde_json::from_str(&body).expect("metrics JSON");
+        doc["metricsSnapshot"]["connections"]["connection_errors"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no connection_errors in {doc}"))
+    };
+    // Each refusal is counted as its handshake fails, which may be a moment after the client
+    // saw the alert: poll, bounded by the event timeout.
+    let deadline = std::time::Instant::now() + EVENT_TIMEOUT;
+    while errors() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "failed handshakes not counted"
+        );
+    }
+    assert_eq!(errors(), 2);
     server.shutdown();
 }
 
