@@ -36,7 +36,7 @@ pub enum StartError {
     ShardsDown(String),
     /// A TLS file is missing, unreadable or unusable; the message names the file.
     #[error("failed to initialize TLS configuration: {0}")]
-    Tls(#[from] crate::net::tls::TlsSetupError),
+    Tls(#[from] tls::TlsSetupError),
 }
 
 /// A running server.

@@ -299,6 +299,17 @@ fn full_lobby_flow_over_wss_across_shards() {
 }
 
 #[test]
+fn shutdown_closes_wss_connections_with_1001() {
+    let pki = Pki::new();
+    let server = pki.start(ClientAuthMode::None, |_| {});
+    let mut client = wss(server.port(), pki.client_config(None, &[]));
+    client.expect_quiet();
+    let stopping = std::thread::spawn(move || server.shutdown());
+    assert_eq!(client.expect_close(), Some(1001));
+    stopping.join().expect("shutdown");
+}
+
+#[test]
 fn client_auth_require_admits_only_certificates_from_the_ca() {
     let pki = Pki::new();
     let server = pki.start(ClientAuthMode::Require, |_| {});
