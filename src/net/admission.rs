@@ -24,7 +24,7 @@ use async_tungstenite::WebSocketStream;
 use async_tungstenite::tungstenite::Message;
 use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use async_tungstenite::tungstenite::protocol::{CloseFrame, Role};
-use futures_lite::StreamExt;
+use futures_lite::{AsyncRead, AsyncWrite, StreamExt};
 use glommio::net::TcpStream;
 
 use super::capacity::{Slot, Ticket};
@@ -198,8 +198,8 @@ async fn within<T>(deadline: Instant, fut: impl Future<Output = T>) -> Option<T>
 /// Answers an upgraded WebSocket whose IP is at its cap as 0.1.0 did: one
 /// `Error{TOO_MANY_CONNECTIONS}` frame, then a close (1008). `leftover` holds bytes read past
 /// the request head. The refusal place is held until the socket is done.
-pub async fn refuse_websocket(
-    stream: TcpStream,
+pub async fn refuse_websocket<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
     leftover: Vec<u8>,
     current: usize,
     limit: usize,

@@ -1,5 +1,5 @@
-//! Network I/O: the HTTP request head, routes, the WebSocket upgrade and the per-connection
-//! reader/writer task.
+//! Network I/O: TLS, the HTTP request head, routes, the WebSocket upgrade (with token binding)
+//! and the per-connection reader/writer task.
 
 pub mod admission;
 pub mod capacity;
@@ -9,3 +9,6 @@ pub mod edge;
 pub mod http;
 pub mod metrics;
 pub mod proxy_header;
+pub mod stream;
+pub mod tls;
+pub mod token_binding;
