@@ -9,10 +9,9 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use signal_fish_server::config::Config;
-use signal_fish_server::protocol::GameDataEncoding;
+use signal_fish_server::protocol::{Frame, GameDataEncoding};
 use signal_fish_server::protocol::codec::{decode_client, encode_game_data};
 use signal_fish_server::room::{Joiner, Room, RoomSettings, SessionAddr};
-use signal_fish_server::session::mailbox::Frame;
 use signal_fish_server::shard::{Shard, frame_from_json};
 use uuid::Uuid;
 

@@ -31,8 +31,7 @@ use super::capacity::{Slot, Ticket};
 use super::http::RequestHead;
 use super::proxy_header::{self, Peeked};
 use crate::protocol::{ErrorCode, ServerMessage};
-use crate::session::close_code;
-use crate::session::mailbox::Frame;
+use crate::protocol::{Frame, close_code};
 use crate::shard::{IpSlot, IpVerdict, Shard, text_frame};
 
 /// How long a new connection may take from accept to a complete request head.

@@ -20,9 +20,9 @@ use super::http::{
 };
 use super::stream::Stream;
 use super::token_binding::{self, Binding};
-use crate::protocol::{ErrorCode, ServerMessage};
-use crate::session::mailbox::{Frame, Mailbox, Outgoing};
-use crate::session::{Session, Verdict, close_code};
+use crate::protocol::{ErrorCode, Frame, ServerMessage, close_code};
+use crate::session::{Session, Verdict};
+use crate::shard::mailbox::{Mailbox, Outgoing};
 use crate::shard::{IpSlot, Shard, text_frame};
 
 /// How long a closing connection may take to accept our close frame.

@@ -4,6 +4,7 @@ pub mod binary;
 pub mod client;
 pub mod codec;
 pub mod error_code;
+pub mod frame;
 mod raw_json;
 pub mod room_code;
 pub mod server;
@@ -13,7 +14,18 @@ pub mod validation;
 #[cfg(test)]
 mod tests;
 
+/// WebSocket close codes we use.
+pub mod close_code {
+    /// The server is shutting down.
+    pub const GOING_AWAY: u16 = 1001;
+    /// The client broke a rule (unauthenticated traffic, outbound queue overflow, silence).
+    pub const POLICY_VIOLATION: u16 = 1008;
+    /// A message was larger than `security.max_message_size`.
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
+}
+
 pub use client::ClientMessage;
 pub use error_code::ErrorCode;
+pub use frame::Frame;
 pub use server::ServerMessage;
 pub use types::*;

@@ -11,7 +11,9 @@ use crate::protocol::validation::{
 };
 use crate::protocol::{ErrorCode, ServerMessage, SpectatorStateChangeReason, client};
 use crate::room::{Joiner, Rejection, SpectatorJoiner};
-use crate::shard::messages::{CreateRoom, JoinByCode, RoomOp, ShardMsg, SpectateByCode};
+use crate::shard::messages::{
+    AdmissionMsg, CreateRoom, JoinByCode, OwnerCmd, RoomOp, ShardMsg, SpectateByCode,
+};
 use crate::shard::routing::{game_owner, ip_owner, room_owner};
 
 impl Session {
@@ -70,7 +72,7 @@ impl Session {
             Some(code) => (
                 JoinKind::Join,
                 room_owner(&req.game_name, &code, count),
-                ShardMsg::JoinRoom(Box::new(JoinByCode {
+                OwnerCmd::JoinRoom(Box::new(JoinByCode {
                     game_name: req.game_name,
                     code,
                     joiner,
@@ -79,7 +81,7 @@ impl Session {
             None => (
                 JoinKind::Create,
                 game_owner(&req.game_name, count),
-                ShardMsg::CreateRoom(Box::new(CreateRoom {
+                OwnerCmd::CreateRoom(Box::new(CreateRoom {
                     game_name: req.game_name,
                     max_players,
                     supports_authority: req.supports_authority.unwrap_or(true),
@@ -91,13 +93,13 @@ impl Session {
         // Only valid requests reach the quota (decision 10); the IP's owner passes them on.
         self.shard.send(
             ip_owner(&self.ip, count),
-            ShardMsg::JoinQuota {
+            ShardMsg::Admission(AdmissionMsg::JoinQuota {
                 ip: self.ip,
                 kind,
                 from: self.addr,
                 next,
                 then: Box::new(then),
-            },
+            }),
         );
     }
 
@@ -121,7 +123,7 @@ impl Session {
         self.pending = Some(Pending::Spectate);
         self.shard.send(
             room_owner(&req.game_name, &code, self.shard.count),
-            ShardMsg::Spectate(Box::new(SpectateByCode {
+            ShardMsg::Owner(OwnerCmd::Spectate(Box::new(SpectateByCode {
                 game_name: req.game_name,
                 code,
                 encoding: self.encoding,
@@ -130,7 +132,7 @@ impl Session {
                     name: req.spectator_name,
                     addr: self.addr,
                 },
-            })),
+            }))),
         );
     }
 }

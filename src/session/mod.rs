@@ -3,7 +3,6 @@
 //! `net::conn` feeds it frames and applies what it returns.
 
 mod joining;
-pub mod mailbox;
 
 use std::net::IpAddr;
 use std::rc::Rc;
@@ -14,26 +13,17 @@ use uuid::Uuid;
 
 use crate::metrics::Op;
 use crate::protocol::client::{self, ClientMessage};
+use crate::protocol::close_code;
 use crate::protocol::codec::{decode_client, encode_game_data};
 use crate::protocol::server::ReconnectionFailed;
 use crate::protocol::{
-    ErrorCode, GameDataEncoding, PlayerId, ServerMessage, SpectatorStateChangeReason,
+    ErrorCode, Frame, GameDataEncoding, PlayerId, ServerMessage, SpectatorStateChangeReason,
 };
 use crate::room::{LeaveKind, SessionAddr, not_in_room_authority_response, not_in_room_error};
-use crate::shard::messages::{RelayPayload, RoomOp, ShardMsg};
+use crate::shard::mailbox::{Control, Mailbox, RoomRef};
+use crate::shard::messages::{AdmissionMsg, OwnerCmd, RelayPayload, RoomOp, ShardMsg};
 use crate::shard::routing::app_owner;
 use crate::shard::{IpSlot, Shard, text_frame};
-use mailbox::{Control, Frame, Mailbox, RoomRef};
-
-/// WebSocket close codes we use.
-pub mod close_code {
-    /// The server is shutting down.
-    pub const GOING_AWAY: u16 = 1001;
-    /// The client broke a rule (unauthenticated traffic, outbound queue overflow, silence).
-    pub const POLICY_VIOLATION: u16 = 1008;
-    /// A message was larger than `security.max_message_size`.
-    pub const MESSAGE_TOO_BIG: u16 = 1009;
-}
 
 /// What the connection task should do after a frame or control was handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,12 +163,12 @@ impl Session {
         if let Some(room) = self.room {
             self.shard.send(
                 room.owner,
-                ShardMsg::Relay {
+                ShardMsg::Owner(OwnerCmd::Relay {
                     room_id: room.id,
                     from: self.id,
                     payload: RelayPayload::MessagePack(data),
                     received_at: self.mailbox.last_seen.get(),
-                },
+                }),
             );
         }
         Verdict::Continue
@@ -263,12 +253,12 @@ impl Session {
     fn room_op(&self, room: RoomRef, op: RoomOp) {
         self.shard.send(
             room.owner,
-            ShardMsg::RoomOp {
+            ShardMsg::Owner(OwnerCmd::RoomOp {
                 room_id: room.id,
                 player: self.id,
                 from: self.addr,
                 op,
-            },
+            }),
         );
     }
 
@@ -281,10 +271,10 @@ impl Session {
         self.pending = Some(Pending::Auth);
         self.shard.send(
             app_owner(&req.app_id, self.shard.count),
-            ShardMsg::Authenticate {
+            ShardMsg::Admission(AdmissionMsg::Authenticate {
                 req: Box::new(req),
                 from: self.addr,
-            },
+            }),
         );
         Verdict::Continue
     }
@@ -327,12 +317,12 @@ impl Session {
                     let frame = encode_game_data(&self.id, req.data.get());
                     self.shard.send(
                         room.owner,
-                        ShardMsg::Relay {
+                        ShardMsg::Owner(OwnerCmd::Relay {
                             room_id: room.id,
                             from: self.id,
                             payload: RelayPayload::Json(frame),
                             received_at: self.mailbox.last_seen.get(),
-                        },
+                        }),
                     );
                 }
             }

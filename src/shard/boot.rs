@@ -14,12 +14,12 @@ use glommio::net::TcpListener;
 use glommio::{Latency, Shares};
 use socket2::{Domain, Socket, Type};
 
+use super::mailbox::Control;
 use super::outbox::{Batch, run_flusher, run_receiver};
 use super::{Shard, sweep};
 use crate::config::Config;
 use crate::net::edge::Edge;
-use crate::session::close_code;
-use crate::session::mailbox::Control;
+use crate::protocol::close_code;
 
 /// Batches that may wait in one shard-to-shard channel before the sender's flusher waits.
 const CHANNEL_BATCHES: usize = 1024;

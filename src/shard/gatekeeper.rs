@@ -12,13 +12,13 @@ use std::net::IpAddr;
 use std::rc::Rc;
 use std::time::Instant;
 
-use super::messages::ShardMsg;
+use super::mailbox::{Control, Mailbox, Outgoing};
+use super::messages::{AdmissionMsg, OwnerCmd, ShardMsg};
 use super::{Shard, text_frame};
 use crate::auth::{AuthOutcome, authenticate};
 use crate::limits::{Admission, JoinKind};
 use crate::protocol::{ErrorCode, ServerMessage, client};
 use crate::room::SessionAddr;
-use crate::session::mailbox::{Control, Mailbox, Outgoing};
 
 use super::routing::ip_owner;
 
@@ -41,11 +41,12 @@ impl Drop for IpSlot {
     fn drop(&mut self) {
         let ip = self.ip;
         let msg = if self.refusal {
-            ShardMsg::ReleaseRefusal { ip }
+            AdmissionMsg::ReleaseRefusal { ip }
         } else {
-            ShardMsg::ReleaseConnection { ip }
+            AdmissionMsg::ReleaseConnection { ip }
         };
-        self.shard.send(ip_owner(&ip, self.shard.count), msg);
+        self.shard
+            .send(ip_owner(&ip, self.shard.count), ShardMsg::Admission(msg));
     }
 }
 
@@ -98,7 +99,7 @@ impl Shard {
         };
         self.send(
             ip_owner(&ip, self.count),
-            ShardMsg::AdmitConnection { ip, from },
+            ShardMsg::Admission(AdmissionMsg::AdmitConnection { ip, from }),
         );
         loop {
             while let Some(item) = waiting.mailbox.pop() {
@@ -127,9 +128,26 @@ impl Shard {
         }
     }
 
+    /// Handles admission work for the apps and IPs this shard owns.
+    pub(super) fn admission(&self, msg: AdmissionMsg) {
+        match msg {
+            AdmissionMsg::Authenticate { req, from } => self.authenticate(*req, from),
+            AdmissionMsg::AdmitConnection { ip, from } => self.admit_connection(ip, from),
+            AdmissionMsg::ReleaseConnection { ip } => self.ips.borrow_mut().release(ip),
+            AdmissionMsg::ReleaseRefusal { ip } => self.ips.borrow_mut().release_refusal(ip),
+            AdmissionMsg::JoinQuota {
+                ip,
+                kind,
+                from,
+                next,
+                then,
+            } => self.join_quota(ip, kind, from, next, *then),
+        }
+    }
+
     /// On the app's owner: decide an `Authenticate`, so the app's per-minute window is one
     /// window for the whole process.
-    pub(super) fn authenticate(&self, req: client::Authenticate, from: SessionAddr) {
+    fn authenticate(&self, req: client::Authenticate, from: SessionAddr) {
         let outcome = authenticate(
             &self.config,
             &req,
@@ -156,7 +174,7 @@ impl Shard {
     }
 
     /// On the IP's owner: admit a new connection under `security.max_connections_per_ip`.
-    pub(super) fn admit_connection(&self, ip: IpAddr, from: SessionAddr) {
+    fn admit_connection(&self, ip: IpAddr, from: SessionAddr) {
         let limit = self.config.security.max_connections_per_ip;
         let verdict = self.ips.borrow_mut().admit(ip, limit, Instant::now());
         match verdict {
@@ -177,20 +195,20 @@ impl Shard {
 
     /// On the IP's owner: charge a valid `JoinRoom` to the IP's quota and pass it on, or
     /// refuse it.
-    pub(super) fn join_quota(
+    fn join_quota(
         &self,
         ip: IpAddr,
         kind: JoinKind,
         from: SessionAddr,
         next: u32,
-        then: ShardMsg,
+        then: OwnerCmd,
     ) {
         let verdict =
             self.ips
                 .borrow_mut()
                 .take_quota(ip, kind, &self.config.rate_limit, Instant::now());
         match verdict {
-            Ok(()) => self.send(next, then),
+            Ok(()) => self.send(next, ShardMsg::Owner(then)),
             Err(exceeded) => {
                 self.metrics.count(|c| c.rate_limit_rejections += 1);
                 self.refuse_join(

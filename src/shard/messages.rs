@@ -1,23 +1,43 @@
-//! What shards say to each other. Everything here is `Send`: it crosses threads inside a batch.
+//! What shards say to each other, by plane. Everything here is `Send`: it crosses threads inside
+//! a batch.
+//!
+//! * [`OwnerCmd`]: the room plane, handled by the owner machine (`owner/`) of the shard that owns
+//!   the room or counts the game;
+//! * [`Delivery`]: frames and state changes for the connections a shard holds;
+//! * [`AdmissionMsg`]: per-app and per-IP admission, decided on the key's owner (`gatekeeper.rs`);
+//! * [`TelemetryMsg`]: metrics scrapes (`scrape.rs`).
 
 use std::net::IpAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
 
+use super::mailbox::Control;
 use crate::limits::JoinKind;
 use crate::metrics::ShardSnapshot;
 use crate::protocol::client;
 use crate::protocol::{
-    ConnectionInfo, GameDataEncoding, PlayerId, RoomId, SpectatorStateChangeReason,
+    ConnectionInfo, Frame, GameDataEncoding, PlayerId, RoomId, SpectatorStateChangeReason,
 };
 use crate::room::{Joiner, LeaveKind, SessionAddr, SpectatorJoiner};
-use crate::session::mailbox::{Control, Frame};
 
 /// One message between shards. A sending shard collects these per destination and ships each
 /// turn's worth as one batch (`Vec<ShardMsg>`), so a broadcast costs one hop per shard.
 #[derive(Debug)]
 pub enum ShardMsg {
+    /// Room plane: work for the destination's owner machine.
+    Owner(OwnerCmd),
+    /// Delivery plane: something for connections the destination holds.
+    Delivery(Delivery),
+    /// Admission plane: app and IP limits kept by the destination.
+    Admission(AdmissionMsg),
+    /// Telemetry plane: metrics scrapes.
+    Telemetry(TelemetryMsg),
+}
+
+/// Work for an owner machine: rooms it owns, and room counts of games it counts.
+#[derive(Debug)]
+pub enum OwnerCmd {
     /// To the game's counting shard: reserve a room slot, then have the room built.
     CreateRoom(Box<CreateRoom>),
     /// To the room's owner: the slot is reserved; build the room around its creator.
@@ -43,15 +63,25 @@ pub enum ShardMsg {
         /// When the sender's shard read the frame.
         received_at: Instant,
     },
-    /// To a session's shard: write `frame` to each of these local sessions. `relayed_at` is
-    /// when relayed game data entered the server, for the relay latency histogram.
-    Deliver {
+}
+
+/// Something for the connections a shard holds.
+#[derive(Debug)]
+pub enum Delivery {
+    /// Write `frame` to each of these local sessions. `relayed_at` is when relayed game data
+    /// entered the server, for the relay latency histogram.
+    Frames {
         slots: Vec<u64>,
         frame: Frame,
         relayed_at: Option<Instant>,
     },
-    /// To a session's shard: apply a state change to one local session.
+    /// Apply a state change to one local session.
     Control { slot: u64, control: Control },
+}
+
+/// Admission work, decided on the shard that owns the app or the IP.
+#[derive(Debug)]
+pub enum AdmissionMsg {
     /// To the app's owner: decide an `Authenticate` and answer `from`.
     Authenticate {
         req: Box<client::Authenticate>,
@@ -70,8 +100,13 @@ pub enum ShardMsg {
         kind: JoinKind,
         from: SessionAddr,
         next: u32,
-        then: Box<ShardMsg>,
+        then: Box<OwnerCmd>,
     },
+}
+
+/// Metrics scrapes.
+#[derive(Debug)]
+pub enum TelemetryMsg {
     /// To every shard: report metrics to shard `reply_to` for scrape `request_id`.
     MetricsRequest { reply_to: u32, request_id: u64 },
     /// To the scraping shard: one shard's report.

@@ -2,14 +2,18 @@
 //! to it, and the room counts of the games that hash to it. Shards talk only through batched
 //! messages (`messages.rs`); when the destination is the shard itself the message is handled
 //! in place, with no hop.
+//!
+//! The room side is a sans-IO machine (`owner/`); this module is its driver: it feeds the
+//! machine commands and routes the outputs it returns to mailboxes (`mailbox.rs`) and peer
+//! outboxes (`outbox.rs`).
 
 pub mod boot;
 mod gatekeeper;
 pub use gatekeeper::{IpSlot, IpVerdict};
-mod members;
+pub mod mailbox;
 pub mod messages;
 mod outbox;
-mod owner;
+pub mod owner;
 pub mod routing;
 pub mod scrape;
 mod sweep;
@@ -21,7 +25,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ahash::AHashMap;
-use async_tungstenite::tungstenite::Utf8Bytes;
 use glommio::TaskQueueHandle;
 
 use crate::auth::AppRateLimiter;
@@ -29,16 +32,13 @@ use crate::config::Config;
 use crate::limits::IpTable;
 use crate::metrics::{DashboardCache, Op, ShardMetrics};
 use crate::net::edge::Edge;
-use crate::protocol::ServerMessage;
-use crate::protocol::SpectatorStateChangeReason;
-use crate::protocol::codec::encode_server;
 use crate::protocol::validation::PlayerNameRules;
-use crate::room::LeaveKind;
-use crate::room::SessionAddr;
-use crate::session::mailbox::{Control, Frame, Mailbox};
-use messages::{RoomOp, ShardMsg};
+use crate::protocol::{Frame, PlayerId, RoomId, ServerMessage, SpectatorStateChangeReason};
+use crate::room::{LeaveKind, SessionAddr};
+use mailbox::{Control, Mailbox};
+use messages::{AdmissionMsg, Delivery, OwnerCmd, RoomOp, ShardMsg};
 use outbox::Outbox;
-use owner::RoomTable;
+use owner::{Output, Outputs, Owner};
 
 /// A shard's state. Lives in an `Rc` on its executor thread; nothing in it is shared with
 /// another thread.
@@ -56,23 +56,18 @@ pub struct Shard {
     /// Trusted proxies and the process-wide connection cap, shared by all shards.
     pub edge: Arc<Edge>,
     next_slot: Cell<u64>,
-    /// Rooms this shard owns.
-    rooms: RefCell<RoomTable>,
-    /// Live rooms per game, for the games this shard counts.
-    game_rooms: RefCell<AHashMap<String, usize>>,
+    /// The rooms this shard owns and the games it counts, as a sans-IO machine.
+    owner: RefCell<Owner>,
     /// One outbox per peer shard (`None` at our own index).
     outboxes: Vec<Option<Rc<Outbox>>>,
-    /// Owner work for this shard waiting to be handled (see `dispatch_local`).
-    local_queue: RefCell<VecDeque<ShardMsg>>,
-    draining: Cell<bool>,
     /// Connection counts and join quotas of the IPs this shard owns.
     pub ips: RefCell<IpTable>,
     /// Per-app `Authenticate` windows of the apps whose ids hash to this shard.
     pub app_limiter: RefCell<AppRateLimiter>,
     /// Player-name rules from `protocol.player_name_validation`.
     pub name_rules: PlayerNameRules,
-    /// This shard's counters and histograms.
-    pub metrics: ShardMetrics,
+    /// This shard's counters and histograms, shared with the owner machine.
+    pub metrics: Rc<ShardMetrics>,
     /// The dashboard cache behind `/metrics`, kept by shard 0 only.
     pub dashboard: RefCell<Option<DashboardCache>>,
     /// This shard itself, for work it spawns onto its own executor.
@@ -99,6 +94,8 @@ impl Shard {
         let mailbox_limit = (config.websocket.batch_size.max(1) * 4).max(1024);
         let name_rules = config.protocol.player_name_rules();
         let dashboard = (index == 0).then(|| DashboardCache::new(&config.metrics));
+        let metrics = Rc::new(ShardMetrics::new(count as usize));
+        let owner = Owner::new(index, count, config.clone(), metrics.clone());
         Shard {
             index,
             count,
@@ -107,15 +104,12 @@ impl Shard {
             waiting: RefCell::new(AHashMap::new()),
             edge: Arc::new(Edge::open()),
             next_slot: Cell::new(1),
-            rooms: RefCell::new(RoomTable::default()),
-            game_rooms: RefCell::new(AHashMap::new()),
+            owner: RefCell::new(owner),
             outboxes,
-            local_queue: RefCell::new(VecDeque::new()),
-            draining: Cell::new(false),
             app_limiter: RefCell::new(AppRateLimiter::new()),
             ips: RefCell::new(IpTable::default()),
             name_rules,
-            metrics: ShardMetrics::new(count as usize),
+            metrics,
             dashboard: RefCell::new(dashboard),
             me: RefCell::new(Weak::new()),
             background: Cell::new(None),
@@ -189,52 +183,119 @@ impl Shard {
         }
     }
 
-    /// Handles a message addressed to this shard. Deliveries go straight to mailboxes. Owner
-    /// work goes through a local queue drained by whoever is first in, so a handler that sends
-    /// to its own shard while it holds a room never re-enters the room table.
+    /// Handles a message addressed to this shard, by plane.
     pub fn dispatch_local(&self, msg: ShardMsg) {
-        let msg = match msg {
-            ShardMsg::Deliver {
+        match msg {
+            ShardMsg::Owner(cmd) => self.drive_owner(cmd),
+            ShardMsg::Delivery(Delivery::Frames {
                 slots,
                 frame,
                 relayed_at,
-            } => {
-                {
-                    let sessions = self.sessions.borrow();
-                    for slot in slots {
-                        if let Some(mailbox) = sessions.get(&slot) {
-                            mailbox.push_frame(frame.clone());
-                        }
-                    }
+            }) => self.deliver_local(&slots, &frame, relayed_at),
+            ShardMsg::Delivery(Delivery::Control { slot, control }) => {
+                if let Some((to, cmd)) = self.control_local(slot, control) {
+                    self.send(to, ShardMsg::Owner(cmd));
                 }
-                if let Some(since) = relayed_at {
-                    self.metrics.record_since(Op::GameDataRelay, since);
-                }
-                return;
             }
-            ShardMsg::Control { slot, control } => {
-                self.control_local(slot, control);
-                return;
-            }
-            owner_work => owner_work,
-        };
-        self.local_queue.borrow_mut().push_back(msg);
-        if self.draining.replace(true) {
-            return;
+            ShardMsg::Admission(msg) => self.admission(msg),
+            ShardMsg::Telemetry(msg) => self.telemetry(msg),
         }
+    }
+
+    /// Feeds the owner machine one command, then routes its outputs until it has nothing left.
+    ///
+    /// Ordering: outputs are routed in the order the machine produced them, and every route
+    /// keeps order per destination — a local mailbox is a FIFO, and a peer's outbox is a FIFO
+    /// shipped in batches over one FIFO channel per shard pair. So a control the machine queued
+    /// before a frame (`Joined` before `RoomJoined`) reaches its session first, wherever the
+    /// session lives. Owner work addressed to this shard (a forward, or the undo of a join whose
+    /// session is gone) waits in `pending` and is fed in only after every output of the current
+    /// command has been routed, exactly as if it had crossed to another shard. The machine is
+    /// never borrowed while outputs are routed, so routing cannot re-enter it.
+    fn drive_owner(&self, cmd: OwnerCmd) {
+        self.owner.borrow_mut().handle(Instant::now(), cmd);
+        self.drain_owner();
+    }
+
+    /// Routes the owner machine's outputs, feeding it the owner work they address to this
+    /// shard, until it has nothing left (see `drive_owner` for the order this keeps).
+    fn drain_owner(&self) {
+        let mut pending = VecDeque::new();
         loop {
-            let next = self.local_queue.borrow_mut().pop_front();
-            match next {
-                Some(msg) => self.handle_owner_msg(msg),
-                None => break,
+            // The borrow ends with the statement: routing never runs while it is held.
+            let output = self.owner.borrow_mut().poll_output();
+            match output {
+                Some(output) => self.route(output, &mut pending),
+                None => match pending.pop_front() {
+                    Some(cmd) => self.owner.borrow_mut().handle(Instant::now(), cmd),
+                    None => break,
+                },
             }
         }
-        self.draining.set(false);
+    }
+
+    /// Routes one output of the owner machine; owner work for this shard goes to `pending`.
+    fn route(&self, output: Output, pending: &mut VecDeque<OwnerCmd>) {
+        match output {
+            Output::Deliver {
+                shard,
+                slots,
+                frame,
+                relayed_at,
+            } if shard == self.index => self.deliver_local(&slots, &frame, relayed_at),
+            Output::Deliver {
+                shard,
+                slots,
+                frame,
+                relayed_at,
+            } => self.send(
+                shard,
+                ShardMsg::Delivery(Delivery::Frames {
+                    slots,
+                    frame,
+                    relayed_at,
+                }),
+            ),
+            Output::Control { to, control } if to.shard == self.index => {
+                if let Some((owner, cmd)) = self.control_local(to.slot, control) {
+                    self.forward(owner, cmd, pending);
+                }
+            }
+            Output::Control { to, control } => self.control(to, control),
+            Output::Forward { to, cmd } => self.forward(to, cmd, pending),
+        }
+    }
+
+    /// Owner work for shard `to`: queued in `pending` when that is this shard.
+    fn forward(&self, to: u32, cmd: OwnerCmd, pending: &mut VecDeque<OwnerCmd>) {
+        if to == self.index {
+            pending.push_back(cmd);
+        } else {
+            self.send(to, ShardMsg::Owner(cmd));
+        }
+    }
+
+    /// Writes `frame` to these local sessions (those still here).
+    fn deliver_local(&self, slots: &[u64], frame: &Frame, relayed_at: Option<Instant>) {
+        let mut delivered = false;
+        {
+            let sessions = self.sessions.borrow();
+            for slot in slots {
+                if let Some(mailbox) = sessions.get(slot) {
+                    mailbox.push_frame(frame.clone());
+                    delivered = true;
+                }
+            }
+        }
+        if let (true, Some(since)) = (delivered, relayed_at) {
+            self.metrics.record_since(Op::GameDataRelay, since);
+        }
     }
 
     /// Applies a control to a local session. A join or spectate that completes after its
-    /// session went away is undone, so no ghost member stays behind.
-    fn control_local(&self, slot: u64, control: Control) {
+    /// session went away has to be undone, so no ghost member stays behind: the owner work that
+    /// undoes it is returned, for the caller to send to the room's owner.
+    fn control_local(&self, slot: u64, control: Control) -> Option<(u32, OwnerCmd)> {
         let session = self.sessions.borrow().get(&slot).cloned();
         let mailbox = session.or_else(|| self.waiting.borrow().get(&slot).cloned());
         let from = SessionAddr {
@@ -243,43 +304,29 @@ impl Shard {
         };
         match (mailbox, control) {
             (Some(mailbox), control) => mailbox.push_control(control),
-            (None, Control::Joined { room, player }) => self.send(
-                room.owner,
-                ShardMsg::RoomOp {
-                    room_id: room.id,
-                    player,
-                    from,
-                    op: RoomOp::Leave(LeaveKind::Disconnected),
-                },
-            ),
-            (None, Control::Spectating { room, spectator }) => self.send(
-                room.owner,
-                ShardMsg::RoomOp {
-                    room_id: room.id,
-                    player: spectator,
-                    from,
-                    op: RoomOp::StopSpectating(SpectatorStateChangeReason::Disconnected),
-                },
-            ),
+            (None, Control::Joined { room, player }) => {
+                let op = RoomOp::Leave(LeaveKind::Disconnected);
+                return Some((room.owner, undo(room.id, player, from, op)));
+            }
+            (None, Control::Spectating { room, spectator }) => {
+                let op = RoomOp::StopSpectating(SpectatorStateChangeReason::Disconnected);
+                return Some((room.owner, undo(room.id, spectator, from, op)));
+            }
             (None, control) => self.release_unclaimed(control),
         }
+        None
     }
 
     /// Gives back what an admission answer took for a connection that is gone.
     fn release_unclaimed(&self, control: Control) {
-        match control {
-            Control::Admitted { ip } => self.send(
-                routing::ip_owner(&ip, self.count),
-                ShardMsg::ReleaseConnection { ip },
-            ),
+        let (ip, msg) = match control {
+            Control::Admitted { ip } => (ip, AdmissionMsg::ReleaseConnection { ip }),
             Control::ConnectionRefused {
                 ip, answer: true, ..
-            } => self.send(
-                routing::ip_owner(&ip, self.count),
-                ShardMsg::ReleaseRefusal { ip },
-            ),
-            _ => {}
-        }
+            } => (ip, AdmissionMsg::ReleaseRefusal { ip }),
+            _ => return,
+        };
+        self.send(routing::ip_owner(&ip, self.count), ShardMsg::Admission(msg));
     }
 
     /// Writes `frame` to one session, wherever it lives.
@@ -287,43 +334,20 @@ impl Shard {
         self.fanout(std::iter::once(to), &frame, None);
     }
 
-    /// Writes `frame` to many sessions: local ones directly, and one `Deliver` per other shard.
-    /// `relayed_at` marks relayed game data, whose latency is recorded where it is delivered.
+    /// Writes `frame` to many sessions: local ones directly, and one batch entry per other
+    /// shard. `relayed_at` marks relayed game data, whose latency is recorded where it is
+    /// delivered. The owner machine groups its relays the same way (`Outputs::fanout`).
     pub fn fanout(
         &self,
         recipients: impl Iterator<Item = SessionAddr>,
         frame: &Frame,
         relayed_at: Option<Instant>,
     ) {
-        let mut remote: Vec<(u32, Vec<u64>)> = Vec::new();
-        let mut local = false;
-        {
-            let sessions = self.sessions.borrow();
-            for to in recipients {
-                if to.shard == self.index {
-                    if let Some(mailbox) = sessions.get(&to.slot) {
-                        mailbox.push_frame(frame.clone());
-                        local = true;
-                    }
-                } else if let Some((_, slots)) = remote.iter_mut().find(|(s, _)| *s == to.shard) {
-                    slots.push(to.slot);
-                } else {
-                    remote.push((to.shard, vec![to.slot]));
-                }
-            }
-        }
-        if let (true, Some(since)) = (local, relayed_at) {
-            self.metrics.record_since(Op::GameDataRelay, since);
-        }
-        for (shard, slots) in remote {
-            self.send(
-                shard,
-                ShardMsg::Deliver {
-                    slots,
-                    frame: frame.clone(),
-                    relayed_at,
-                },
-            );
+        let mut outputs = Outputs::default();
+        outputs.fanout(recipients, frame, relayed_at);
+        let mut pending = VecDeque::new();
+        while let Some(output) = outputs.pop() {
+            self.route(output, &mut pending);
         }
     }
 
@@ -331,11 +355,17 @@ impl Shard {
     pub fn control(&self, to: SessionAddr, control: Control) {
         self.send(
             to.shard,
-            ShardMsg::Control {
+            ShardMsg::Delivery(Delivery::Control {
                 slot: to.slot,
                 control,
-            },
+            }),
         );
+    }
+
+    /// Refuses a pending join: the reply, then the control that lets the session read again.
+    pub(crate) fn refuse_join(&self, to: SessionAddr, reply: ServerMessage) {
+        self.deliver(to, text_frame(&reply));
+        self.control(to, Control::JoinRefused);
     }
 
     /// Pushes `control` to every local session (shutdown).
@@ -349,21 +379,34 @@ impl Shard {
     pub(crate) fn mailboxes(&self) -> Vec<Rc<Mailbox>> {
         self.sessions.borrow().values().cloned().collect()
     }
-}
 
-/// Serialises a server message once into a text frame.
-pub fn text_frame(msg: &ServerMessage) -> Frame {
-    frame_from_json(encode_server(msg))
-}
+    /// Expires the rooms that are due at `now` (called by the sweep).
+    pub fn expire_rooms(&self, now: Instant) {
+        let due = self
+            .owner
+            .borrow()
+            .poll_timeout()
+            .is_some_and(|deadline| deadline <= now);
+        if due {
+            self.owner.borrow_mut().handle_timeout(now);
+            self.drain_owner();
+        }
+    }
 
-/// Wraps JSON bytes we produced ourselves into a text frame.
-pub fn frame_from_json(bytes: bytes::Bytes) -> Frame {
-    // Our encoders only ever emit UTF-8, so the check cannot fail; it runs once per message,
-    // not per recipient.
-    match Utf8Bytes::try_from(bytes) {
-        Ok(text) => Frame::Text(text),
-        Err(_) => Frame::Text(Utf8Bytes::from_static(
-            r#"{"type":"Error","data":{"message":"Internal error","error_code":"INTERNAL_ERROR"}}"#,
-        )),
+    /// Rooms owned here.
+    pub fn owned_rooms(&self) -> usize {
+        self.owner.borrow().room_count()
     }
 }
+
+/// The owner work that takes a member back out of a room its session never learnt about.
+fn undo(room_id: RoomId, player: PlayerId, from: SessionAddr, op: RoomOp) -> OwnerCmd {
+    OwnerCmd::RoomOp {
+        room_id,
+        player,
+        from,
+        op,
+    }
+}
+
+pub use crate::protocol::frame::{frame_from_json, text_frame};

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 
 use super::Shard;
-use super::messages::ShardMsg;
+use super::messages::{ShardMsg, TelemetryMsg};
 use crate::metrics::{MetricsSnapshot, ShardSnapshot};
 use crate::signal::Signal;
 
@@ -74,10 +74,10 @@ impl Shard {
         for shard in 0..self.count {
             self.send(
                 shard,
-                ShardMsg::MetricsRequest {
+                ShardMsg::Telemetry(TelemetryMsg::MetricsRequest {
                     reply_to: self.index,
                     request_id: id,
-                },
+                }),
             );
         }
         let deadline = Instant::now() + GATHER_TIMEOUT;
@@ -93,15 +93,28 @@ impl Shard {
         MetricsSnapshot::merge(reports, Utc::now())
     }
 
+    /// Handles scrape traffic.
+    pub(super) fn telemetry(&self, msg: TelemetryMsg) {
+        match msg {
+            TelemetryMsg::MetricsRequest {
+                reply_to,
+                request_id,
+            } => self.answer_scrape(reply_to, request_id),
+            TelemetryMsg::MetricsReply { request_id, report } => {
+                self.file_report(request_id, *report)
+            }
+        }
+    }
+
     /// Answers a scrape request from the background task queue, so copying the report never
     /// delays connection work queued before it.
-    pub(super) fn answer_scrape(&self, reply_to: u32, request_id: u64) {
+    fn answer_scrape(&self, reply_to: u32, request_id: u64) {
         let shard = self.me.borrow().upgrade();
         let queue = self.background.get();
         if let (Some(shard), Some(queue)) = (shard, queue) {
             let task = async move {
                 let report = Box::new(shard.report());
-                shard.send(reply_to, ShardMsg::MetricsReply { request_id, report });
+                shard.send(reply_to, reply(request_id, report));
             };
             if let Ok(task) = glommio::spawn_local_into(task, queue) {
                 task.detach();
@@ -110,15 +123,20 @@ impl Shard {
         }
         // Not running on an executor (benchmarks, unit tests): answer in place.
         let report = Box::new(self.report());
-        self.send(reply_to, ShardMsg::MetricsReply { request_id, report });
+        self.send(reply_to, reply(request_id, report));
     }
 
     /// Files a report for a scrape started here.
-    pub(super) fn file_report(&self, request_id: u64, report: ShardSnapshot) {
+    fn file_report(&self, request_id: u64, report: ShardSnapshot) {
         let gather = self.scrapes.borrow().get(&request_id).cloned();
         if let Some(gather) = gather {
             gather.reports.borrow_mut().push(report);
             gather.signal.raise();
         }
     }
+}
+
+/// One shard's answer to scrape `request_id`.
+fn reply(request_id: u64, report: Box<ShardSnapshot>) -> ShardMsg {
+    ShardMsg::Telemetry(TelemetryMsg::MetricsReply { request_id, report })
 }

@@ -5,9 +5,8 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::Shard;
-use crate::protocol::{ErrorCode, ServerMessage};
-use crate::session::close_code;
-use crate::session::mailbox::Control;
+use super::mailbox::Control;
+use crate::protocol::{ErrorCode, ServerMessage, close_code};
 
 /// How often per-app `Authenticate` windows are pruned (they only grow between purges).
 const LIMITER_PURGE: Duration = Duration::from_secs(60);
@@ -31,7 +30,7 @@ pub async fn run(shard: Rc<Shard>) {
         let now = Instant::now();
         if now.duration_since(last_room_sweep) >= room_sweep {
             last_room_sweep = now;
-            shard.expire_inactive_rooms(chrono::Utc::now());
+            shard.expire_rooms(now);
         }
         if now.duration_since(last_purge) >= LIMITER_PURGE {
             last_purge = now;

@@ -1,42 +1,18 @@
-//! A connection's inbox on its own shard: frames to write and state changes to apply, in the
-//! order they were produced. Owners on any shard reach it through the shard's session table.
+//! A connection's inbox on its own shard, the end of the delivery side: frames to write and
+//! state changes to apply, in the order they were produced. Owners on any shard reach it through
+//! the shard's session table; the connection task (`net::conn`) drains it.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use async_tungstenite::tungstenite::Utf8Bytes;
-use bytes::Bytes;
-
-use crate::protocol::{GameDataEncoding, PlayerId, RoomId};
+use crate::protocol::{Frame, GameDataEncoding, PlayerId, RoomId};
 use crate::signal::Signal;
 
 /// How many times the limit a queue may reach while its client is still taking writes.
 const HARD_LIMIT_FACTOR: usize = 8;
 /// Queued bytes that count as full while the client takes no writes.
 const SOFT_BYTES: usize = 8 << 20;
-
-/// One WebSocket frame's payload, serialised once and shared by every recipient.
-#[derive(Debug, Clone)]
-pub enum Frame {
-    Text(Utf8Bytes),
-    Binary(Bytes),
-}
-
-impl Frame {
-    /// Payload length in bytes.
-    pub fn len(&self) -> usize {
-        match self {
-            Frame::Text(text) => text.len(),
-            Frame::Binary(bytes) => bytes.len(),
-        }
-    }
-
-    /// Whether the payload is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
 
 /// Where a session's room lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,6 +173,8 @@ impl Mailbox {
 
 #[cfg(test)]
 mod tests {
+    use bytes::Bytes;
+
     use super::*;
 
     #[test]

@@ -1,0 +1,449 @@
+//! The owner side of a shard as a sans-IO state machine, in the manner of quinn-proto's
+//! `Connection`: the rooms this shard owns (by id and by `(game, code)`), the room counts of the
+//! games it counts (`server.max_rooms_per_game`), code choice, and inactivity expiry.
+//!
+//! * Inputs: [`Owner::handle`] takes one [`OwnerCmd`] and the current time; nothing here reads
+//!   a clock, touches a socket or a channel.
+//! * Outputs: values ([`Output`]) taken with [`Owner::poll_output`]: frames per destination
+//!   shard, controls for single sessions, and owner work forwarded to another shard (or to this
+//!   one). The shard driver routes them.
+//! * Timers: [`Owner::poll_timeout`] says when the next room falls due for expiry;
+//!   [`Owner::handle_timeout`] expires what is due at `now`.
+//!
+//! Each room is the pure [`Room`] machine; this layer turns its effects into deliveries and
+//! keeps the per-shard tables and metrics in step. Disconnected seats and reconnection windows
+//! (spec decision 3) will live here too, next to the room table, with their deadlines folded
+//! into `poll_timeout`.
+//!
+//! Because the machine returns outputs instead of sending them, it never re-enters itself: an
+//! output addressed to this shard is fed back in by the driver after every output queued
+//! before it, in order.
+
+mod clock;
+mod members;
+mod outputs;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::hash_map::Entry;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ahash::AHashMap;
+
+use super::mailbox::{Control, RoomRef};
+use super::messages::{CreateRoom, JoinByCode, OwnerCmd, SpectateByCode};
+use super::routing::{game_owner, mint_room_id, room_owner};
+use crate::config::Config;
+use crate::metrics::ShardMetrics;
+use crate::protocol::frame::text_frame;
+use crate::protocol::room_code::generate_room_code;
+use crate::protocol::{ErrorCode, PlayerId, RoomId, ServerMessage};
+use crate::room::{Audience, Effects, Rejection, Room, RoomSettings, SessionAddr};
+use clock::WallClock;
+pub use outputs::{Output, Outputs};
+
+/// Attempts at finding a free code that also hashes to this shard before giving up.
+const CODE_ATTEMPTS: usize = 10_000;
+
+/// Where new room codes come from: random by default, scripted in tests.
+pub type CodeSource = Box<dyn FnMut() -> String>;
+
+/// Rooms owned by one shard, by id and by `(game, code)`.
+#[derive(Default)]
+struct RoomTable {
+    by_id: AHashMap<RoomId, Room>,
+    by_code: AHashMap<(String, String), RoomId>,
+}
+
+impl RoomTable {
+    fn lookup(&self, game: &str, code: &str) -> Option<RoomId> {
+        // Lookups are rare next to relays; building the owned key is fine here.
+        self.by_code
+            .get(&(game.to_owned(), code.to_owned()))
+            .copied()
+    }
+}
+
+/// One shard's owner machine.
+pub struct Owner {
+    /// This shard's index, 0-based.
+    index: u32,
+    /// How many shards the process runs (for routing forwards).
+    count: u32,
+    config: Arc<Config>,
+    /// The shard's counters; plain in-memory cells, readable by tests.
+    metrics: Rc<ShardMetrics>,
+    /// Turns the monotonic `now` of each input into the wall time rooms show.
+    clock: WallClock,
+    /// Rooms this shard owns.
+    rooms: RoomTable,
+    /// Live rooms per game, for the games this shard counts.
+    game_rooms: AHashMap<String, usize>,
+    codes: CodeSource,
+    /// Outputs not yet taken by the driver.
+    out: Outputs,
+}
+
+impl Owner {
+    /// An owner with no rooms. `now` anchors the wall clock rooms show (`created_at`,
+    /// `connected_at`) to the monotonic clock the inputs carry.
+    pub fn new(index: u32, count: u32, config: Arc<Config>, metrics: Rc<ShardMetrics>) -> Self {
+        let length = config.protocol.room_code_length;
+        let prefix = config.server.room_code_prefix.clone();
+        let codes: CodeSource =
+            Box::new(move || generate_room_code(&mut rand::rng(), length, prefix.as_deref()));
+        Owner {
+            index,
+            count,
+            config,
+            metrics,
+            clock: WallClock::now(),
+            rooms: RoomTable::default(),
+            game_rooms: AHashMap::new(),
+            codes,
+            out: Outputs::default(),
+        }
+    }
+
+    /// Replaces where room codes come from (tests script collisions with it).
+    pub fn with_codes(mut self, codes: CodeSource) -> Self {
+        self.codes = codes;
+        self
+    }
+
+    /// Anchors the wall clock: `at` (monotonic) is `wall` (tests pin both).
+    pub fn with_clock(mut self, at: Instant, wall: chrono::DateTime<chrono::Utc>) -> Self {
+        self.clock = WallClock::anchored(at, wall);
+        self
+    }
+
+    /// Handles one command at `now`; its outputs wait in [`Owner::poll_output`].
+    pub fn handle(&mut self, now: Instant, cmd: OwnerCmd) {
+        match cmd {
+            OwnerCmd::CreateRoom(req) => self.reserve_room(req),
+            OwnerCmd::BuildRoom(req) => self.build_room(now, *req),
+            OwnerCmd::ReleaseRoom { game_name } => self.release_room(&game_name),
+            OwnerCmd::JoinRoom(req) => self.join_room(now, *req),
+            OwnerCmd::Spectate(req) => self.spectate(now, *req),
+            OwnerCmd::RoomOp {
+                room_id,
+                player,
+                from,
+                op,
+            } => self.room_op(now, room_id, player, from, op),
+            OwnerCmd::Relay {
+                room_id,
+                from,
+                payload,
+                received_at,
+            } => self.relay(now, room_id, from, payload, received_at),
+        }
+    }
+
+    /// The next output to route, oldest first.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop()
+    }
+
+    /// When the next room falls due for inactivity expiry (`server.inactive_room_timeout`
+    /// after its last activity), if the machine holds any room.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let oldest = self.rooms.by_id.values().map(Room::last_activity).min()?;
+        Some(self.clock.instant_of(oldest) + self.inactivity_timeout())
+    }
+
+    /// Expires what is due at `now`: rooms nobody touched for `server.inactive_room_timeout`
+    /// are deleted, their members told (`Error{ROOM_NOT_FOUND}`) and freed to join again
+    /// (decision 9).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let timeout = self.inactivity_timeout();
+        let expired: Vec<RoomId> = self
+            .rooms
+            .by_id
+            .iter()
+            .filter(|(_, room)| self.clock.instant_of(room.last_activity()) + timeout <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for room_id in expired {
+            self.metrics.count(|c| c.inactive_rooms_cleaned += 1);
+            self.delete_room(room_id);
+        }
+    }
+
+    /// How many rooms this shard owns.
+    pub fn room_count(&self) -> usize {
+        self.rooms.by_id.len()
+    }
+
+    /// A room this shard owns, by id (for tests and introspection).
+    pub fn room(&self, id: &RoomId) -> Option<&Room> {
+        self.rooms.by_id.get(id)
+    }
+
+    /// The id of the room with this code in this game, if this shard owns it.
+    pub fn room_by_code(&self, game: &str, code: &str) -> Option<RoomId> {
+        self.rooms.lookup(game, code)
+    }
+
+    /// Live rooms of `game`, if this shard counts that game.
+    pub fn game_room_count(&self, game: &str) -> usize {
+        self.game_rooms.get(game).copied().unwrap_or(0)
+    }
+
+    fn inactivity_timeout(&self) -> Duration {
+        Duration::from_secs(self.config.server.inactive_room_timeout)
+    }
+
+    /// On the game's counting shard: take a slot under `max_rooms_per_game`, then hand the
+    /// request to the shard that will own the room.
+    fn reserve_room(&mut self, mut req: Box<CreateRoom>) {
+        let limit = self.config.server.max_rooms_per_game;
+        self.metrics.count(|c| c.room_cap_lock_acquisitions += 1);
+        let count = self.game_rooms.entry(req.game_name.clone()).or_insert(0);
+        if *count >= limit {
+            let current = *count;
+            self.metrics.count(|c| c.room_cap_denials += 1);
+            let reason = format!(
+                "Game `{}` already has {current} rooms (limit {limit})",
+                req.game_name
+            );
+            self.out.refuse_join(
+                req.creator.addr,
+                ServerMessage::join_failed(reason, ErrorCode::MaxRoomsPerGameExceeded),
+            );
+            return;
+        }
+        *count += 1;
+        req.code = (self.codes)();
+        let owner = room_owner(&req.game_name, &req.code, self.count);
+        self.out.forward(owner, OwnerCmd::BuildRoom(req));
+    }
+
+    /// On the game's counting shard: a room of that game is gone.
+    fn release_room(&mut self, game_name: &str) {
+        if let Some(count) = self.game_rooms.get_mut(game_name) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                self.game_rooms.remove(game_name);
+            }
+        }
+    }
+
+    /// On the owner: create the room around its creator. A code that is already taken is
+    /// regenerated (decision 7), keeping only codes that hash to this shard.
+    fn build_room(&mut self, now: Instant, req: CreateRoom) {
+        let mut code = req.code;
+        let mut attempts = 0;
+        while self.rooms.lookup(&req.game_name, &code).is_some()
+            || room_owner(&req.game_name, &code, self.count) != self.index
+        {
+            attempts += 1;
+            if attempts > CODE_ATTEMPTS {
+                self.give_back_slot(req.game_name);
+                self.out.refuse_join(
+                    req.creator.addr,
+                    ServerMessage::join_failed(
+                        "No free room code left for this game",
+                        ErrorCode::RoomCreationFailed,
+                    ),
+                );
+                return;
+            }
+            code = (self.codes)();
+        }
+        let room_id = mint_room_id(self.index);
+        let settings = RoomSettings {
+            id: room_id,
+            code: code.clone(),
+            game_name: req.game_name.clone(),
+            max_players: req.max_players,
+            supports_authority: req.supports_authority,
+            relay_type: self.config.relay_type_for(&req.game_name).to_owned(),
+        };
+        let wall = self.clock.wall(now);
+        let mut room = Room::new(settings, wall);
+        let creator = req.creator.addr;
+        let creator_id = req.creator.id;
+        match room.join(req.creator, wall) {
+            Ok(effects) => {
+                self.metrics.count(|c| c.rooms_created += 1);
+                self.metrics
+                    .rooms
+                    .borrow_mut()
+                    .room_added(&req.game_name, 0);
+                self.rooms.by_code.insert((req.game_name, code), room_id);
+                let room = self.rooms.by_id.entry(room_id).or_insert(room);
+                seated(
+                    &self.metrics,
+                    &mut self.out,
+                    self.index,
+                    room,
+                    0,
+                    creator,
+                    creator_id,
+                    effects,
+                );
+            }
+            Err(rejection) => {
+                // A fresh room refuses its creator only if the state machine disagrees with
+                // the session's validation; report it rather than leave the client waiting.
+                self.give_back_slot(req.game_name);
+                self.out.refuse_join(creator, rejection.into_join_failed());
+            }
+        }
+    }
+
+    /// Returns a reserved room slot to the game's counting shard.
+    fn give_back_slot(&mut self, game_name: String) {
+        let to = game_owner(&game_name, self.count);
+        self.out.forward(to, OwnerCmd::ReleaseRoom { game_name });
+    }
+
+    /// On the owner: join an existing room by code. Joining by code never creates a room.
+    fn join_room(&mut self, now: Instant, req: JoinByCode) {
+        let addr = req.joiner.addr;
+        let player = req.joiner.id;
+        let room = self
+            .rooms
+            .lookup(&req.game_name, &req.code)
+            .and_then(|id| self.rooms.by_id.get_mut(&id));
+        let Some(room) = room else {
+            self.out.refuse_join(
+                addr,
+                ServerMessage::join_failed("Room not found", ErrorCode::RoomNotFound),
+            );
+            return;
+        };
+        let before = room.player_count();
+        match room.join(req.joiner, self.clock.wall(now)) {
+            Ok(effects) => {
+                self.metrics.count(|c| c.rooms_joined += 1);
+                seated(
+                    &self.metrics,
+                    &mut self.out,
+                    self.index,
+                    room,
+                    before,
+                    addr,
+                    player,
+                    effects,
+                );
+            }
+            Err(rejection) => self.out.refuse_join(addr, rejection.into_join_failed()),
+        }
+    }
+
+    /// On the owner: add a spectator.
+    fn spectate(&mut self, now: Instant, req: SpectateByCode) {
+        let addr = req.spectator.addr;
+        let spectator = req.spectator.id;
+        let found = self
+            .rooms
+            .lookup(&req.game_name, &req.code)
+            .and_then(|id| self.rooms.by_id.get_mut(&id).map(|room| (id, room)));
+        let Some((room_id, room)) = found else {
+            let refusal = Rejection::new("Room not found", ErrorCode::RoomNotFound);
+            self.out
+                .deliver(addr, text_frame(&refusal.into_spectator_join_failed()));
+            self.out.control(addr, Control::SpectateSettled);
+            return;
+        };
+        match room.join_spectator(req.spectator, self.clock.wall(now)) {
+            Ok(effects) => {
+                room.set_encoding(spectator, req.encoding);
+                let room_ref = RoomRef {
+                    id: room_id,
+                    owner: self.index,
+                };
+                self.out.control(
+                    addr,
+                    Control::Spectating {
+                        room: room_ref,
+                        spectator,
+                    },
+                );
+                self.out.apply(room, effects);
+            }
+            Err(rejection) => {
+                self.out
+                    .deliver(addr, text_frame(&rejection.into_spectator_join_failed()));
+                self.out.control(addr, Control::SpectateSettled);
+            }
+        }
+    }
+
+    /// Removes a room, tells anyone still attached, and gives its slot back to the game.
+    fn delete_room(&mut self, room_id: RoomId) {
+        let Some(mut room) = self.rooms.by_id.remove(&room_id) else {
+            return;
+        };
+        let game_name = room.settings().game_name.clone();
+        self.metrics.count(|c| c.rooms_deleted += 1);
+        players_moved(&self.metrics, &game_name, room.player_count(), 0);
+        self.metrics.rooms.borrow_mut().room_removed(&game_name, 0);
+        if let Entry::Occupied(e) = self
+            .rooms
+            .by_code
+            .entry((game_name.clone(), room.settings().code.clone()))
+        {
+            e.remove();
+        }
+        let attached: Vec<SessionAddr> = room.recipients(Audience::Everyone).collect();
+        let effects = room.close();
+        self.out.apply(&room, effects);
+        for addr in attached {
+            self.out.control(addr, Control::Detached(room_id));
+        }
+        self.give_back_slot(game_name);
+    }
+}
+
+/// A player took a seat in `room` (which held `before` players): count it, tell the player's
+/// session where its room is, then send the room's effects. The control goes out before the
+/// `RoomJoined` frame, so the session knows its room before the client can act on the reply.
+#[allow(clippy::too_many_arguments)]
+fn seated(
+    metrics: &ShardMetrics,
+    out: &mut Outputs,
+    index: u32,
+    room: &Room,
+    before: usize,
+    addr: SessionAddr,
+    player: PlayerId,
+    effects: Effects,
+) {
+    metrics.count(|c| c.tokens_issued += 1);
+    players_moved(
+        metrics,
+        &room.settings().game_name,
+        before,
+        room.player_count(),
+    );
+    let at = RoomRef {
+        id: room.settings().id,
+        owner: index,
+    };
+    out.control(addr, Control::Joined { room: at, player });
+    out.apply(room, effects);
+}
+
+/// Keeps the room summary, the seated-players gauge and the join/leave counters in step with a
+/// room whose player count went from `before` to `after`.
+fn players_moved(metrics: &ShardMetrics, game: &str, before: usize, after: usize) {
+    if before == after {
+        return;
+    }
+    metrics.rooms.borrow_mut().players_changed(game, before, after);
+    let delta = after as i64 - before as i64;
+    metrics.gauge(|g| g.players_active += delta);
+    metrics.count(|c| {
+        if delta > 0 {
+            c.players_joined += delta as u64;
+        } else {
+            c.players_left += delta.unsigned_abs();
+        }
+    });
+}

@@ -1,0 +1,112 @@
+//! What the owner machine asks its driver to do, as values. The driver takes them one by one
+//! (`Owner::poll_output`) and routes them: to a local mailbox, or into the outbox of the shard
+//! that holds the session or owns the key.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use super::super::mailbox::Control;
+use super::super::messages::OwnerCmd;
+use crate::protocol::frame::text_frame;
+use crate::protocol::{Frame, ServerMessage};
+use crate::room::{Audience, Effects, Room, SessionAddr};
+
+/// One thing for the driver to do.
+#[derive(Debug)]
+pub enum Output {
+    /// Write `frame` to these sessions, all held by shard `shard`. `relayed_at` marks relayed
+    /// game data, whose latency is recorded where it is delivered.
+    Deliver {
+        shard: u32,
+        slots: Vec<u64>,
+        frame: Frame,
+        relayed_at: Option<Instant>,
+    },
+    /// Apply a state change to one session.
+    Control { to: SessionAddr, control: Control },
+    /// Hand owner work to shard `to` (possibly this very shard: the driver feeds it back in
+    /// after the outputs already queued).
+    Forward { to: u32, cmd: OwnerCmd },
+}
+
+/// The outputs of the inputs handled so far, in the order the driver must route them.
+#[derive(Debug, Default)]
+pub struct Outputs {
+    queue: VecDeque<Output>,
+}
+
+impl Outputs {
+    /// The next output, oldest first.
+    pub fn pop(&mut self) -> Option<Output> {
+        self.queue.pop_front()
+    }
+
+    /// Whether nothing waits to be routed.
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// A frame for one session.
+    pub fn deliver(&mut self, to: SessionAddr, frame: Frame) {
+        self.queue.push_back(Output::Deliver {
+            shard: to.shard,
+            slots: vec![to.slot],
+            frame,
+            relayed_at: None,
+        });
+    }
+
+    /// A frame for many sessions: one [`Output::Deliver`] per shard that holds any of them, so
+    /// a broadcast costs one message per shard, never one per recipient.
+    pub fn fanout(
+        &mut self,
+        recipients: impl Iterator<Item = SessionAddr>,
+        frame: &Frame,
+        relayed_at: Option<Instant>,
+    ) {
+        // Rooms span few shards, so a short list beats a map.
+        let mut by_shard: Vec<(u32, Vec<u64>)> = Vec::new();
+        for to in recipients {
+            match by_shard.iter_mut().find(|(shard, _)| *shard == to.shard) {
+                Some((_, slots)) => slots.push(to.slot),
+                None => by_shard.push((to.shard, vec![to.slot])),
+            }
+        }
+        for (shard, slots) in by_shard {
+            self.queue.push_back(Output::Deliver {
+                shard,
+                slots,
+                frame: frame.clone(),
+                relayed_at,
+            });
+        }
+    }
+
+    /// A state change for one session.
+    pub fn control(&mut self, to: SessionAddr, control: Control) {
+        self.queue.push_back(Output::Control { to, control });
+    }
+
+    /// Owner work for shard `to`.
+    pub fn forward(&mut self, to: u32, cmd: OwnerCmd) {
+        self.queue.push_back(Output::Forward { to, cmd });
+    }
+
+    /// A room's effects: each message serialised once, then addressed to its audience as the
+    /// room's membership stands now (so call this before the room takes its next input).
+    pub fn apply(&mut self, room: &Room, effects: Effects) {
+        for out in effects {
+            let frame = text_frame(&out.msg);
+            match out.to {
+                Audience::Session(addr) => self.deliver(addr, frame),
+                audience => self.fanout(room.recipients(audience), &frame, None),
+            }
+        }
+    }
+
+    /// Refuses a pending join: the reply, then the control that lets the session read again.
+    pub fn refuse_join(&mut self, to: SessionAddr, reply: ServerMessage) {
+        self.deliver(to, text_frame(&reply));
+        self.control(to, Control::JoinRefused);
+    }
+}
