@@ -195,14 +195,7 @@ impl Shard {
 
     /// On the IP's owner: charge a valid `JoinRoom` to the IP's quota and pass it on, or
     /// refuse it.
-    fn join_quota(
-        &self,
-        ip: IpAddr,
-        kind: JoinKind,
-        from: SessionAddr,
-        next: u32,
-        then: OwnerCmd,
-    ) {
+    fn join_quota(&self, ip: IpAddr, kind: JoinKind, from: SessionAddr, next: u32, then: OwnerCmd) {
         let verdict =
             self.ips
                 .borrow_mut()

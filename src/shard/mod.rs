@@ -18,6 +18,9 @@ pub mod routing;
 pub mod scrape;
 mod sweep;
 
+#[cfg(test)]
+mod tests;
+
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::{Rc, Weak};

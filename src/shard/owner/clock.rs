@@ -27,8 +27,8 @@ impl WallClock {
     /// The wall time of a monotonic instant. Instants before the anchor map to the anchor
     /// (inputs never carry one).
     pub fn wall(&self, now: Instant) -> DateTime<Utc> {
-        let since = TimeDelta::from_std(now.saturating_duration_since(self.at))
-            .unwrap_or(TimeDelta::MAX);
+        let since =
+            TimeDelta::from_std(now.saturating_duration_since(self.at)).unwrap_or(TimeDelta::MAX);
         self.wall.checked_add_signed(since).unwrap_or(self.wall)
     }
 

@@ -436,7 +436,10 @@ fn players_moved(metrics: &ShardMetrics, game: &str, before: usize, after: usize
     if before == after {
         return;
     }
-    metrics.rooms.borrow_mut().players_changed(game, before, after);
+    metrics
+        .rooms
+        .borrow_mut()
+        .players_changed(game, before, after);
     let delta = after as i64 - before as i64;
     metrics.gauge(|g| g.players_active += delta);
     metrics.count(|c| {

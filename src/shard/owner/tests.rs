@@ -1,0 +1,389 @@
+//! The owner machine on an injected clock: commands in, outputs out, no sockets and no sleeps.
+//! A one-shard owner forwards everything to itself; the harness feeds those forwards back in,
+//! as the shard driver does.
+
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::super::mailbox::Control;
+use super::super::messages::{CreateRoom, JoinByCode, OwnerCmd, RelayPayload, RoomOp};
+use super::{Output, Owner};
+use crate::config::Config;
+use crate::metrics::ShardMetrics;
+use crate::protocol::{Frame, GameDataEncoding, PlayerId, RoomId};
+use crate::room::{Joiner, LeaveKind, SessionAddr};
+
+const GAME: &str = "kart racer";
+
+/// What one session was sent, in order: frames as their JSON, controls as themselves.
+#[derive(Debug)]
+enum Seen {
+    Frame(Value),
+    Control(Control),
+}
+
+/// A one-shard owner, its clock and everything it sent.
+struct Harness {
+    owner: Owner,
+    metrics: Rc<ShardMetrics>,
+    start: Instant,
+    now: Instant,
+    /// Per session, in routing order.
+    sent: Vec<(SessionAddr, Seen)>,
+}
+
+impl Harness {
+    fn new(configure: impl FnOnce(&mut Config)) -> Self {
+        let mut config = Config::default();
+        configure(&mut config);
+        let metrics = Rc::new(ShardMetrics::new(1));
+        let start = Instant::now();
+        let wall = Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap();
+        let owner = Owner::new(0, 1, Arc::new(config), metrics.clone()).with_clock(start, wall);
+        Harness {
+            owner,
+            metrics,
+            start,
+            now: start,
+            sent: Vec::new(),
+        }
+    }
+
+    /// Room codes come from this script, in order.
+    fn scripted_codes(mut self, codes: &[&str]) -> Self {
+        let mut codes: VecDeque<String> = codes.iter().map(|c| (*c).to_owned()).collect();
+        self.owner = self
+            .owner
+            .with_codes(Box::new(move || codes.pop_front().unwrap_or_default()));
+        self
+    }
+
+    fn advance(&mut self, by: Duration) {
+        self.now += by;
+    }
+
+    /// Feeds one command and every forward it causes, as the driver would.
+    fn feed(&mut self, cmd: OwnerCmd) {
+        self.owner.handle(self.now, cmd);
+        self.drain();
+    }
+
+    fn drain(&mut self) {
+        let mut pending = VecDeque::new();
+        loop {
+            match self.owner.poll_output() {
+                Some(Output::Deliver {
+                    shard,
+                    slots,
+                    frame,
+                    ..
+                }) => {
+                    for slot in slots {
+                        self.sent
+                            .push((SessionAddr { shard, slot }, Seen::Frame(json(&frame))));
+                    }
+                }
+                Some(Output::Control { to, control }) => {
+                    self.sent.push((to, Seen::Control(control)))
+                }
+                Some(Output::Forward { to, cmd }) => {
+                    assert_eq!(to, 0, "a one-shard owner forwards only to itself");
+                    pending.push_back(cmd);
+                }
+                None => match pending.pop_front() {
+                    Some(cmd) => self.owner.handle(self.now, cmd),
+                    None => break,
+                },
+            }
+        }
+    }
+
+    /// Everything `who` was sent since the last call (for any session), in order.
+    fn take(&mut self, who: u64) -> Vec<Seen> {
+        let (mine, rest) = std::mem::take(&mut self.sent)
+            .into_iter()
+            .partition(|(to, _)| to.slot == who);
+        self.sent = rest;
+        mine.into_iter().map(|(_, seen)| seen).collect()
+    }
+
+    fn forget_sent(&mut self) {
+        self.sent.clear();
+    }
+
+    /// Player `n` creates a room; returns its id and code.
+    fn create(&mut self, n: u64, max_players: u8) -> (RoomId, String) {
+        self.feed(OwnerCmd::CreateRoom(Box::new(CreateRoom {
+            game_name: GAME.to_owned(),
+            max_players,
+            supports_authority: true,
+            code: String::new(),
+            creator: joiner(n),
+        })));
+        let seen = self.take(n);
+        let room = match seen.first() {
+            Some(Seen::Control(Control::Joined { room, .. })) => room.id,
+            other => panic!("creator was not seated: {other:?}"),
+        };
+        let code = match seen.get(1) {
+            Some(Seen::Frame(frame)) => frame["data"]["room_code"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            other => panic!("no RoomJoined after Joined: {other:?}"),
+        };
+        (room, code)
+    }
+
+    fn join(&mut self, n: u64, code: &str) {
+        self.feed(OwnerCmd::JoinRoom(Box::new(JoinByCode {
+            game_name: GAME.to_owned(),
+            code: code.to_owned(),
+            joiner: joiner(n),
+        })));
+    }
+
+    fn leave(&mut self, room_id: RoomId, n: u64, kind: LeaveKind) {
+        self.feed(OwnerCmd::RoomOp {
+            room_id,
+            player: id(n),
+            from: addr(n),
+            op: RoomOp::Leave(kind),
+        });
+    }
+}
+
+fn id(n: u64) -> PlayerId {
+    Uuid::from_u128(u128::from(n))
+}
+
+fn addr(n: u64) -> SessionAddr {
+    SessionAddr { shard: 0, slot: n }
+}
+
+fn joiner(n: u64) -> Joiner {
+    Joiner {
+        id: id(n),
+        name: format!("player{n}"),
+        addr: addr(n),
+        encoding: GameDataEncoding::Json,
+        reconnection_token: format!("token{n}"),
+    }
+}
+
+fn json(frame: &Frame) -> Value {
+    match frame {
+        Frame::Text(text) => serde_json::from_str(text.as_str()).expect("our frames are JSON"),
+        Frame::Binary(_) => Value::Null,
+    }
+}
+
+/// The `type` of each frame, with controls as their debug name.
+fn kinds(seen: &[Seen]) -> Vec<String> {
+    seen.iter()
+        .map(|s| match s {
+            Seen::Frame(v) => v["type"].as_str().unwrap_or("?").to_owned(),
+            Seen::Control(c) => format!("{c:?}")
+                .split([' ', '(', '{'])
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+        })
+        .collect()
+}
+
+fn error_code(seen: &Seen) -> &str {
+    match seen {
+        Seen::Frame(v) => v["data"]["error_code"].as_str().unwrap_or("?"),
+        Seen::Control(_) => "control",
+    }
+}
+
+#[test]
+fn create_seats_the_creator_and_takes_a_game_slot() {
+    let mut h = Harness::new(|_| {});
+    let (room, code) = h.create(1, 4);
+    assert_eq!(h.owner.room_count(), 1);
+    assert_eq!(h.owner.room_by_code(GAME, &code), Some(room));
+    assert_eq!(h.owner.game_room_count(GAME), 1);
+    let seated = h.owner.room(&room).map(|r| r.contains(id(1)));
+    assert_eq!(seated, Some(true));
+    let counters = h.metrics.counters.borrow();
+    assert_eq!(counters.rooms_created, 1);
+    assert_eq!(counters.players_joined, 1);
+}
+
+#[test]
+fn join_tells_the_joiner_first_then_the_others() {
+    let mut h = Harness::new(|_| {});
+    let (room, code) = h.create(1, 4);
+    h.join(2, &code);
+    assert_eq!(kinds(&h.take(2)), ["Joined", "RoomJoined"]);
+    assert_eq!(kinds(&h.take(1)), ["PlayerJoined"]);
+    assert_eq!(h.owner.room(&room).map(|r| r.player_count()), Some(2));
+}
+
+#[test]
+fn joining_an_unknown_code_is_refused_with_room_not_found() {
+    let mut h = Harness::new(|_| {});
+    h.join(2, "ZZZZZZ");
+    let seen = h.take(2);
+    assert_eq!(kinds(&seen), ["RoomJoinFailed", "JoinRefused"]);
+    assert_eq!(error_code(&seen[0]), "ROOM_NOT_FOUND");
+}
+
+#[test]
+fn joining_a_full_room_is_refused_and_changes_nothing() {
+    let mut h = Harness::new(|_| {});
+    let (room, code) = h.create(1, 2);
+    h.join(2, &code);
+    h.forget_sent();
+    h.join(3, &code);
+    let seen = h.take(3);
+    assert_eq!(kinds(&seen), ["RoomJoinFailed", "JoinRefused"]);
+    assert_eq!(error_code(&seen[0]), "ROOM_FULL");
+    assert!(
+        h.take(1).is_empty(),
+        "the members hear nothing of a refused join"
+    );
+    assert_eq!(h.owner.room(&room).map(|r| r.player_count()), Some(2));
+}
+
+#[test]
+fn a_voluntary_leave_is_answered_and_announced() {
+    let mut h = Harness::new(|_| {});
+    let (room, code) = h.create(1, 4);
+    h.join(2, &code);
+    h.forget_sent();
+    h.leave(room, 2, LeaveKind::Voluntary);
+    assert_eq!(kinds(&h.take(2)), ["RoomLeft", "Left"]);
+    assert_eq!(kinds(&h.take(1)), ["PlayerLeft"]);
+    assert_eq!(h.owner.room(&room).map(|r| r.contains(id(2))), Some(false));
+}
+
+#[test]
+fn a_disconnect_is_announced_but_the_gone_player_is_sent_no_reply() {
+    let mut h = Harness::new(|_| {});
+    let (room, code) = h.create(1, 4);
+    h.join(2, &code);
+    h.forget_sent();
+    h.leave(room, 2, LeaveKind::Disconnected);
+    assert_eq!(kinds(&h.take(2)), ["Left"]);
+    assert_eq!(kinds(&h.take(1)), ["PlayerLeft"]);
+}
+
+#[test]
+fn the_last_leave_deletes_the_room_and_frees_its_code_and_slot() {
+    let mut h = Harness::new(|_| {});
+    let (room, code) = h.create(1, 4);
+    h.leave(room, 1, LeaveKind::Voluntary);
+    assert_eq!(h.owner.room_count(), 0);
+    assert_eq!(h.owner.room_by_code(GAME, &code), None);
+    assert_eq!(h.owner.game_room_count(GAME), 0);
+    assert_eq!(h.metrics.counters.borrow().rooms_deleted, 1);
+    assert_eq!(h.owner.poll_timeout(), None, "no room, no timer");
+    // A member op after the room is gone is answered as stale.
+    h.forget_sent();
+    h.feed(OwnerCmd::RoomOp {
+        room_id: room,
+        player: id(1),
+        from: addr(1),
+        op: RoomOp::Ready,
+    });
+    let seen = h.take(1);
+    assert_eq!(kinds(&seen), ["Error", "Detached"]);
+    assert_eq!(error_code(&seen[0]), "NOT_IN_ROOM");
+}
+
+#[test]
+fn an_idle_room_expires_at_its_deadline_and_not_before() {
+    let timeout = Duration::from_secs(600);
+    let mut h = Harness::new(|c| c.server.inactive_room_timeout = timeout.as_secs());
+    let (room, code) = h.create(1, 4);
+    assert_eq!(h.owner.poll_timeout(), Some(h.start + timeout));
+
+    // Activity (here relayed game data) pushes the deadline back.
+    h.advance(Duration::from_secs(400));
+    h.feed(OwnerCmd::Relay {
+        room_id: room,
+        from: id(1),
+        payload: RelayPayload::Json(bytes::Bytes::from_static(b"{}")),
+        received_at: h.now,
+    });
+    let deadline = h.now + timeout;
+    assert_eq!(h.owner.poll_timeout(), Some(deadline));
+
+    h.owner.handle_timeout(deadline - Duration::from_millis(1));
+    h.drain();
+    assert_eq!(h.owner.room_count(), 1, "not due yet");
+
+    h.forget_sent();
+    h.now = deadline;
+    h.owner.handle_timeout(deadline);
+    h.drain();
+    assert_eq!(h.owner.room_count(), 0);
+    assert_eq!(h.owner.room_by_code(GAME, &code), None);
+    assert_eq!(h.owner.game_room_count(GAME), 0, "the slot went back");
+    let seen = h.take(1);
+    assert_eq!(kinds(&seen), ["Error", "Detached"]);
+    assert_eq!(error_code(&seen[0]), "ROOM_NOT_FOUND");
+    assert_eq!(h.metrics.counters.borrow().inactive_rooms_cleaned, 1);
+}
+
+#[test]
+fn max_rooms_per_game_counts_live_rooms_only() {
+    let mut h = Harness::new(|c| c.server.max_rooms_per_game = 1);
+    let (room, _) = h.create(1, 4);
+    h.feed(OwnerCmd::CreateRoom(Box::new(CreateRoom {
+        game_name: GAME.to_owned(),
+        max_players: 4,
+        supports_authority: true,
+        code: String::new(),
+        creator: joiner(2),
+    })));
+    let seen = h.take(2);
+    assert_eq!(kinds(&seen), ["RoomJoinFailed", "JoinRefused"]);
+    assert_eq!(error_code(&seen[0]), "MAX_ROOMS_PER_GAME_EXCEEDED");
+    assert_eq!(h.metrics.counters.borrow().room_cap_denials, 1);
+    assert_eq!(h.owner.game_room_count(GAME), 1);
+
+    // Once the room is gone its slot is free again.
+    h.leave(room, 1, LeaveKind::Voluntary);
+    assert_eq!(h.owner.game_room_count(GAME), 0);
+    h.create(2, 4);
+    assert_eq!(h.owner.game_room_count(GAME), 1);
+}
+
+#[test]
+fn a_taken_code_is_regenerated() {
+    let mut h = Harness::new(|_| {}).scripted_codes(&["AAAAAA", "AAAAAA", "BBBBBB"]);
+    let (first, first_code) = h.create(1, 4);
+    let (second, second_code) = h.create(2, 4);
+    assert_eq!(first_code, "AAAAAA");
+    assert_eq!(second_code, "BBBBBB");
+    assert_ne!(first, second);
+    assert_eq!(h.owner.room_by_code(GAME, "AAAAAA"), Some(first));
+    assert_eq!(h.owner.room_by_code(GAME, "BBBBBB"), Some(second));
+    assert_eq!(h.owner.game_room_count(GAME), 2);
+}
+
+#[test]
+fn a_join_whose_client_left_is_undone_in_order() {
+    // The driver answers `Joined` for a session that is gone with a `Leave(Disconnected)` of
+    // its own; the machine takes it like any disconnect, after the join's own outputs.
+    let mut h = Harness::new(|_| {});
+    let (room, code) = h.create(1, 4);
+    h.join(2, &code);
+    let joined = h.take(2);
+    assert_eq!(kinds(&joined), ["Joined", "RoomJoined"]);
+    h.leave(room, 2, LeaveKind::Disconnected);
+    assert_eq!(kinds(&h.take(1)), ["PlayerJoined", "PlayerLeft"]);
+    assert_eq!(h.owner.room(&room).map(|r| r.player_count()), Some(1));
+    assert_eq!(h.metrics.gauges.borrow().players_active, 1);
+}
