@@ -32,15 +32,18 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
     let (head, leftover) = match head {
         Ok(Ok(parsed)) => parsed,
         Ok(Err(super::http::HeadError::Malformed)) => {
-            let _ = stream
-                .write_all(&text_response(400, "Bad Request", "Bad Request", false))
-                .await;
+            let mut response = text_response(400, "Bad Request", "Bad Request", false);
+            shard.cors.decorate(&mut response, None);
+            let _ = stream.write_all(&response).await;
             return;
         }
         _ => return,
     };
     let head_only = head.method == "HEAD";
-    let response = match route(&head.path) {
+    let origin = head.header("origin");
+    let mut response = match route(&head.path) {
+        // Any OPTIONS request is a CORS preflight, whatever the path (operations.md §3.4).
+        _ if head.method == "OPTIONS" => shard.cors.preflight(origin),
         Route::Health if head.method == "GET" || head_only => {
             text_response(200, "OK", "OK", head_only)
         }
@@ -55,6 +58,9 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
         },
     };
     let upgraded = response.starts_with(b"HTTP/1.1 101");
+    if !upgraded && head.method != "OPTIONS" {
+        shard.cors.decorate(&mut response, origin);
+    }
     if stream.write_all(&response).await.is_err() || !upgraded {
         let _ = stream.close().await;
         return;
@@ -217,9 +223,9 @@ async fn run_websocket(shard: Rc<Shard>, mut ws: WebSocketStream<TcpStream>, ip:
                     reason: "message too large",
                 }
             }
-            Some(Err(_)) => {
+            Some(Err(err)) => {
                 shard.metrics.count(|c| c.websocket_errors += 1);
-                break None;
+                break super::ws_errors::close_for(&err);
             }
         };
         if let Verdict::Close { .. } = inbound_verdict {

@@ -2,5 +2,7 @@
 //! reader/writer task.
 
 pub mod conn;
+pub mod cors;
 pub mod http;
 pub mod metrics;
+pub mod ws_errors;

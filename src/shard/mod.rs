@@ -64,6 +64,8 @@ pub struct Shard {
     pub app_limiter: RefCell<AppRateLimiter>,
     /// Player-name rules from `protocol.player_name_validation`.
     pub name_rules: PlayerNameRules,
+    /// CORS headers of plain HTTP responses, from `security.cors_origins`.
+    pub cors: crate::net::cors::CorsPolicy,
     /// This shard's counters and histograms.
     pub metrics: ShardMetrics,
     /// The dashboard cache behind `/metrics`, kept by shard 0 only.
@@ -91,6 +93,7 @@ impl Shard {
         // enough that a burst in a 100-player room never trips it.
         let mailbox_limit = (config.websocket.batch_size.max(1) * 4).max(1024);
         let name_rules = config.protocol.player_name_rules();
+        let cors = crate::net::cors::CorsPolicy::from_config(&config.security.cors_origins);
         let dashboard = (index == 0).then(|| DashboardCache::new(&config.metrics));
         Shard {
             index,
@@ -106,6 +109,7 @@ impl Shard {
             app_limiter: RefCell::new(AppRateLimiter::new()),
             ips: RefCell::new(IpTable::default()),
             name_rules,
+            cors,
             metrics: ShardMetrics::new(count as usize),
             dashboard: RefCell::new(dashboard),
             me: RefCell::new(Weak::new()),
