@@ -118,6 +118,7 @@ fn auth_on(c: &mut signal_fish_server::config::Config) {
     c.security.authorized_apps.push(AuthorizedApp {
         app_id: "kart-racer".to_owned(),
         app_secret: None,
+        require_secret: false,
         app_name: "Kart Racer".to_owned(),
         max_rooms: None,
         max_players_per_room: None,

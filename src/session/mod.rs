@@ -22,7 +22,7 @@ use crate::protocol::{
 };
 use crate::room::{LeaveKind, SessionAddr, not_in_room_authority_response, not_in_room_error};
 use crate::shard::messages::{RelayPayload, RoomOp, ShardMsg};
-use crate::shard::routing::{app_owner, ip_owner};
+use crate::shard::routing::ip_owner;
 use crate::shard::{Shard, text_frame};
 use mailbox::{Control, Frame, Mailbox, RoomRef};
 
@@ -306,17 +306,18 @@ impl Session {
         );
     }
 
-    /// Authentication runs on the app's owner shard, which keeps that app's
-    /// `rate_limit_per_minute` window for the whole process; reading pauses until it answers.
+    /// Authentication runs on the IP's owner shard, which keeps the `rate_limit_per_minute`
+    /// windows of this IP for every app; reading pauses until it answers.
     fn on_authenticate(&mut self, req: client::Authenticate) -> Verdict {
         if self.auth_answered {
             return Verdict::Continue;
         }
         self.pending = Some(Pending::Auth);
         self.shard.send(
-            app_owner(&req.app_id, self.shard.count),
+            ip_owner(&self.ip, self.shard.count),
             ShardMsg::Authenticate {
                 req: Box::new(req),
+                ip: self.ip,
                 from: self.addr,
             },
         );

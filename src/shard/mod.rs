@@ -60,7 +60,7 @@ pub struct Shard {
     draining: Cell<bool>,
     /// Connection counts and join quotas of the IPs this shard owns.
     pub ips: RefCell<IpTable>,
-    /// Per-app `Authenticate` windows of the apps whose ids hash to this shard.
+    /// Per-(app, IP) `Authenticate` windows of the IPs this shard owns.
     pub app_limiter: RefCell<AppRateLimiter>,
     /// Player-name rules from `protocol.player_name_validation`.
     pub name_rules: PlayerNameRules,
