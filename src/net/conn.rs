@@ -106,7 +106,7 @@ async fn write_queued(
     verdict: &mut Verdict,
 ) -> Result<Option<Verdict>, ()> {
     let mut wrote = false;
-    while let Some(item) = mailbox.pop() {
+    while let Some(item) = mailbox.next_to_write() {
         let message = match item {
             Outgoing::Frame(Frame::Text(text)) => Message::Text(text),
             Outgoing::Frame(Frame::Binary(bytes)) => Message::Binary(bytes),
@@ -118,6 +118,7 @@ async fn write_queued(
             }
         };
         ws.feed(message).await.map_err(|_| ())?;
+        mailbox.frame_written();
         wrote = true;
     }
     if wrote {

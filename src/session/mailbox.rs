@@ -159,6 +159,30 @@ impl Mailbox {
         self.signal.raise();
     }
 
+    /// The next item to write, for a writer that may be cut off mid-write. A control is taken
+    /// off the queue; a frame is only copied (a reference-count bump) and stays queued, and
+    /// counted, until [`Mailbox::frame_written`] says the transport took it. So a frame whose
+    /// write was abandoned for a slow client is still counted as dropped (decision 18).
+    pub fn next_to_write(&self) -> Option<Outgoing> {
+        let mut queue = self.queue.borrow_mut();
+        match queue.front() {
+            Some(Outgoing::Frame(frame)) => Some(Outgoing::Frame(frame.clone())),
+            Some(Outgoing::Control(_)) => queue.pop_front(),
+            None => None,
+        }
+    }
+
+    /// The frame [`Mailbox::next_to_write`] returned was handed to the transport.
+    pub fn frame_written(&self) {
+        let written = self.pop();
+        debug_assert!(matches!(written, Some(Outgoing::Frame(_))));
+    }
+
+    /// Frames queued and not yet written.
+    pub fn queued_frames(&self) -> usize {
+        self.frames.get()
+    }
+
     /// Takes the next queued item.
     pub fn pop(&self) -> Option<Outgoing> {
         let item = self.queue.borrow_mut().pop_front();
@@ -211,6 +235,34 @@ mod tests {
         // Draining makes room again.
         mb.push_frame(Frame::Binary(Bytes::from_static(b"y")));
         assert!(matches!(mb.pop(), Some(Outgoing::Frame(_))));
+    }
+
+    #[test]
+    fn a_frame_stays_queued_until_written() {
+        let mb = Mailbox::new(4, Instant::now());
+        mb.push_control(Control::Left);
+        mb.push_frame(Frame::Binary(Bytes::from_static(b"a")));
+        mb.push_frame(Frame::Binary(Bytes::from_static(b"b")));
+        assert!(matches!(
+            mb.next_to_write(),
+            Some(Outgoing::Control(Control::Left))
+        ));
+        // Looked at but not written (say the write was abandoned): still queued and counted.
+        assert!(matches!(mb.next_to_write(), Some(Outgoing::Frame(_))));
+        assert_eq!(mb.queued_frames(), 2);
+        match mb.next_to_write() {
+            Some(Outgoing::Frame(Frame::Binary(b))) => assert_eq!(&b[..], b"a"),
+            other => panic!("{other:?}"),
+        }
+        mb.frame_written();
+        assert_eq!(mb.queued_frames(), 1);
+        match mb.next_to_write() {
+            Some(Outgoing::Frame(Frame::Binary(b))) => assert_eq!(&b[..], b"b"),
+            other => panic!("{other:?}"),
+        }
+        mb.frame_written();
+        assert_eq!(mb.queued_frames(), 0);
+        assert!(mb.next_to_write().is_none());
     }
 
     #[test]

@@ -143,12 +143,15 @@ impl Shard {
         )
     }
 
-    /// Forgets a local connection; later deliveries to it are dropped.
+    /// Forgets a local connection; later deliveries to it are dropped (and counted). The frames
+    /// it refused and those still queued, never to be written, count as dropped too: a slow
+    /// consumer that is cut off loses both (decision 18).
     pub fn unregister(&self, addr: SessionAddr) {
         if let Some(mailbox) = self.sessions.borrow_mut().remove(&addr.slot) {
+            let lost = mailbox.dropped() + mailbox.queued_frames() as u64;
             self.metrics.count(|c| {
                 c.disconnections += 1;
-                c.websocket_messages_dropped += mailbox.dropped();
+                c.websocket_messages_dropped += lost;
             });
             self.metrics.gauge(|g| g.active_connections -= 1);
         }
@@ -182,14 +185,17 @@ impl Shard {
                 frame,
                 relayed_at,
             } => {
+                let mut gone = 0;
                 {
                     let sessions = self.sessions.borrow();
                     for slot in slots {
-                        if let Some(mailbox) = sessions.get(&slot) {
-                            mailbox.push_frame(frame.clone());
+                        match sessions.get(&slot) {
+                            Some(mailbox) => mailbox.push_frame(frame.clone()),
+                            None => gone += 1,
                         }
                     }
                 }
+                self.count_gone(gone);
                 if let Some(since) = relayed_at {
                     self.metrics.record_since(Op::GameDataRelay, since);
                 }
@@ -266,13 +272,17 @@ impl Shard {
     ) {
         let mut remote: Vec<(u32, Vec<u64>)> = Vec::new();
         let mut local = false;
+        let mut gone = 0;
         {
             let sessions = self.sessions.borrow();
             for to in recipients {
                 if to.shard == self.index {
-                    if let Some(mailbox) = sessions.get(&to.slot) {
-                        mailbox.push_frame(frame.clone());
-                        local = true;
+                    match sessions.get(&to.slot) {
+                        Some(mailbox) => {
+                            mailbox.push_frame(frame.clone());
+                            local = true;
+                        }
+                        None => gone += 1,
                     }
                 } else if let Some((_, slots)) = remote.iter_mut().find(|(s, _)| *s == to.shard) {
                     slots.push(to.slot);
@@ -281,6 +291,7 @@ impl Shard {
                 }
             }
         }
+        self.count_gone(gone);
         if let (true, Some(since)) = (local, relayed_at) {
             self.metrics.record_since(Op::GameDataRelay, since);
         }
@@ -293,6 +304,14 @@ impl Shard {
                     relayed_at,
                 },
             );
+        }
+    }
+
+    /// Counts frames addressed to connections that closed while the frames were on their way
+    /// (say a slow consumer cut off while its room kept relaying to it).
+    fn count_gone(&self, gone: u64) {
+        if gone > 0 {
+            self.metrics.count(|c| c.websocket_messages_dropped += gone);
         }
     }
 
