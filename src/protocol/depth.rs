@@ -20,11 +20,11 @@ pub const TOO_DEEP_MESSAGE: &str = "Message nested too deeply (max depth 128)";
 /// before failing, so a parser may run without its own recursion limit after this check.
 pub fn json_too_deep(text: &[u8], max: usize) -> bool {
     let mut depth = 0usize;
-    let mut rest = text;
-    while let Some((&byte, tail)) = rest.split_first() {
-        rest = tail;
+    let mut i = 0;
+    while let Some(&byte) = text.get(i) {
+        i += 1;
         match byte {
-            b'"' => rest = skip_string(rest),
+            b'"' => i = string_end(text, i),
             b'[' | b'{' => {
                 depth += 1;
                 if depth > max {
@@ -38,14 +38,19 @@ pub fn json_too_deep(text: &[u8], max: usize) -> bool {
     false
 }
 
-/// The bytes after the string whose opening quote was just read (empty if it never ends).
-fn skip_string(mut rest: &[u8]) -> &[u8] {
+/// The index just past the string whose contents start at `i` (the end of `text` if it never
+/// closes). memchr finds the next quote or backslash many bytes at a time, which keeps the
+/// scan cheap on string-heavy game data.
+fn string_end(text: &[u8], mut i: usize) -> usize {
     loop {
-        match rest.iter().position(|&b| b == b'"' || b == b'\\') {
-            None => return &[],
-            Some(i) if rest[i] == b'"' => return &rest[i + 1..],
+        let Some(rest) = text.get(i..) else {
+            return text.len();
+        };
+        match memchr::memchr2(b'"', b'\\', rest) {
+            None => return text.len(),
+            Some(at) if rest[at] == b'"' => return i + at + 1,
             // A backslash escapes the next byte, whatever it is (`\"`, `\\`, `\u…`).
-            Some(i) => rest = rest.get(i + 2..).unwrap_or(&[]),
+            Some(at) => i += at + 2,
         }
     }
 }
