@@ -20,6 +20,7 @@ use super::http::{
 };
 use super::stream::Stream;
 use super::token_binding::{self, Binding};
+use crate::protocol::depth::{MAX_NESTING_DEPTH, TOO_DEEP_MESSAGE, json_too_deep};
 use crate::protocol::{ErrorCode, ServerMessage};
 use crate::session::mailbox::{Frame, Mailbox, Outgoing};
 use crate::session::{Session, Verdict, close_code};
@@ -135,6 +136,15 @@ fn upgrade(
 /// A text frame of a bound connection: its proof is checked, and only the message without the
 /// proof reaches the session.
 fn on_bound_text(shard: &Shard, session: &mut Session, binding: &Binding, text: &str) -> Verdict {
+    // The nesting limit holds before the proof is parsed, with the same reply as unbound.
+    if json_too_deep(text.as_bytes(), MAX_NESTING_DEPTH) {
+        shard.metrics.count(|c| c.validation_errors += 1);
+        session.push_frame(text_frame(&ServerMessage::error(
+            TOO_DEEP_MESSAGE,
+            ErrorCode::InvalidInput,
+        )));
+        return Verdict::Continue;
+    }
     match binding.verify(text) {
         Ok(canonical) => session.on_text(&canonical),
         Err(violation) => {
