@@ -192,7 +192,7 @@ async fn write_queued(
     verdict: &mut Verdict,
 ) -> Result<Option<Verdict>, ()> {
     let mut wrote = false;
-    while let Some(item) = mailbox.next_to_write() {
+    while let Some(item) = mailbox.pop() {
         let message = match item {
             Outgoing::Frame(Frame::Text(text)) => Message::Text(text),
             Outgoing::Frame(Frame::Binary(bytes)) => Message::Binary(bytes),
@@ -203,8 +203,10 @@ async fn write_queued(
                 continue;
             }
         };
+        // Should this write be abandoned (a slow client) or fail, the frame counts as dropped.
+        mailbox.set_in_transit(true);
         ws.feed(message).await.map_err(|_| ())?;
-        mailbox.frame_written();
+        mailbox.set_in_transit(false);
         wrote = true;
     }
     if wrote {

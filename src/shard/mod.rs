@@ -148,7 +148,7 @@ impl Shard {
     /// consumer that is cut off loses both (decision 18).
     pub fn unregister(&self, addr: SessionAddr) {
         if let Some(mailbox) = self.sessions.borrow_mut().remove(&addr.slot) {
-            let lost = mailbox.dropped() + mailbox.queued_frames() as u64;
+            let lost = mailbox.dropped() + mailbox.unwritten_frames() as u64;
             self.metrics.count(|c| {
                 c.disconnections += 1;
                 c.websocket_messages_dropped += lost;
