@@ -3,6 +3,7 @@
 pub mod binary;
 pub mod client;
 pub mod codec;
+pub mod depth;
 pub mod error_code;
 pub mod frame;
 mod raw_json;
@@ -18,6 +19,10 @@ mod tests;
 pub mod close_code {
     /// The server is shutting down.
     pub const GOING_AWAY: u16 = 1001;
+    /// The client broke the WebSocket framing rules (RFC 6455).
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// A text frame was not valid UTF-8.
+    pub const INVALID_PAYLOAD: u16 = 1007;
     /// The client broke a rule (unauthenticated traffic, outbound queue overflow, silence).
     pub const POLICY_VIOLATION: u16 = 1008;
     /// A message was larger than `security.max_message_size`.

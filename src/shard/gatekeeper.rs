@@ -1,6 +1,6 @@
-//! Admission, decided on the shard that owns the key: `Authenticate` on the app's shard (one
-//! per-minute window per app for the whole process), connection slots and join quotas on the
-//! IP's shard (decision 10).
+//! Admission, decided on the shard that owns the client's IP: connection slots and join
+//! quotas (decision 10), and `Authenticate`, whose per-app windows are counted per (app, IP)
+//! (decision 18).
 //!
 //! A connection asks for its IP's slot during its handshake (`admit_ip`), as soon as its
 //! client address is known: at accept for a direct peer, after the PROXY header or the request
@@ -18,7 +18,7 @@ use super::{Shard, text_frame};
 use crate::auth::{AuthOutcome, authenticate};
 use crate::limits::{Admission, JoinKind};
 use crate::protocol::{ErrorCode, ServerMessage, client};
-use crate::room::SessionAddr;
+use crate::room::{Rejection, SessionAddr};
 
 use super::routing::ip_owner;
 
@@ -128,10 +128,10 @@ impl Shard {
         }
     }
 
-    /// Handles admission work for the apps and IPs this shard owns.
+    /// Handles admission work for the IPs this shard owns.
     pub(super) fn admission(&self, msg: AdmissionMsg) {
         match msg {
-            AdmissionMsg::Authenticate { req, from } => self.authenticate(*req, from),
+            AdmissionMsg::Authenticate { req, ip, from } => self.authenticate(*req, ip, from),
             AdmissionMsg::AdmitConnection { ip, from } => self.admit_connection(ip, from),
             AdmissionMsg::ReleaseConnection { ip } => self.ips.borrow_mut().release(ip),
             AdmissionMsg::ReleaseRefusal { ip } => self.ips.borrow_mut().release_refusal(ip),
@@ -145,12 +145,13 @@ impl Shard {
         }
     }
 
-    /// On the app's owner: decide an `Authenticate`, so the app's per-minute window is one
+    /// On the IP's owner: decide an `Authenticate` from `ip`, so the (app, IP) window is one
     /// window for the whole process.
-    fn authenticate(&self, req: client::Authenticate, from: SessionAddr) {
+    fn authenticate(&self, req: client::Authenticate, ip: IpAddr, from: SessionAddr) {
         let outcome = authenticate(
             &self.config,
             &req,
+            ip,
             &mut self.app_limiter.borrow_mut(),
             Instant::now(),
         );
@@ -193,8 +194,8 @@ impl Shard {
         }
     }
 
-    /// On the IP's owner: charge a valid `JoinRoom` to the IP's quota and pass it on, or
-    /// refuse it.
+    /// On the IP's owner: charge a valid `JoinRoom` or `JoinAsSpectator` to the IP's quota
+    /// and pass it on, or refuse it with the request's own failure message.
     fn join_quota(&self, ip: IpAddr, kind: JoinKind, from: SessionAddr, next: u32, then: OwnerCmd) {
         let verdict =
             self.ips
@@ -202,6 +203,13 @@ impl Shard {
                 .take_quota(ip, kind, &self.config.rate_limit, Instant::now());
         match verdict {
             Ok(()) => self.send(next, ShardMsg::Owner(then)),
+            Err(exceeded) if kind == JoinKind::Spectate => {
+                self.metrics.count(|c| c.rate_limit_rejections += 1);
+                let reply = Rejection::new(&exceeded.reason, ErrorCode::RateLimitExceeded)
+                    .into_spectator_join_failed();
+                self.deliver(from, text_frame(&reply));
+                self.control(from, Control::SpectateSettled);
+            }
             Err(exceeded) => {
                 self.metrics.count(|c| c.rate_limit_rejections += 1);
                 self.refuse_join(

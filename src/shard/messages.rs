@@ -4,7 +4,8 @@
 //! * [`OwnerCmd`]: the room plane, handled by the owner machine (`owner/`) of the shard that owns
 //!   the room or counts the game;
 //! * [`Delivery`]: frames and state changes for the connections a shard holds;
-//! * [`AdmissionMsg`]: per-app and per-IP admission, decided on the key's owner (`gatekeeper.rs`);
+//! * [`AdmissionMsg`]: per-IP admission and `Authenticate`, decided on the IP's owner
+//!   (`gatekeeper.rs`);
 //! * [`TelemetryMsg`]: metrics scrapes (`scrape.rs`).
 
 use std::net::IpAddr;
@@ -79,12 +80,13 @@ pub enum Delivery {
     Control { slot: u64, control: Control },
 }
 
-/// Admission work, decided on the shard that owns the app or the IP.
+/// Admission work, decided on the shard that owns the client's IP.
 #[derive(Debug)]
 pub enum AdmissionMsg {
-    /// To the app's owner: decide an `Authenticate` and answer `from`.
+    /// To the IP's owner: decide an `Authenticate` from `ip` and answer `from`.
     Authenticate {
         req: Box<client::Authenticate>,
+        ip: IpAddr,
         from: SessionAddr,
     },
     /// To the IP's owner: take a connection slot for `ip`, answer `from` with a control.

@@ -65,10 +65,12 @@ pub struct Shard {
     outboxes: Vec<Option<Rc<Outbox>>>,
     /// Connection counts and join quotas of the IPs this shard owns.
     pub ips: RefCell<IpTable>,
-    /// Per-app `Authenticate` windows of the apps whose ids hash to this shard.
+    /// Per-(app, IP) `Authenticate` windows of the IPs this shard owns.
     pub app_limiter: RefCell<AppRateLimiter>,
     /// Player-name rules from `protocol.player_name_validation`.
     pub name_rules: PlayerNameRules,
+    /// CORS headers of plain HTTP responses, from `security.cors_origins`.
+    pub cors: crate::net::cors::CorsPolicy,
     /// This shard's counters and histograms, shared with the owner machine.
     pub metrics: Rc<ShardMetrics>,
     /// The dashboard cache behind `/metrics`, kept by shard 0 only.
@@ -96,6 +98,7 @@ impl Shard {
         // enough that a burst in a 100-player room never trips it.
         let mailbox_limit = (config.websocket.batch_size.max(1) * 4).max(1024);
         let name_rules = config.protocol.player_name_rules();
+        let cors = crate::net::cors::CorsPolicy::from_config(&config.security.cors_origins);
         let dashboard = (index == 0).then(|| DashboardCache::new(&config.metrics));
         let metrics = Rc::new(ShardMetrics::new(count as usize));
         let owner = Owner::new(index, count, config.clone(), metrics.clone());
@@ -112,6 +115,7 @@ impl Shard {
             app_limiter: RefCell::new(AppRateLimiter::new()),
             ips: RefCell::new(IpTable::default()),
             name_rules,
+            cors,
             metrics,
             dashboard: RefCell::new(dashboard),
             me: RefCell::new(Weak::new()),
@@ -157,12 +161,15 @@ impl Shard {
         slot
     }
 
-    /// Forgets a local connection; later deliveries to it are dropped.
+    /// Forgets a local connection; later deliveries to it are dropped (and counted). The frames
+    /// it refused and those still queued, never to be written, count as dropped too: a slow
+    /// consumer that is cut off loses both (decision 18).
     pub fn unregister(&self, addr: SessionAddr) {
         if let Some(mailbox) = self.sessions.borrow_mut().remove(&addr.slot) {
+            let lost = mailbox.dropped() + mailbox.unwritten_frames() as u64;
             self.metrics.count(|c| {
                 c.disconnections += 1;
-                c.websocket_messages_dropped += mailbox.dropped();
+                c.websocket_messages_dropped += lost;
             });
             self.metrics.gauge(|g| g.active_connections -= 1);
         }
@@ -194,7 +201,13 @@ impl Shard {
                 slots,
                 frame,
                 relayed_at,
-            }) => self.deliver_local(&slots, &frame, relayed_at),
+            }) => {
+                // Relayed game data that crossed shards is timed here, where it is delivered.
+                self.deliver_local(&slots, &frame);
+                if let Some(since) = relayed_at {
+                    self.metrics.record_since(Op::GameDataRelay, since);
+                }
+            }
             ShardMsg::Delivery(Delivery::Control { slot, control }) => {
                 if let Some((to, cmd)) = self.control_local(slot, control) {
                     self.send(to, ShardMsg::Owner(cmd));
@@ -245,7 +258,12 @@ impl Shard {
                 slots,
                 frame,
                 relayed_at,
-            } if shard == self.index => self.deliver_local(&slots, &frame, relayed_at),
+            } if shard == self.index => {
+                let delivered = self.deliver_local(&slots, &frame);
+                if let (true, Some(since)) = (delivered, relayed_at) {
+                    self.metrics.record_since(Op::GameDataRelay, since);
+                }
+            }
             Output::Deliver {
                 shard,
                 slots,
@@ -278,21 +296,21 @@ impl Shard {
         }
     }
 
-    /// Writes `frame` to these local sessions (those still here).
-    fn deliver_local(&self, slots: &[u64], frame: &Frame, relayed_at: Option<Instant>) {
-        let mut delivered = false;
+    /// Writes `frame` to these local sessions; returns whether any was still here. Frames for
+    /// sessions that are gone are counted as dropped.
+    fn deliver_local(&self, slots: &[u64], frame: &Frame) -> bool {
+        let mut gone = 0;
         {
             let sessions = self.sessions.borrow();
             for slot in slots {
-                if let Some(mailbox) = sessions.get(slot) {
-                    mailbox.push_frame(frame.clone());
-                    delivered = true;
+                match sessions.get(slot) {
+                    Some(mailbox) => mailbox.push_frame(frame.clone()),
+                    None => gone += 1,
                 }
             }
         }
-        if let (true, Some(since)) = (delivered, relayed_at) {
-            self.metrics.record_since(Op::GameDataRelay, since);
-        }
+        self.count_gone(gone);
+        gone < slots.len() as u64
     }
 
     /// Applies a control to a local session. A join or spectate that completes after its
@@ -351,6 +369,14 @@ impl Shard {
         let mut pending = VecDeque::new();
         while let Some(output) = outputs.pop() {
             self.route(output, &mut pending);
+        }
+    }
+
+    /// Counts frames addressed to connections that closed while the frames were on their way
+    /// (say a slow consumer cut off while its room kept relaying to it).
+    fn count_gone(&self, gone: u64) {
+        if gone > 0 {
+            self.metrics.count(|c| c.websocket_messages_dropped += gone);
         }
     }
 
