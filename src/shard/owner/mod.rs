@@ -275,17 +275,8 @@ impl Owner {
                     .borrow_mut()
                     .room_added(&req.game_name, 0);
                 self.rooms.by_code.insert((req.game_name, code), room_id);
-                let room = self.rooms.by_id.entry(room_id).or_insert(room);
-                seated(
-                    &self.metrics,
-                    &mut self.out,
-                    self.index,
-                    room,
-                    0,
-                    creator,
-                    creator_id,
-                    effects,
-                );
+                self.rooms.by_id.insert(room_id, room);
+                self.seated(room_id, 0, creator, creator_id, effects);
             }
             Err(rejection) => {
                 // A fresh room refuses its creator only if the state machine disagrees with
@@ -306,11 +297,11 @@ impl Owner {
     fn join_room(&mut self, now: Instant, req: JoinByCode) {
         let addr = req.joiner.addr;
         let player = req.joiner.id;
-        let room = self
+        let found = self
             .rooms
             .lookup(&req.game_name, &req.code)
-            .and_then(|id| self.rooms.by_id.get_mut(&id));
-        let Some(room) = room else {
+            .and_then(|id| self.rooms.by_id.get_mut(&id).map(|room| (id, room)));
+        let Some((room_id, room)) = found else {
             self.out.refuse_join(
                 addr,
                 ServerMessage::join_failed("Room not found", ErrorCode::RoomNotFound),
@@ -321,16 +312,7 @@ impl Owner {
         match room.join(req.joiner, self.clock.wall(now)) {
             Ok(effects) => {
                 self.metrics.count(|c| c.rooms_joined += 1);
-                seated(
-                    &self.metrics,
-                    &mut self.out,
-                    self.index,
-                    room,
-                    before,
-                    addr,
-                    player,
-                    effects,
-                );
+                self.seated(room_id, before, addr, player, effects);
             }
             Err(rejection) => self.out.refuse_join(addr, rejection.into_join_failed()),
         }
@@ -375,6 +357,32 @@ impl Owner {
         }
     }
 
+    /// A player took a seat in room `room_id` (which held `before` players): count it, tell the
+    /// player's session where its room is, then send the room's effects. The control goes out
+    /// before the `RoomJoined` frame, so the session knows its room before the client can act
+    /// on the reply.
+    fn seated(
+        &mut self,
+        room_id: RoomId,
+        before: usize,
+        addr: SessionAddr,
+        player: PlayerId,
+        effects: Effects,
+    ) {
+        let Some(room) = self.rooms.by_id.get(&room_id) else {
+            return;
+        };
+        self.metrics.count(|c| c.tokens_issued += 1);
+        let game = &room.settings().game_name;
+        players_moved(&self.metrics, game, before, room.player_count());
+        let at = RoomRef {
+            id: room_id,
+            owner: self.index,
+        };
+        self.out.control(addr, Control::Joined { room: at, player });
+        self.out.apply(room, effects);
+    }
+
     /// Removes a room, tells anyone still attached, and gives its slot back to the game.
     fn delete_room(&mut self, room_id: RoomId) {
         let Some(mut room) = self.rooms.by_id.remove(&room_id) else {
@@ -399,35 +407,6 @@ impl Owner {
         }
         self.give_back_slot(game_name);
     }
-}
-
-/// A player took a seat in `room` (which held `before` players): count it, tell the player's
-/// session where its room is, then send the room's effects. The control goes out before the
-/// `RoomJoined` frame, so the session knows its room before the client can act on the reply.
-#[allow(clippy::too_many_arguments)]
-fn seated(
-    metrics: &ShardMetrics,
-    out: &mut Outputs,
-    index: u32,
-    room: &Room,
-    before: usize,
-    addr: SessionAddr,
-    player: PlayerId,
-    effects: Effects,
-) {
-    metrics.count(|c| c.tokens_issued += 1);
-    players_moved(
-        metrics,
-        &room.settings().game_name,
-        before,
-        room.player_count(),
-    );
-    let at = RoomRef {
-        id: room.settings().id,
-        owner: index,
-    };
-    out.control(addr, Control::Joined { room: at, player });
-    out.apply(room, effects);
 }
 
 /// Keeps the room summary, the seated-players gauge and the join/leave counters in step with a
