@@ -85,11 +85,15 @@ pub struct Owner {
     codes: CodeSource,
     /// Outputs not yet taken by the driver.
     out: Outputs,
+    // Next (decision 3): the seats of players who dropped without `LeaveRoom`, keyed by
+    // reconnection token, each with its window's deadline and its bounded buffer of missed
+    // events. Their deadlines join the inactivity deadlines in `poll_timeout`, and
+    // `handle_timeout` expires them.
 }
 
 impl Owner {
-    /// An owner with no rooms. `now` anchors the wall clock rooms show (`created_at`,
-    /// `connected_at`) to the monotonic clock the inputs carry.
+    /// An owner with no rooms. The wall clock rooms show (`created_at`, `connected_at`) is
+    /// anchored to the monotonic clock the inputs carry at this moment (see `with_clock`).
     pub fn new(index: u32, count: u32, config: Arc<Config>, metrics: Rc<ShardMetrics>) -> Self {
         let length = config.protocol.room_code_length;
         let prefix = config.server.room_code_prefix.clone();
