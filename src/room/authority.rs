@@ -61,7 +61,7 @@ impl Room {
     }
 
     /// One `AuthorityChanged` per member, each telling the recipient whether it is the holder.
-    fn authority_announcements(&self) -> impl Iterator<Item = Outbound> + '_ {
+    pub(super) fn authority_announcements(&self) -> impl Iterator<Item = Outbound> + '_ {
         let holder = self.authority;
         let players = self.players.iter().map(move |p| {
             let msg = snapshot::authority_changed(holder, holder == Some(p.id));

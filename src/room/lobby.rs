@@ -8,6 +8,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::protocol::types::RawJson;
 use crate::protocol::{ConnectionInfo, ErrorCode, LobbyState, PlayerId};
 
 use super::snapshot;
@@ -59,6 +60,68 @@ impl Room {
         Ok(fx)
     }
 
+    /// Seats again a player who dropped and reconnected (spec decision 3), under its old id
+    /// and name and with its fresh token. Authority comes back if it held it and nobody took
+    /// it meanwhile. `Reconnected` (with `missed`) to the player, `PlayerReconnected` to the
+    /// others, `AuthorityChanged` to everyone if authority came back, and
+    /// `LobbyStateChanged{lobby}` if the room just filled. Refused with `ROOM_FULL` if the
+    /// seat was taken meanwhile (a room that is not full is never finalized).
+    pub fn rejoin(
+        &mut self,
+        joiner: Joiner,
+        held_authority: bool,
+        missed: Vec<RawJson>,
+        now: DateTime<Utc>,
+    ) -> Result<Effects, Rejection> {
+        if self.closed {
+            return Err(Rejection::room_closed());
+        }
+        if self.contains(joiner.id) {
+            return Err(Rejection::new(
+                "Player is already connected",
+                ErrorCode::PlayerAlreadyConnected,
+            ));
+        }
+        if self.seats_full() {
+            return Err(Rejection::new("Room is full", ErrorCode::RoomFull));
+        }
+        let id = joiner.id;
+        let restored = held_authority && self.settings.supports_authority && self.authority.is_none();
+        if restored {
+            self.authority = Some(id);
+        }
+        self.players.push(Player {
+            id,
+            name: joiner.name,
+            addr: joiner.addr,
+            encoding: joiner.encoding,
+            connected_at: now,
+            connection_info: None,
+            reconnection_token: joiner.reconnection_token,
+        });
+        let filled = self.seats_full() && self.settings.max_players > 1;
+        if filled {
+            self.state = LobbyState::Lobby;
+            self.ready.clear();
+        }
+        self.last_activity = now;
+
+        let Some(back) = self.players.last() else {
+            return Ok(Vec::new());
+        };
+        let mut fx = vec![Outbound::session(joiner.addr, self.reconnected(back, missed))];
+        self.broadcast(&mut fx, Audience::EveryoneExcept(id), || {
+            snapshot::player_reconnected(id)
+        });
+        if restored {
+            fx.extend(self.authority_announcements());
+        }
+        if filled {
+            self.broadcast(&mut fx, Audience::Everyone, || self.lobby_state_changed());
+        }
+        Ok(fx)
+    }
+
     /// Removes a player. `RoomLeft` to the leaver (voluntary only), `PlayerLeft` to everyone
     /// remaining, `AuthorityChanged{null}` if the leaver held authority (decision 5: nobody is
     /// promoted), and `LobbyStateChanged{waiting}` if the room was in `lobby` or `finalized`.
@@ -74,9 +137,9 @@ impl Room {
         let mut fx = Vec::new();
         match kind {
             LeaveKind::Voluntary => fx.push(Outbound::session(gone.addr, snapshot::room_left())),
-            // Reconnection seam (decision 3): a dropped player's seat is freed at once, as the
-            // others see `PlayerLeft` now; this is where a reconnection slot (token, former
-            // authority, event buffer) would be recorded for `server.reconnection_window`.
+            // Decision 3: a dropped player's place in the room is freed at once, as the others
+            // see `PlayerLeft` now; the owner machine keeps its seat aside (token, former
+            // authority, buffer of missed events) for `server.reconnection_window`.
             LeaveKind::Disconnected => {}
         }
         self.broadcast(&mut fx, Audience::Everyone, || {

@@ -276,6 +276,13 @@ impl Room {
         self.player(player).map(|p| p.reconnection_token.as_str())
     }
 
+    /// A seated player's name and current reconnection token: what a disconnected player's
+    /// kept seat remembers (spec decision 3).
+    pub fn seat_of(&self, player: PlayerId) -> Option<(&str, &str)> {
+        self.player(player)
+            .map(|p| (p.name.as_str(), p.reconnection_token.as_str()))
+    }
+
     /// Records how a member (player or spectator) wants game data delivered, e.g. after it
     /// negotiated MessagePack. Returns false if `id` is not a member.
     pub fn set_encoding(&mut self, id: PlayerId, encoding: GameDataEncoding) -> bool {

@@ -3,9 +3,10 @@
 
 use crate::protocol::server::{
     AuthorityChanged, AuthorityResponse, GameStarting, LobbyStateChanged, NewSpectatorJoined,
-    PlayerJoined, PlayerLeft, RoomJoinedPayload, SpectatorDisconnected, SpectatorJoinFailed,
-    SpectatorJoinedPayload, SpectatorLeft,
+    PlayerJoined, PlayerLeft, PlayerReconnected, ReconnectedPayload, RoomJoinedPayload,
+    SpectatorDisconnected, SpectatorJoinFailed, SpectatorJoinedPayload, SpectatorLeft,
 };
+use crate::protocol::types::RawJson;
 use crate::protocol::{
     ErrorCode, LobbyState, PeerConnectionInfo, PlayerId, PlayerInfo, ServerMessage, SpectatorInfo,
     SpectatorStateChangeReason,
@@ -45,6 +46,10 @@ pub(super) fn room_left() -> ServerMessage {
 }
 
 /// `PlayerLeft`, to the members who stay.
+pub(super) fn player_reconnected(player_id: PlayerId) -> ServerMessage {
+    ServerMessage::PlayerReconnected(PlayerReconnected { player_id })
+}
+
 pub(super) fn player_left(player_id: PlayerId) -> ServerMessage {
     ServerMessage::PlayerLeft(PlayerLeft { player_id })
 }
@@ -124,6 +129,27 @@ impl Room {
             ready_players: self.ready.clone(),
             relay_type: self.settings.relay_type.clone(),
             current_spectators: self.spectator_infos(),
+            reconnection_token: Some(p.reconnection_token.clone()),
+        }))
+    }
+
+    /// `Reconnected` for a player back in its seat: the `RoomJoined` fields as the room
+    /// stands now, the events it missed, and its fresh token.
+    pub(super) fn reconnected(&self, p: &Player, missed_events: Vec<RawJson>) -> ServerMessage {
+        ServerMessage::Reconnected(Box::new(ReconnectedPayload {
+            room_id: self.settings.id,
+            room_code: self.settings.code.clone(),
+            player_id: p.id,
+            game_name: self.settings.game_name.clone(),
+            max_players: self.settings.max_players,
+            supports_authority: self.settings.supports_authority,
+            current_players: self.player_infos(),
+            is_authority: self.authority == Some(p.id),
+            lobby_state: self.state,
+            ready_players: self.ready.clone(),
+            relay_type: self.settings.relay_type.clone(),
+            current_spectators: self.spectator_infos(),
+            missed_events,
             reconnection_token: Some(p.reconnection_token.clone()),
         }))
     }

@@ -22,8 +22,8 @@ use crate::protocol::{
 };
 use crate::room::{LeaveKind, SessionAddr, not_in_room_authority_response, not_in_room_error};
 use crate::shard::mailbox::{Control, Mailbox, RoomRef};
-use crate::shard::messages::{AdmissionMsg, OwnerCmd, RelayPayload, RoomOp, ShardMsg};
-use crate::shard::routing::ip_owner;
+use crate::shard::messages::{AdmissionMsg, OwnerCmd, Rejoin, RelayPayload, RoomOp, ShardMsg};
+use crate::shard::routing::{ip_owner, room_id_owner};
 use crate::shard::{IpSlot, Shard, text_frame};
 
 /// What the connection task should do after a frame or control was handled.
@@ -43,6 +43,8 @@ enum Pending {
     Join(Op, Instant),
     Leave,
     Spectate,
+    /// A `Reconnect`, waiting for the room's owner.
+    Reconnect,
 }
 
 /// One connection's protocol state.
@@ -50,7 +52,8 @@ pub struct Session {
     shard: Rc<Shard>,
     addr: SessionAddr,
     mailbox: Rc<Mailbox>,
-    /// The connection's player (and spectator) id.
+    /// The connection's player (and spectator) id; after a successful `Reconnect`, the id of
+    /// the player whose seat it took back.
     id: PlayerId,
     /// The client's IP (the real one, behind trusted proxies), for per-IP limits.
     ip: IpAddr,
@@ -195,8 +198,12 @@ impl Session {
     /// Applies a state change from an owner shard.
     pub fn on_control(&mut self, control: Control) -> Verdict {
         match control {
-            Control::Joined { room, .. } => {
+            Control::Joined { room, player } => {
                 self.room = Some(room);
+                // The same id after a join; the old player's after a reconnect.
+                self.id = player;
+                // Room event numbers are per room: count this room's from scratch.
+                self.mailbox.reset_delivered();
                 if let Some(Pending::Join(op, since)) = self.pending.take() {
                     self.shard.metrics.record_since(op, since);
                 }
@@ -253,7 +260,9 @@ impl Session {
         // Dropping the slot tells the IP's owner.
         self.ip_slot = None;
         if let Some(room) = self.room.take() {
-            self.room_op(room, RoomOp::Leave(LeaveKind::Disconnected));
+            // Decision 3: the seat is kept; the owner buffers from the last event written.
+            let delivered = self.mailbox.delivered_seq();
+            self.room_op(room, RoomOp::Dropped { delivered });
         }
         if let Some(room) = self.spectating.take() {
             self.room_op(
@@ -358,12 +367,7 @@ impl Session {
                 self.shard.metrics.count(|c| c.heartbeat_updates += 1);
                 self.reply(&ServerMessage::Pong);
             }
-            ClientMessage::Reconnect(_) => {
-                self.reply(&ServerMessage::ReconnectionFailed(ReconnectionFailed {
-                    reason: "No disconnection record found".to_owned(),
-                    error_code: ErrorCode::ReconnectionFailed,
-                }))
-            }
+            ClientMessage::Reconnect(req) => self.on_reconnect(req),
             ClientMessage::JoinAsSpectator(req) => self.on_join_as_spectator(req),
             ClientMessage::LeaveSpectator => match self.spectating.take() {
                 Some(room) => {
@@ -379,6 +383,38 @@ impl Session {
                 )),
             },
         }
+    }
+
+    /// `Reconnect`: sent to the room's owner, named by the room id's first byte, wherever this
+    /// connection landed; reading pauses until it answers.
+    fn on_reconnect(&mut self, req: client::Reconnect) {
+        let refuse = |reason: &str, error_code| {
+            ServerMessage::ReconnectionFailed(ReconnectionFailed {
+                reason: reason.to_owned(),
+                error_code,
+            })
+        };
+        if !self.shard.config.server.enable_reconnection {
+            let reply = refuse("Reconnection is not enabled", ErrorCode::ReconnectionFailed);
+            return self.reply(&reply);
+        }
+        if self.room.is_some() {
+            return self.reply(&refuse("Already in a room", ErrorCode::AlreadyInRoom));
+        }
+        let Some(owner) = room_id_owner(&req.room_id, self.shard.count) else {
+            return self.reply(&refuse("Room no longer exists", ErrorCode::RoomNotFound));
+        };
+        self.pending = Some(Pending::Reconnect);
+        let rejoin = Rejoin {
+            room_id: req.room_id,
+            player: req.player_id,
+            token: req.auth_token,
+            addr: self.addr,
+            encoding: self.encoding,
+            new_token: Uuid::new_v4().to_string(),
+        };
+        self.shard
+            .send(owner, ShardMsg::Owner(OwnerCmd::Reconnect(Box::new(rejoin))));
     }
 
     fn not_in_room(&self) {

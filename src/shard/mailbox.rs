@@ -80,6 +80,14 @@ pub struct Mailbox {
     close_requested: Cell<Option<(u16, &'static str)>>,
     /// Bytes of the frames queued.
     bytes: Cell<usize>,
+    /// The room sequence number of each queued frame, in queue order (0: not a room event).
+    /// Kept beside the queue rather than in it so the writer's loop stays as it is.
+    seqs: RefCell<VecDeque<u64>>,
+    /// The number of the frame being handed to the transport.
+    transit_seq: Cell<u64>,
+    /// The number of the last room event the transport accepted: where a replay after a
+    /// drop starts (decision 3).
+    delivered_seq: Cell<u64>,
     /// Raised whenever something is queued.
     pub signal: Signal,
     /// Last inbound frame of any kind (decision 9: every frame counts as activity).
@@ -101,6 +109,9 @@ impl Mailbox {
             flush_blocked: Cell::new(false),
             close_requested: Cell::new(None),
             bytes: Cell::new(0),
+            seqs: RefCell::new(VecDeque::new()),
+            transit_seq: Cell::new(0),
+            delivered_seq: Cell::new(0),
             signal: Signal::default(),
             last_seen: Cell::new(now),
             auth_deadline: Cell::new(None),
@@ -113,6 +124,11 @@ impl Mailbox {
     /// bounded either way. A full queue marks the mailbox overflowed (the connection is then
     /// closed with 1008, decision 10) and counts the frame as dropped.
     pub fn push_frame(&self, frame: Frame) {
+        self.push_event(frame, 0);
+    }
+
+    /// Queues a frame that is room event number `seq` (see [`Mailbox::push_frame`]).
+    pub fn push_event(&self, frame: Frame, seq: u64) {
         let frames = self.frames.get();
         let bytes = self.bytes.get();
         let soft = frames >= self.limit || bytes >= SOFT_BYTES;
@@ -125,6 +141,7 @@ impl Mailbox {
             self.frames.set(frames + 1);
             self.bytes.set(bytes + frame.len());
             self.queue.borrow_mut().push_back(Outgoing::Frame(frame));
+            self.seqs.borrow_mut().push_back(seq);
         }
         self.signal.raise();
     }
@@ -150,6 +167,21 @@ impl Mailbox {
     /// that would need a copy of every frame.
     pub fn set_in_transit(&self, in_transit: bool) {
         self.in_transit.set(in_transit);
+        let seq = self.transit_seq.get();
+        if !in_transit && seq != 0 {
+            self.delivered_seq.set(seq);
+        }
+    }
+
+    /// The number of the last room event the transport accepted (0 if none since the last
+    /// [`Mailbox::reset_delivered`]).
+    pub fn delivered_seq(&self) -> u64 {
+        self.delivered_seq.get()
+    }
+
+    /// The session took a seat in a room: numbers from an earlier room mean nothing there.
+    pub fn reset_delivered(&self) {
+        self.delivered_seq.set(0);
     }
 
     /// Frames that will never be written if the connection ends now: the queued ones and the
@@ -162,6 +194,8 @@ impl Mailbox {
     pub fn pop(&self) -> Option<Outgoing> {
         let item = self.queue.borrow_mut().pop_front();
         if let Some(Outgoing::Frame(frame)) = &item {
+            let seq = self.seqs.borrow_mut().pop_front().unwrap_or(0);
+            self.transit_seq.set(seq);
             self.frames.set(self.frames.get() - 1);
             self.bytes.set(self.bytes.get() - frame.len());
         }
@@ -226,6 +260,27 @@ mod tests {
         assert_eq!(mb.unwritten_frames(), 2);
         mb.set_in_transit(false);
         assert_eq!(mb.unwritten_frames(), 1);
+    }
+
+    #[test]
+    fn the_last_event_the_transport_accepted_is_remembered() {
+        let mb = Mailbox::new(4, Instant::now());
+        mb.push_event(Frame::Binary(Bytes::from_static(b"a")), 7);
+        mb.push_frame(Frame::Binary(Bytes::from_static(b"reply")));
+        mb.push_event(Frame::Binary(Bytes::from_static(b"b")), 8);
+        for _ in 0..2 {
+            assert!(matches!(mb.pop(), Some(Outgoing::Frame(_))));
+            mb.set_in_transit(true);
+            mb.set_in_transit(false);
+        }
+        assert_eq!(mb.delivered_seq(), 7, "a reply carries no number");
+        assert!(matches!(mb.pop(), Some(Outgoing::Frame(_))));
+        mb.set_in_transit(true);
+        assert_eq!(mb.delivered_seq(), 7, "not accepted yet");
+        mb.set_in_transit(false);
+        assert_eq!(mb.delivered_seq(), 8);
+        mb.reset_delivered();
+        assert_eq!(mb.delivered_seq(), 0);
     }
 
     #[test]

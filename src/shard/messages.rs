@@ -49,6 +49,8 @@ pub enum OwnerCmd {
     JoinRoom(Box<JoinByCode>),
     /// To the room's owner: spectate a room by its code.
     Spectate(Box<SpectateByCode>),
+    /// To the room's owner (named by the room id): take back a disconnected player's seat.
+    Reconnect(Box<Rejoin>),
     /// To the room's owner: an operation of a member.
     RoomOp {
         room_id: RoomId,
@@ -70,11 +72,13 @@ pub enum OwnerCmd {
 #[derive(Debug)]
 pub enum Delivery {
     /// Write `frame` to each of these local sessions. `relayed_at` is when relayed game data
-    /// entered the server, for the relay latency histogram.
+    /// entered the server, for the relay latency histogram. `seq` is the frame's room event
+    /// number (0 for a reply), which the mailbox notes for replay after a drop.
     Frames {
         slots: Vec<u64>,
         frame: Frame,
         relayed_at: Option<Instant>,
+        seq: u64,
     },
     /// Apply a state change to one local session.
     Control { slot: u64, control: Control },
@@ -137,6 +141,18 @@ pub struct JoinByCode {
     pub joiner: Joiner,
 }
 
+/// A `Reconnect`: the seat of `player` in `room_id`, claimed with `token` by a new
+/// connection at `addr`, which will hold the seat under `new_token` from now on.
+#[derive(Debug)]
+pub struct Rejoin {
+    pub room_id: RoomId,
+    pub player: PlayerId,
+    pub token: String,
+    pub addr: SessionAddr,
+    pub encoding: GameDataEncoding,
+    pub new_token: String,
+}
+
 /// A request to spectate an existing room.
 #[derive(Debug)]
 pub struct SpectateByCode {
@@ -151,6 +167,10 @@ pub struct SpectateByCode {
 #[derive(Debug)]
 pub enum RoomOp {
     Leave(LeaveKind),
+    /// The member's connection dropped without `LeaveRoom` (closed socket, ping timeout,
+    /// slow-consumer close). `delivered` is the number of the last room event its socket
+    /// accepted (0 if none), from which the kept seat's buffer starts (decision 3).
+    Dropped { delivered: u64 },
     Ready,
     Authority(bool),
     ConnectionInfo(Box<ConnectionInfo>),

@@ -201,9 +201,10 @@ impl Shard {
                 slots,
                 frame,
                 relayed_at,
+                seq,
             }) => {
                 // Relayed game data that crossed shards is timed here, where it is delivered.
-                self.deliver_local(&slots, &frame);
+                self.deliver_local(&slots, &frame, seq);
                 if let Some(since) = relayed_at {
                     self.metrics.record_since(Op::GameDataRelay, since);
                 }
@@ -258,8 +259,9 @@ impl Shard {
                 slots,
                 frame,
                 relayed_at,
+                seq,
             } if shard == self.index => {
-                let delivered = self.deliver_local(&slots, &frame);
+                let delivered = self.deliver_local(&slots, &frame, seq);
                 if let (true, Some(since)) = (delivered, relayed_at) {
                     self.metrics.record_since(Op::GameDataRelay, since);
                 }
@@ -269,12 +271,14 @@ impl Shard {
                 slots,
                 frame,
                 relayed_at,
+                seq,
             } => self.send(
                 shard,
                 ShardMsg::Delivery(Delivery::Frames {
                     slots,
                     frame,
                     relayed_at,
+                    seq,
                 }),
             ),
             Output::Control { to, control } if to.shard == self.index => {
@@ -296,15 +300,15 @@ impl Shard {
         }
     }
 
-    /// Writes `frame` to these local sessions; returns whether any was still here. Frames for
-    /// sessions that are gone are counted as dropped.
-    fn deliver_local(&self, slots: &[u64], frame: &Frame) -> bool {
+    /// Writes `frame` (room event `seq`, or 0) to these local sessions; returns whether any was
+    /// still here. Frames for sessions that are gone are counted as dropped.
+    fn deliver_local(&self, slots: &[u64], frame: &Frame, seq: u64) -> bool {
         let mut gone = 0;
         {
             let sessions = self.sessions.borrow();
             for slot in slots {
                 match sessions.get(slot) {
-                    Some(mailbox) => mailbox.push_frame(frame.clone()),
+                    Some(mailbox) => mailbox.push_event(frame.clone(), seq),
                     None => gone += 1,
                 }
             }
@@ -365,7 +369,7 @@ impl Shard {
         relayed_at: Option<Instant>,
     ) {
         let mut outputs = Outputs::default();
-        outputs.fanout(recipients, frame, relayed_at);
+        outputs.fanout(recipients, frame, relayed_at, 0);
         let mut pending = VecDeque::new();
         while let Some(output) = outputs.pop() {
             self.route(output, &mut pending);

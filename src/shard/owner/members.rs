@@ -1,16 +1,17 @@
 //! What members do in a room this shard owns: leave, ready, authority, connection info,
 //! spectating, format changes, and relayed game data.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::super::mailbox::Control;
 use super::super::messages::{RelayPayload, RoomOp};
+use super::seats::{AwaySeat, Buffered, Missed, MissedEvents};
 use super::{Owner, players_moved};
 use crate::protocol::binary::{encode_binary_envelope, msgpack_to_json};
 use crate::protocol::codec::encode_game_data;
 use crate::protocol::frame::{frame_from_json, text_frame};
 use crate::protocol::{Frame, GameDataEncoding, PlayerId, RoomId};
-use crate::room::{SessionAddr, not_in_room_authority_response, not_in_room_error};
+use crate::room::{LeaveKind, SessionAddr, not_in_room_authority_response, not_in_room_error};
 
 impl Owner {
     /// On the owner: an operation by a member (or former member) of one of our rooms.
@@ -23,26 +24,19 @@ impl Owner {
         op: RoomOp,
     ) {
         let wall = self.clock.wall(now);
-        let Some(room) = self.rooms.by_id.get_mut(&room_id) else {
+        let Some(owned) = self.rooms.by_id.get_mut(&room_id) else {
             self.stale_member(from, room_id, op);
             return;
         };
+        let room = &mut owned.room;
         let effects = match op {
             RoomOp::Leave(kind) => {
-                let before = room.player_count();
-                let effects = room.leave(player, kind, wall);
-                players_moved(
-                    &self.metrics,
-                    &room.settings().game_name,
-                    before,
-                    room.player_count(),
-                );
-                self.out.apply(room, effects);
-                self.out.control(from, Control::Left);
-                // The last player out deletes the room (spectators alone do not keep it).
-                if room.player_count() == 0 {
-                    self.delete_room(room_id);
-                }
+                self.leave(now, room_id, player, from, kind, None);
+                return;
+            }
+            RoomOp::Dropped { delivered } => {
+                let kind = LeaveKind::Disconnected;
+                self.leave(now, room_id, player, from, kind, Some(delivered));
                 return;
             }
             RoomOp::Encoding(encoding, replies) => {
@@ -54,7 +48,8 @@ impl Owner {
             }
             RoomOp::StopSpectating(reason) => {
                 let effects = room.leave_spectator(player, reason);
-                self.out.apply(room, effects);
+                let buffered = self.out.apply(owned, effects);
+                self.count_buffered(buffered);
                 self.out.control(from, Control::SpectateSettled);
                 return;
             }
@@ -73,14 +68,84 @@ impl Owner {
             }
             RoomOp::ConnectionInfo(info) => room.set_connection_info(player, *info, wall),
         };
-        self.out.apply(room, effects);
+        let buffered = self.out.apply(owned, effects);
+        self.count_buffered(buffered);
+    }
+
+    /// A player leaves room `room_id`. When its connection dropped (`delivered` is the number
+    /// of the last room event its socket accepted) and reconnection is on, the others still
+    /// see `PlayerLeft` at once, but the player's seat is kept aside for
+    /// `server.reconnection_window`, claimable with its token, its buffer holding every room
+    /// event the player was not written. The room is deleted when its last player is out and
+    /// nobody may come back; otherwise it waits (bounded by `server.empty_room_timeout`).
+    pub(super) fn leave(
+        &mut self,
+        now: Instant,
+        room_id: RoomId,
+        player: PlayerId,
+        from: SessionAddr,
+        kind: LeaveKind,
+        delivered: Option<u64>,
+    ) {
+        let wall = self.clock.wall(now);
+        let window = Duration::from_secs(self.config.server.reconnection_window);
+        let keep_seat = kind == LeaveKind::Disconnected && self.config.server.enable_reconnection;
+        let limit = self.config.server.event_buffer_size;
+        let Some(owned) = self.rooms.by_id.get_mut(&room_id) else {
+            return;
+        };
+        // What the kept seat remembers, read before the room forgets the player.
+        let kept = delivered
+            .filter(|_| keep_seat)
+            .and_then(|delivered| Some((owned.room.seat_of(player)?, delivered)))
+            .map(|((name, token), delivered)| {
+                let seat = AwaySeat {
+                    player,
+                    name: name.to_owned(),
+                    token: token.to_owned(),
+                    held_authority: owned.room.authority() == Some(player),
+                    deadline: now + window,
+                    missed: MissedEvents::new(limit, 0),
+                };
+                (seat, delivered)
+            });
+        let before_leave = owned.last_seq();
+        let before = owned.room.player_count();
+        let effects = owned.room.leave(player, kind, wall);
+        players_moved(
+            &self.metrics,
+            &owned.room.settings().game_name,
+            before,
+            owned.room.player_count(),
+        );
+        let mut buffered = self.out.apply(owned, effects);
+        self.out.control(from, Control::Left);
+        match kept {
+            Some((seat, delivered)) => {
+                let b = owned.keep_seat(seat, delivered, before_leave);
+                buffered.stored += b.stored;
+                buffered.dropped += b.dropped;
+                self.metrics.gauge(|g| g.reconnection_sessions_active += 1);
+            }
+            None => owned.unseated(player),
+        }
+        // Spectators alone do not keep a room; disconnected players who may come back do.
+        let empty = owned.room.is_empty();
+        let nobody_to_wait_for = owned.away.is_empty();
+        if empty && owned.emptied_at.is_none() {
+            owned.emptied_at = Some(now);
+        }
+        self.count_buffered(buffered);
+        if empty && nobody_to_wait_for {
+            self.delete_room(room_id);
+        }
     }
 
     /// Answers an operation aimed at a room that no longer lists the sender, and makes the
     /// sender forget the room.
     fn stale_member(&mut self, from: SessionAddr, room_id: RoomId, op: RoomOp) {
         let reply = match op {
-            RoomOp::Leave(_) => {
+            RoomOp::Leave(_) | RoomOp::Dropped { .. } => {
                 self.out.control(from, Control::Left);
                 return;
             }
@@ -111,25 +176,40 @@ impl Owner {
         payload: RelayPayload,
         received_at: Instant,
     ) {
-        let Some(room) = self.rooms.by_id.get_mut(&room_id) else {
+        let Some(owned) = self.rooms.by_id.get_mut(&room_id) else {
             return;
         };
-        if !room.contains(from) {
+        if !owned.room.contains(from) {
             return;
         }
+        // Game data is a room event like any other: it takes the next number and is kept for
+        // the disconnected players (the sender is seated, so never among them).
+        let event = match payload {
+            RelayPayload::Json(frame) => Missed::Frame(frame_from_json(frame)),
+            RelayPayload::MessagePack(raw) => Missed::MessagePack { from, raw },
+        };
+        let buffered = owned.emit(None, || event.clone());
+        if buffered != Buffered::default() {
+            self.metrics.count(|c| {
+                c.events_buffered += buffered.stored;
+                c.websocket_messages_dropped += buffered.dropped;
+            });
+        }
+        let seq = owned.last_seq();
+        let room = &mut owned.room;
         room.touch(self.clock.wall(now));
         self.metrics.count(|c| c.game_data_messages += 1);
         let relayed_at = Some(received_at);
-        match payload {
-            RelayPayload::Json(frame) => {
-                let frame = frame_from_json(frame);
+        match event {
+            Missed::Frame(frame) => {
                 self.out.fanout(
                     room.relay_targets(from).map(|(addr, _)| addr),
                     &frame,
                     relayed_at,
+                    seq,
                 );
             }
-            RelayPayload::MessagePack(raw) => {
+            Missed::MessagePack { raw, .. } => {
                 let envelope = Frame::Binary(encode_binary_envelope(&from, &raw));
                 self.out.fanout(
                     room.relay_targets(from)
@@ -137,6 +217,7 @@ impl Owner {
                         .map(|(addr, _)| addr),
                     &envelope,
                     relayed_at,
+                    seq,
                 );
                 // JSON clients get the payload converted; undecodable payloads reach only the
                 // MessagePack clients, as in 0.1.0.
@@ -151,6 +232,7 @@ impl Owner {
                             .map(|(addr, _)| addr),
                         &text,
                         relayed_at,
+                        seq,
                     );
                 }
             }

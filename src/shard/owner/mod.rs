@@ -22,6 +22,8 @@
 mod clock;
 mod members;
 mod outputs;
+mod reconnect;
+mod seats;
 
 #[cfg(test)]
 mod tests;
@@ -44,6 +46,8 @@ use crate::protocol::{ErrorCode, PlayerId, RoomId, ServerMessage};
 use crate::room::{Audience, Effects, Rejection, Room, RoomSettings, SessionAddr};
 use clock::WallClock;
 pub use outputs::{Output, Outputs};
+use seats::{Buffered, OwnedRoom};
+pub use seats::{AwaySeat, Missed, MissedEvents};
 
 /// Attempts at finding a free code that also hashes to this shard before giving up.
 const CODE_ATTEMPTS: usize = 10_000;
@@ -54,7 +58,7 @@ pub type CodeSource = Box<dyn FnMut() -> String>;
 /// Rooms owned by one shard, by id and by `(game, code)`.
 #[derive(Default)]
 struct RoomTable {
-    by_id: AHashMap<RoomId, Room>,
+    by_id: AHashMap<RoomId, OwnedRoom>,
     by_code: AHashMap<(String, String), RoomId>,
 }
 
@@ -85,10 +89,6 @@ pub struct Owner {
     codes: CodeSource,
     /// Outputs not yet taken by the driver.
     out: Outputs,
-    // Next (decision 3): the seats of players who dropped without `LeaveRoom`, keyed by
-    // reconnection token, each with its window's deadline and its bounded buffer of missed
-    // events. Their deadlines join the inactivity deadlines in `poll_timeout`, and
-    // `handle_timeout` expires them.
 }
 
 impl Owner {
@@ -132,6 +132,7 @@ impl Owner {
             OwnerCmd::ReleaseRoom { game_name } => self.release_room(&game_name),
             OwnerCmd::JoinRoom(req) => self.join_room(now, *req),
             OwnerCmd::Spectate(req) => self.spectate(now, *req),
+            OwnerCmd::Reconnect(req) => self.reconnect(now, *req),
             OwnerCmd::RoomOp {
                 room_id,
                 player,
@@ -152,29 +153,82 @@ impl Owner {
         self.out.pop()
     }
 
-    /// When the next room falls due for inactivity expiry (`server.inactive_room_timeout`
-    /// after its last activity), if the machine holds any room.
+    /// When the next deadline falls: a room's inactivity expiry (`server.inactive_room_timeout`
+    /// after its last activity), a disconnected player's reconnection window, or the
+    /// `server.empty_room_timeout` of a room that waits for its disconnected players.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let oldest = self.rooms.by_id.values().map(Room::last_activity).min()?;
-        Some(self.clock.instant_of(oldest) + self.inactivity_timeout())
+        self.rooms
+            .by_id
+            .values()
+            .filter_map(|owned| self.room_deadline(owned))
+            .min()
     }
 
-    /// Expires what is due at `now`: rooms nobody touched for `server.inactive_room_timeout`
-    /// are deleted, their members told (`Error{ROOM_NOT_FOUND}`) and freed to join again
-    /// (decision 9).
+    /// Expires what is due at `now`: reconnection windows that ran out (the seat is gone for
+    /// good), rooms that waited for disconnected players longer than `server.empty_room_timeout`
+    /// or have nobody left to wait for, and rooms nobody touched for
+    /// `server.inactive_room_timeout`, whose members are told (`Error{ROOM_NOT_FOUND}`) and freed
+    /// to join again (decision 9).
     pub fn handle_timeout(&mut self, now: Instant) {
         let timeout = self.inactivity_timeout();
-        let expired: Vec<RoomId> = self
-            .rooms
-            .by_id
-            .iter()
-            .filter(|(_, room)| self.clock.instant_of(room.last_activity()) + timeout <= now)
-            .map(|(id, _)| *id)
-            .collect();
-        for room_id in expired {
+        let empty_timeout = self.empty_room_timeout();
+        let mut expired_seats = 0i64;
+        let mut idle = Vec::new();
+        let mut abandoned = Vec::new();
+        for (id, owned) in &mut self.rooms.by_id {
+            let expired = &mut owned.expired;
+            owned.away.retain(|seat| {
+                let open = seat.deadline > now;
+                if !open {
+                    expired.push(seat.player);
+                    expired_seats += 1;
+                }
+                open
+            });
+            if self.clock.instant_of(owned.room.last_activity()) + timeout <= now {
+                idle.push(*id);
+            } else if owned.room.is_empty()
+                && (owned.away.is_empty()
+                    || owned.emptied_at.is_some_and(|at| at + empty_timeout <= now))
+            {
+                abandoned.push(*id);
+            }
+        }
+        self.metrics
+            .gauge(|g| g.reconnection_sessions_active -= expired_seats);
+        for room_id in idle {
             self.metrics.count(|c| c.inactive_rooms_cleaned += 1);
             self.delete_room(room_id);
         }
+        for room_id in abandoned {
+            self.metrics.count(|c| c.empty_rooms_cleaned += 1);
+            self.delete_room(room_id);
+        }
+    }
+
+    /// The earliest deadline of one room (see [`Owner::poll_timeout`]).
+    fn room_deadline(&self, owned: &OwnedRoom) -> Option<Instant> {
+        let idle = self.clock.instant_of(owned.room.last_activity()) + self.inactivity_timeout();
+        let seats = owned.away.iter().map(|seat| seat.deadline);
+        let empty = owned
+            .emptied_at
+            .filter(|_| owned.room.is_empty())
+            .map(|at| at + self.empty_room_timeout());
+        seats.chain(empty).chain(Some(idle)).min()
+    }
+
+    /// The disconnected players of a room this shard owns, whose seats may still be claimed.
+    pub fn away_seats(&self, id: &RoomId) -> &[AwaySeat] {
+        self.rooms
+            .by_id
+            .get(id)
+            .map(|owned| owned.away.as_slice())
+            .unwrap_or_default()
+    }
+
+    /// The number of the last event room `id` emitted to its members (0 before the first).
+    pub fn last_seq(&self, id: &RoomId) -> Option<u64> {
+        self.rooms.by_id.get(id).map(OwnedRoom::last_seq)
     }
 
     /// How many rooms this shard owns.
@@ -184,7 +238,7 @@ impl Owner {
 
     /// A room this shard owns, by id (for tests and introspection).
     pub fn room(&self, id: &RoomId) -> Option<&Room> {
-        self.rooms.by_id.get(id)
+        self.rooms.by_id.get(id).map(|owned| &owned.room)
     }
 
     /// The id of the room with this code in this game, if this shard owns it.
@@ -199,6 +253,32 @@ impl Owner {
 
     fn inactivity_timeout(&self) -> Duration {
         Duration::from_secs(self.config.server.inactive_room_timeout)
+    }
+
+    /// How many recent events each room keeps for the seats of players who drop: none when
+    /// reconnection is off, so relaying then costs nothing extra.
+    fn history_limit(&self) -> usize {
+        if self.config.server.enable_reconnection {
+            self.config.server.event_buffer_size
+        } else {
+            0
+        }
+    }
+
+    fn empty_room_timeout(&self) -> Duration {
+        Duration::from_secs(self.config.server.empty_room_timeout)
+    }
+
+    /// Counts what a room event did to the buffers of disconnected players: stored copies as
+    /// `reconnection.events_buffered`, pushed-out ones as dropped messages (decision 3: oldest
+    /// dropped first and counted).
+    fn count_buffered(&self, b: Buffered) {
+        if b != Buffered::default() {
+            self.metrics.count(|c| {
+                c.events_buffered += b.stored;
+                c.websocket_messages_dropped += b.dropped;
+            });
+        }
     }
 
     /// On the game's counting shard: take a slot under `max_rooms_per_game`, then hand the
@@ -279,7 +359,10 @@ impl Owner {
                     .borrow_mut()
                     .room_added(&req.game_name, 0);
                 self.rooms.by_code.insert((req.game_name, code), room_id);
-                self.rooms.by_id.insert(room_id, room);
+                let history = self.history_limit();
+                self.rooms
+                    .by_id
+                    .insert(room_id, OwnedRoom::new(room, history));
                 self.seated(room_id, 0, creator, creator_id, effects);
             }
             Err(rejection) => {
@@ -304,17 +387,29 @@ impl Owner {
         let found = self
             .rooms
             .lookup(&req.game_name, &req.code)
-            .and_then(|id| self.rooms.by_id.get_mut(&id).map(|room| (id, room)));
-        let Some((room_id, room)) = found else {
+            .and_then(|id| self.rooms.by_id.get_mut(&id).map(|owned| (id, owned)));
+        let Some((room_id, owned)) = found else {
             self.out.refuse_join(
                 addr,
                 ServerMessage::join_failed("Room not found", ErrorCode::RoomNotFound),
             );
             return;
         };
-        let before = room.player_count();
-        match room.join(req.joiner, self.clock.wall(now)) {
+        // A kept seat keeps its name: the player must find it free when it comes back.
+        let name = req.joiner.name.to_lowercase();
+        if owned.away.iter().any(|s| s.name.to_lowercase() == name) {
+            let reply = ServerMessage::join_failed(
+                "Player name already exists in this room",
+                ErrorCode::InvalidPlayerName,
+            );
+            self.out.refuse_join(addr, reply);
+            return;
+        }
+        let before = owned.room.player_count();
+        match owned.room.join(req.joiner, self.clock.wall(now)) {
             Ok(effects) => {
+                // Someone is seated again: the empty-room clock stops.
+                owned.emptied_at = None;
                 self.metrics.count(|c| c.rooms_joined += 1);
                 self.seated(room_id, before, addr, player, effects);
             }
@@ -329,17 +424,17 @@ impl Owner {
         let found = self
             .rooms
             .lookup(&req.game_name, &req.code)
-            .and_then(|id| self.rooms.by_id.get_mut(&id).map(|room| (id, room)));
-        let Some((room_id, room)) = found else {
+            .and_then(|id| self.rooms.by_id.get_mut(&id).map(|owned| (id, owned)));
+        let Some((room_id, owned)) = found else {
             let refusal = Rejection::new("Room not found", ErrorCode::RoomNotFound);
             self.out
                 .deliver(addr, text_frame(&refusal.into_spectator_join_failed()));
             self.out.control(addr, Control::SpectateSettled);
             return;
         };
-        match room.join_spectator(req.spectator, self.clock.wall(now)) {
+        match owned.room.join_spectator(req.spectator, self.clock.wall(now)) {
             Ok(effects) => {
-                room.set_encoding(spectator, req.encoding);
+                owned.room.set_encoding(spectator, req.encoding);
                 let room_ref = RoomRef {
                     id: room_id,
                     owner: self.index,
@@ -351,7 +446,8 @@ impl Owner {
                         spectator,
                     },
                 );
-                self.out.apply(room, effects);
+                let buffered = self.out.apply(owned, effects);
+                self.count_buffered(buffered);
             }
             Err(rejection) => {
                 self.out
@@ -373,25 +469,33 @@ impl Owner {
         player: PlayerId,
         effects: Effects,
     ) {
-        let Some(room) = self.rooms.by_id.get(&room_id) else {
+        let Some(owned) = self.rooms.by_id.get_mut(&room_id) else {
             return;
         };
+        owned.seated(player);
         self.metrics.count(|c| c.tokens_issued += 1);
-        let game = &room.settings().game_name;
-        players_moved(&self.metrics, game, before, room.player_count());
+        let game = &owned.room.settings().game_name;
+        players_moved(&self.metrics, game, before, owned.room.player_count());
         let at = RoomRef {
             id: room_id,
             owner: self.index,
         };
         self.out.control(addr, Control::Joined { room: at, player });
-        self.out.apply(room, effects);
+        let buffered = self.out.apply(owned, effects);
+        self.count_buffered(buffered);
     }
 
     /// Removes a room, tells anyone still attached, and gives its slot back to the game.
     fn delete_room(&mut self, room_id: RoomId) {
-        let Some(mut room) = self.rooms.by_id.remove(&room_id) else {
+        let Some(mut owned) = self.rooms.by_id.remove(&room_id) else {
             return;
         };
+        // Seats still waiting for their players are gone with the room.
+        let waiting = owned.away.len() as i64;
+        self.metrics
+            .gauge(|g| g.reconnection_sessions_active -= waiting);
+        owned.away.clear();
+        let room = &mut owned.room;
         let game_name = room.settings().game_name.clone();
         self.metrics.count(|c| c.rooms_deleted += 1);
         players_moved(&self.metrics, &game_name, room.player_count(), 0);
@@ -405,7 +509,8 @@ impl Owner {
         }
         let attached: Vec<SessionAddr> = room.recipients(Audience::Everyone).collect();
         let effects = room.close();
-        self.out.apply(&room, effects);
+        // Only replies to single sessions: nothing is numbered or buffered.
+        self.out.apply(&mut owned, effects);
         for addr in attached {
             self.out.control(addr, Control::Detached(room_id));
         }

@@ -9,18 +9,21 @@ use super::super::mailbox::Control;
 use super::super::messages::OwnerCmd;
 use crate::protocol::frame::text_frame;
 use crate::protocol::{Frame, ServerMessage};
-use crate::room::{Audience, Effects, Room, SessionAddr};
+use super::seats::{Buffered, Missed, OwnedRoom};
+use crate::room::{Audience, Effects, SessionAddr};
 
 /// One thing for the driver to do.
 #[derive(Debug)]
 pub enum Output {
     /// Write `frame` to these sessions, all held by shard `shard`. `relayed_at` marks relayed
-    /// game data, whose latency is recorded where it is delivered.
+    /// game data, whose latency is recorded where it is delivered. `seq` is the frame's room
+    /// event number (0 for a reply to one session), noted by the mailbox, never sent.
     Deliver {
         shard: u32,
         slots: Vec<u64>,
         frame: Frame,
         relayed_at: Option<Instant>,
+        seq: u64,
     },
     /// Apply a state change to one session.
     Control { to: SessionAddr, control: Control },
@@ -53,16 +56,19 @@ impl Outputs {
             slots: vec![to.slot],
             frame,
             relayed_at: None,
+            seq: 0,
         });
     }
 
     /// A frame for many sessions: one [`Output::Deliver`] per shard that holds any of them, so
-    /// a broadcast costs one message per shard, never one per recipient.
+    /// a broadcast costs one message per shard, never one per recipient. `seq` is the room
+    /// event's number.
     pub fn fanout(
         &mut self,
         recipients: impl Iterator<Item = SessionAddr>,
         frame: &Frame,
         relayed_at: Option<Instant>,
+        seq: u64,
     ) {
         // Rooms span few shards, so a short list beats a map.
         let mut by_shard: Vec<(u32, Vec<u64>)> = Vec::new();
@@ -78,6 +84,7 @@ impl Outputs {
                 slots,
                 frame: frame.clone(),
                 relayed_at,
+                seq,
             });
         }
     }
@@ -94,14 +101,27 @@ impl Outputs {
 
     /// A room's effects: each message serialised once, then addressed to its audience as the
     /// room's membership stands now (so call this before the room takes its next input).
-    pub fn apply(&mut self, room: &Room, effects: Effects) {
+    /// Broadcasts are room events: each takes the room's next sequence number and is buffered
+    /// for the room's disconnected players (`seats.rs`). Returns what that buffered.
+    pub(super) fn apply(&mut self, owned: &mut OwnedRoom, effects: Effects) -> Buffered {
+        let mut buffered = Buffered::default();
         for out in effects {
             let frame = text_frame(&out.msg);
-            match out.to {
-                Audience::Session(addr) => self.deliver(addr, frame),
-                audience => self.fanout(room.recipients(audience), &frame, None),
-            }
+            let except = match out.to {
+                Audience::Session(addr) => {
+                    self.deliver(addr, frame);
+                    continue;
+                }
+                Audience::Everyone => None,
+                Audience::EveryoneExcept(id) => Some(id),
+            };
+            let b = owned.emit(except, || Missed::Frame(frame.clone()));
+            buffered.stored += b.stored;
+            buffered.dropped += b.dropped;
+            let seq = owned.last_seq();
+            self.fanout(owned.room.recipients(out.to), &frame, None, seq);
         }
+        buffered
     }
 
     /// Refuses a pending join: the reply, then the control that lets the session read again.

@@ -1,0 +1,342 @@
+//! Sequencing and the seats of disconnected players (spec decision 3).
+//!
+//! Every event a room emits to its members (a broadcast: joins, leaves, lobby and authority
+//! changes, relayed game data) takes the room's next sequence number, `1, 2, 3, …`, kept
+//! here next to the room. The number never reaches the wire; it is what buffering and replay
+//! are stated in:
+//!
+//! * a disconnected player's buffer holds, for each event it would have received, the pair
+//!   `(seq, event)`, strictly increasing in `seq`;
+//! * an event offered twice (the same `seq` again, or an older one, e.g. a frame that was
+//!   both still queued for a slow consumer and re-offered by the room) is ignored: it
+//!   *arrives twice, has effect once*;
+//! * the buffer is bounded by `server.event_buffer_size`: when full, the event with the lowest
+//!   `seq` goes first, and is counted;
+//! * replay hands the buffer out in `seq` order, so each missed event is replayed once and in
+//!   the order the room emitted it.
+//!
+//! Replies to one session (`RoomJoined`, `RoomLeft`, error answers) are not room events and
+//! take no number.
+//!
+//! The number also travels with each frame to the member's mailbox (not to the client), which
+//! notes the number of the last frame its socket accepted. When the connection drops, that
+//! number comes back with the disconnect; the room keeps its last `event_buffer_size` events
+//! (its history), so the new seat's buffer starts with every event after it: those still
+//! queued, those a full queue refused, and those in flight when the connection went.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use bytes::Bytes;
+use serde_json::value::RawValue;
+
+use crate::protocol::binary::msgpack_to_json;
+use crate::protocol::codec::encode_game_data;
+use crate::protocol::types::RawJson;
+use crate::protocol::{Frame, PlayerId};
+use crate::room::Room;
+
+/// A room this shard owns, with the sequencing and seat keeping that surround it.
+#[derive(Debug)]
+pub(super) struct OwnedRoom {
+    pub room: Room,
+    /// The number of the last event the room emitted to its members; 0 before the first.
+    last_seq: u64,
+    /// Players who dropped without `LeaveRoom` and may still come back.
+    pub away: Vec<AwaySeat>,
+    /// Since when the room has had no seated player while someone may still come back
+    /// (`server.empty_room_timeout` counts from here).
+    pub emptied_at: Option<Instant>,
+    /// Players whose windows ran out, so a late `Reconnect` is told `RECONNECTION_EXPIRED`
+    /// rather than that no record exists. Lives as long as the room.
+    pub expired: Vec<PlayerId>,
+    /// The room's last events, `(seq, except, event)`, at most `history_limit`.
+    history: VecDeque<(u64, Option<PlayerId>, Missed)>,
+    history_limit: usize,
+    /// The number of the last event before each seated player took its seat: no event up to
+    /// it is ever that player's.
+    seated_after: Vec<(PlayerId, u64)>,
+}
+
+impl OwnedRoom {
+    /// `history_limit` is `server.event_buffer_size` when reconnection is on, else 0.
+    pub fn new(room: Room, history_limit: usize) -> Self {
+        OwnedRoom {
+            room,
+            last_seq: 0,
+            away: Vec::new(),
+            emptied_at: None,
+            expired: Vec::new(),
+            history: VecDeque::new(),
+            history_limit,
+            seated_after: Vec::new(),
+        }
+    }
+
+    /// Notes that `player` was just seated: events numbered from now on are its own.
+    pub fn seated(&mut self, player: PlayerId) {
+        let seq = self.last_seq;
+        match self.seated_after.iter_mut().find(|(p, _)| *p == player) {
+            Some(entry) => entry.1 = seq,
+            None => self.seated_after.push((player, seq)),
+        }
+    }
+
+    /// Keeps the seat of a player who dropped after its socket accepted event `delivered` (0 if
+    /// none). The room numbered its events up to `before_leave` before the player's departure;
+    /// the departure's own broadcasts (`PlayerLeft`, …) came after and are not for the player.
+    /// The buffer starts with the events up to `before_leave` the player had not been written,
+    /// taken from the history; older ones the history no longer holds count as dropped.
+    /// Returns what was buffered.
+    pub fn keep_seat(&mut self, mut seat: AwaySeat, delivered: u64, before_leave: u64) -> Buffered {
+        let index = self.seated_after.iter().position(|(p, _)| *p == seat.player);
+        let joined = index.map(|i| self.seated_after.swap_remove(i).1);
+        let after = delivered
+            .max(joined.unwrap_or(before_leave))
+            .min(before_leave);
+        let mut counts = Buffered::default();
+        let oldest_kept = self
+            .history
+            .front()
+            .map_or(self.last_seq + 1, |(seq, ..)| *seq);
+        counts.dropped += oldest_kept
+            .saturating_sub(after + 1)
+            .min(before_leave - after);
+        seat.missed = MissedEvents::new(seat.missed.limit, after);
+        for (seq, except, event) in &self.history {
+            if *seq > before_leave {
+                break;
+            }
+            if *except != Some(seat.player) {
+                counts.add(seat.missed.push(*seq, event.clone()));
+            }
+        }
+        // Everything numbered so far is accounted for; the next event is the first to buffer.
+        seat.missed.high = self.last_seq;
+        self.away.push(seat);
+        counts
+    }
+
+    /// Forgets a player who left for good.
+    pub fn unseated(&mut self, player: PlayerId) {
+        self.seated_after.retain(|(p, _)| *p != player);
+    }
+
+    /// The number of the last event emitted so far.
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// Numbers one event the room emits to its members, and buffers it for every disconnected
+    /// player it would have reached (`except` is the one member the event skips, if any).
+    /// Returns how many copies were buffered and how many old ones that pushed out.
+    pub fn emit(&mut self, except: Option<PlayerId>, event: impl FnOnce() -> Missed) -> Buffered {
+        self.last_seq += 1;
+        let mut counts = Buffered::default();
+        if self.history_limit == 0 {
+            return counts;
+        }
+        let seq = self.last_seq;
+        let event = event();
+        for seat in self.away.iter_mut().filter(|s| Some(s.player) != except) {
+            counts.add(seat.missed.push(seq, event.clone()));
+        }
+        if self.history.len() >= self.history_limit {
+            self.history.pop_front();
+        }
+        self.history.push_back((seq, except, event));
+        counts
+    }
+}
+
+/// What one emitted event did to the buffers.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Buffered {
+    /// Copies stored.
+    pub stored: u64,
+    /// Older copies pushed out to make room (counted as dropped).
+    pub dropped: u64,
+}
+
+impl Buffered {
+    fn add(&mut self, pushed: Pushed) {
+        match pushed {
+            Pushed::Stored => self.stored += 1,
+            Pushed::StoredDroppingOldest => {
+                self.stored += 1;
+                self.dropped += 1;
+            }
+            Pushed::Refused => self.dropped += 1,
+            Pushed::Duplicate => {}
+        }
+    }
+}
+
+/// The seat of a player who dropped without `LeaveRoom`: claimable with its token until
+/// `deadline` (`server.reconnection_window` after the drop).
+#[derive(Debug)]
+pub struct AwaySeat {
+    pub player: PlayerId,
+    pub name: String,
+    /// The token handed out in the player's last `RoomJoined` (or `Reconnected`).
+    pub token: String,
+    /// Whether the player held authority when it dropped (restored if nobody took it).
+    pub held_authority: bool,
+    pub deadline: Instant,
+    /// What the player would have received meanwhile.
+    pub missed: MissedEvents,
+}
+
+/// One event a disconnected player missed, kept in the form it was emitted in; replay turns
+/// it into the JSON object `Reconnected.missed_events` lists.
+#[derive(Debug, Clone)]
+pub enum Missed {
+    /// A text frame (a server message, or JSON game data).
+    Frame(Frame),
+    /// MessagePack game data from `from`, kept raw and converted only if it is replayed.
+    MessagePack { from: PlayerId, raw: Bytes },
+}
+
+/// What [`MissedEvents::push`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    Stored,
+    /// Stored, and the oldest buffered event was dropped to make room.
+    StoredDroppingOldest,
+    /// Not stored: the buffer holds nothing (`server.event_buffer_size` is 0).
+    Refused,
+    /// Not stored: an event with this number (or a later one) is already buffered.
+    Duplicate,
+}
+
+/// A bounded buffer of `(seq, event)`, strictly increasing in `seq`.
+#[derive(Debug)]
+pub struct MissedEvents {
+    limit: usize,
+    events: VecDeque<(u64, Missed)>,
+    /// The highest number ever offered; anything at or below it is a duplicate.
+    high: u64,
+    dropped: u64,
+}
+
+impl MissedEvents {
+    /// An empty buffer that holds at most `limit` events. `after` is the number of the last
+    /// event the player is known to have had: nothing at or below it is buffered.
+    pub fn new(limit: usize, after: u64) -> Self {
+        MissedEvents {
+            limit,
+            events: VecDeque::with_capacity(limit.min(64)),
+            high: after,
+            dropped: 0,
+        }
+    }
+
+    /// Offers event `seq`. Stored once, whatever the number of offers; the oldest event makes
+    /// room when the buffer is full.
+    pub fn push(&mut self, seq: u64, event: Missed) -> Pushed {
+        if seq <= self.high {
+            return Pushed::Duplicate;
+        }
+        self.high = seq;
+        if self.limit == 0 {
+            self.dropped += 1;
+            return Pushed::Refused;
+        }
+        let full = self.events.len() >= self.limit;
+        if full {
+            self.events.pop_front();
+            self.dropped += 1;
+        }
+        self.events.push_back((seq, event));
+        if full {
+            Pushed::StoredDroppingOldest
+        } else {
+            Pushed::Stored
+        }
+    }
+
+    /// The buffered events as `Reconnected.missed_events` lists them: complete server
+    /// messages, oldest first. MessagePack game data is converted the way a JSON member gets
+    /// it; a payload that cannot be converted is left out, as it is for live JSON members.
+    pub fn replay(&self) -> Vec<RawJson> {
+        self.events()
+            .filter_map(|event| {
+                let text = match event {
+                    Missed::Frame(Frame::Text(text)) => text.as_str().to_owned(),
+                    Missed::Frame(Frame::Binary(_)) => return None,
+                    Missed::MessagePack { from, raw } => {
+                        let json = msgpack_to_json(raw)?;
+                        String::from_utf8(encode_game_data(from, &json).to_vec()).ok()?
+                    }
+                };
+                RawValue::from_string(text).ok()
+            })
+            .collect()
+    }
+
+    /// The buffered numbers, oldest first.
+    pub fn seqs(&self) -> impl Iterator<Item = u64> + '_ {
+        self.events.iter().map(|(seq, _)| *seq)
+    }
+
+    /// The buffered events in the order they were emitted, each once.
+    pub fn events(&self) -> impl Iterator<Item = &Missed> + '_ {
+        self.events.iter().map(|(_, event)| event)
+    }
+
+    /// How many events were dropped (pushed out, or refused by a zero-sized buffer).
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(n: u8) -> Missed {
+        Missed::MessagePack {
+            from: PlayerId::nil(),
+            raw: Bytes::from(vec![n]),
+        }
+    }
+
+    #[test]
+    fn a_full_buffer_drops_the_oldest_and_counts_it() {
+        let mut buf = MissedEvents::new(3, 0);
+        for seq in 1..=5 {
+            buf.push(seq, ev(seq as u8));
+        }
+        assert_eq!(buf.seqs().collect::<Vec<_>>(), [3, 4, 5]);
+        assert_eq!(buf.dropped(), 2);
+    }
+
+    #[test]
+    fn an_event_offered_twice_is_stored_once() {
+        let mut buf = MissedEvents::new(10, 2);
+        assert_eq!(buf.push(2, ev(2)), Pushed::Duplicate, "the player had 2 already");
+        assert_eq!(buf.push(3, ev(3)), Pushed::Stored);
+        assert_eq!(buf.push(3, ev(3)), Pushed::Duplicate);
+        assert_eq!(buf.push(4, ev(4)), Pushed::Stored);
+        assert_eq!(buf.push(3, ev(3)), Pushed::Duplicate, "older than the newest");
+        assert_eq!(buf.seqs().collect::<Vec<_>>(), [3, 4]);
+        assert_eq!(buf.dropped(), 0);
+    }
+
+    #[test]
+    fn a_zero_sized_buffer_stores_nothing_and_counts_every_event() {
+        let mut buf = MissedEvents::new(0, 0);
+        assert_eq!(buf.push(1, ev(1)), Pushed::Refused);
+        assert_eq!(buf.push(1, ev(1)), Pushed::Duplicate);
+        assert!(buf.is_empty());
+        assert_eq!(buf.dropped(), 1);
+    }
+}
