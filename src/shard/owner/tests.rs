@@ -12,7 +12,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::super::mailbox::Control;
-use super::super::messages::{CreateRoom, JoinByCode, OwnerCmd, RelayPayload, RoomOp};
+use super::super::messages::{CreateRoom, JoinByCode, OwnerCmd, Rejoin, RelayPayload, RoomOp};
 use super::{Output, Owner};
 use crate::config::Config;
 use crate::metrics::ShardMetrics;
@@ -386,4 +386,317 @@ fn a_join_whose_client_left_is_undone_in_order() {
     assert_eq!(kinds(&h.take(1)), ["PlayerJoined", "PlayerLeft"]);
     assert_eq!(h.owner.room(&room).map(|r| r.player_count()), Some(1));
     assert_eq!(h.metrics.gauges.borrow().players_active, 1);
+}
+
+// Reconnection (spec decision 3) on the injected clock.
+
+impl Harness {
+    /// Player `n` sends JSON game data `{"n": k}`.
+    fn relay(&mut self, room_id: RoomId, n: u64, k: u64) {
+        let frame = crate::protocol::codec::encode_game_data(&id(n), &format!(r#"{{"n":{k}}}"#));
+        self.feed(OwnerCmd::Relay {
+            room_id,
+            from: id(n),
+            payload: RelayPayload::Json(frame),
+            received_at: self.now,
+        });
+    }
+
+    /// Player `n`'s connection drops after its socket accepted room event `delivered`.
+    fn drop_player(&mut self, room_id: RoomId, n: u64, delivered: u64) {
+        self.feed(OwnerCmd::RoomOp {
+            room_id,
+            player: id(n),
+            from: addr(n),
+            op: RoomOp::Dropped { delivered },
+        });
+    }
+
+    /// A new connection in slot `slot` claims player `n`'s seat with `token`.
+    fn reconnect(&mut self, room_id: RoomId, n: u64, token: &str, slot: u64) {
+        self.feed(OwnerCmd::Reconnect(Box::new(Rejoin {
+            room_id,
+            player: id(n),
+            token: token.to_owned(),
+            addr: addr(slot),
+            encoding: GameDataEncoding::Json,
+            new_token: format!("fresh{slot}"),
+        })));
+    }
+
+    fn gauge_sessions_active(&self) -> i64 {
+        self.metrics.gauges.borrow().reconnection_sessions_active
+    }
+}
+
+/// The `n` of each missed `GameData` in a `Reconnected`.
+fn missed_numbers(reconnected: &Seen) -> Vec<u64> {
+    let Seen::Frame(v) = reconnected else {
+        panic!("not a frame: {reconnected:?}");
+    };
+    v["data"]["missed_events"]
+        .as_array()
+        .expect("missed_events is an array")
+        .iter()
+        .filter(|e| e["type"] == "GameData")
+        .map(|e| e["data"]["data"]["n"].as_u64().unwrap_or(0))
+        .collect()
+}
+
+/// A room of `max` seats with players 1 and 2; everything sent so far forgotten.
+fn two_players(h: &mut Harness, max: u8) -> RoomId {
+    let (room, code) = h.create(1, max);
+    h.join(2, &code);
+    h.forget_sent();
+    room
+}
+
+#[test]
+fn a_dropped_player_gets_its_seat_and_missed_events_back() {
+    let mut h = Harness::new(|_| {});
+    let room = two_players(&mut h, 4);
+    let seen_all = h.owner.last_seq(&room).unwrap_or_default();
+    h.drop_player(room, 2, seen_all);
+    assert_eq!(kinds(&h.take(1)), ["PlayerLeft"], "the others are told at once");
+    assert_eq!(h.gauge_sessions_active(), 1);
+    for k in 1..=3 {
+        h.relay(room, 1, k);
+    }
+    h.take(1);
+
+    h.reconnect(room, 2, "token2", 20);
+    let seen = h.take(20);
+    assert_eq!(kinds(&seen), ["Joined", "Reconnected"]);
+    match &seen[0] {
+        Seen::Control(Control::Joined { player, .. }) => assert_eq!(*player, id(2)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(missed_numbers(&seen[1]), [1, 2, 3], "each once, in order");
+    let Seen::Frame(data) = &seen[1] else {
+        unreachable!()
+    };
+    assert_eq!(data["data"]["player_id"], id(2).to_string(), "same id");
+    assert_eq!(data["data"]["reconnection_token"], "fresh20", "token rotated");
+    let names: Vec<&str> = data["data"]["current_players"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(names, ["player1", "player2"], "same name, true room state");
+    assert_eq!(kinds(&h.take(1)), ["PlayerReconnected"]);
+
+    // Live traffic now reaches the new connection, numbered after the replay.
+    h.relay(room, 1, 4);
+    assert_eq!(kinds(&h.take(20)), ["GameData"]);
+    let counters = h.metrics.counters.borrow();
+    assert_eq!(counters.reconnection_completions, 1);
+    assert_eq!(counters.events_buffered, 3);
+    drop(counters);
+    assert_eq!(h.gauge_sessions_active(), 0);
+    assert!(h.owner.away_seats(&room).is_empty());
+}
+
+#[test]
+fn events_the_socket_never_accepted_are_replayed_from_the_history() {
+    let mut h = Harness::new(|_| {});
+    let room = two_players(&mut h, 4);
+    let before = h.owner.last_seq(&room).unwrap_or_default();
+    h.relay(room, 1, 1);
+    h.relay(room, 1, 2);
+    // Its socket took nothing of the two: they were queued (or in flight) when it dropped.
+    h.drop_player(room, 2, before);
+    h.relay(room, 1, 3);
+    h.reconnect(room, 2, "token2", 20);
+    let seen = h.take(20);
+    assert_eq!(missed_numbers(&seen[1]), [1, 2, 3]);
+}
+
+#[test]
+fn a_full_buffer_drops_the_oldest_events_and_counts_them() {
+    let mut h = Harness::new(|c| c.server.event_buffer_size = 3);
+    let room = two_players(&mut h, 4);
+    let seen_all = h.owner.last_seq(&room).unwrap_or_default();
+    h.drop_player(room, 2, seen_all);
+    let dropped_before = h.metrics.counters.borrow().websocket_messages_dropped;
+    for k in 1..=5 {
+        h.relay(room, 1, k);
+    }
+    let dropped = h.metrics.counters.borrow().websocket_messages_dropped - dropped_before;
+    assert_eq!(dropped, 2);
+    h.reconnect(room, 2, "token2", 20);
+    let seen = h.take(20);
+    assert_eq!(missed_numbers(&seen[1]), [3, 4, 5]);
+}
+
+#[test]
+fn a_reconnect_after_the_window_is_expired() {
+    let window = Duration::from_secs(30);
+    let mut h = Harness::new(|c| c.server.reconnection_window = window.as_secs());
+    let room = two_players(&mut h, 4);
+    h.drop_player(room, 2, 0);
+    assert_eq!(h.owner.poll_timeout(), Some(h.start + window));
+    h.advance(window);
+    h.owner.handle_timeout(h.now);
+    h.drain();
+    assert!(h.owner.away_seats(&room).is_empty());
+    assert_eq!(h.gauge_sessions_active(), 0, "an expired seat is not active");
+
+    h.reconnect(room, 2, "token2", 20);
+    let seen = h.take(20);
+    assert_eq!(kinds(&seen), ["ReconnectionFailed", "JoinRefused"]);
+    assert_eq!(error_code(&seen[0]), "RECONNECTION_EXPIRED");
+    assert_eq!(
+        h.metrics.counters.borrow().reconnection_validations_failed,
+        1
+    );
+}
+
+#[test]
+fn a_due_window_not_yet_swept_is_expired_too() {
+    let window = Duration::from_secs(30);
+    let mut h = Harness::new(|c| c.server.reconnection_window = window.as_secs());
+    let room = two_players(&mut h, 4);
+    h.drop_player(room, 2, 0);
+    h.advance(window);
+    h.reconnect(room, 2, "token2", 20);
+    assert_eq!(error_code(&h.take(20)[0]), "RECONNECTION_EXPIRED");
+    assert_eq!(h.gauge_sessions_active(), 0);
+}
+
+#[test]
+fn a_wrong_token_or_unknown_player_or_room_is_refused() {
+    let mut h = Harness::new(|_| {});
+    let room = two_players(&mut h, 4);
+    h.drop_player(room, 2, 0);
+    h.reconnect(room, 2, "token1", 20);
+    assert_eq!(error_code(&h.take(20)[0]), "RECONNECTION_TOKEN_INVALID");
+    h.reconnect(room, 3, "token3", 21);
+    assert_eq!(error_code(&h.take(21)[0]), "RECONNECTION_FAILED");
+    h.reconnect(room, 1, "token1", 22);
+    assert_eq!(error_code(&h.take(22)[0]), "PLAYER_ALREADY_CONNECTED");
+    h.reconnect(Uuid::from_u128(99), 2, "token2", 23);
+    assert_eq!(error_code(&h.take(23)[0]), "ROOM_NOT_FOUND");
+    // The seat is still there for the right token.
+    h.reconnect(room, 2, "token2", 24);
+    assert_eq!(kinds(&h.take(24)), ["Joined", "Reconnected"]);
+}
+
+#[test]
+fn a_reconnect_into_a_room_whose_seat_was_taken_is_room_full() {
+    let mut h = Harness::new(|_| {});
+    let (room, code) = h.create(1, 2);
+    h.join(2, &code);
+    h.drop_player(room, 2, 0);
+    h.join(3, &code);
+    h.forget_sent();
+    h.reconnect(room, 2, "token2", 20);
+    let seen = h.take(20);
+    assert_eq!(kinds(&seen), ["ReconnectionFailed", "JoinRefused"]);
+    assert_eq!(error_code(&seen[0]), "ROOM_FULL");
+    assert_eq!(h.owner.away_seats(&room).len(), 1, "still claimable");
+}
+
+#[test]
+fn two_reconnects_racing_with_one_token_succeed_once() {
+    let mut h = Harness::new(|_| {});
+    let room = two_players(&mut h, 4);
+    h.drop_player(room, 2, 0);
+    h.relay(room, 1, 1);
+    h.reconnect(room, 2, "token2", 20);
+    h.reconnect(room, 2, "token2", 21);
+    let first = h.take(20);
+    assert_eq!(kinds(&first), ["Joined", "Reconnected"]);
+    assert_eq!(missed_numbers(&first[1]), [1]);
+    let second = h.take(21);
+    assert_eq!(kinds(&second), ["ReconnectionFailed", "JoinRefused"]);
+    assert_eq!(error_code(&second[0]), "PLAYER_ALREADY_CONNECTED");
+    assert_eq!(h.metrics.counters.borrow().reconnection_completions, 1);
+    assert_eq!(h.owner.room(&room).map(|r| r.player_count()), Some(2));
+}
+
+#[test]
+fn authority_comes_back_if_nobody_took_it() {
+    let mut h = Harness::new(|_| {});
+    let room = two_players(&mut h, 4);
+    h.drop_player(room, 1, 0);
+    assert_eq!(h.owner.room(&room).and_then(|r| r.authority()), None);
+    h.reconnect(room, 1, "token1", 20);
+    let seen = h.take(20);
+    let Seen::Frame(data) = &seen[1] else {
+        panic!("{seen:?}")
+    };
+    assert_eq!(data["data"]["is_authority"], true);
+    assert_eq!(h.owner.room(&room).and_then(|r| r.authority()), Some(id(1)));
+    assert!(kinds(&h.take(2)).contains(&"AuthorityChanged".to_owned()));
+}
+
+#[test]
+fn a_room_whose_players_all_dropped_waits_bounded_by_the_empty_room_timeout() {
+    let mut h = Harness::new(|c| {
+        c.server.reconnection_window = 300;
+        c.server.empty_room_timeout = 60;
+    });
+    let room = two_players(&mut h, 4);
+    h.drop_player(room, 1, 0);
+    h.advance(Duration::from_secs(10));
+    h.drop_player(room, 2, 0);
+    assert_eq!(h.owner.room_count(), 1, "kept for its disconnected players");
+    let emptied = h.now;
+    assert_eq!(
+        h.owner.poll_timeout(),
+        Some(emptied + Duration::from_secs(60))
+    );
+    h.now = emptied + Duration::from_secs(60);
+    h.owner.handle_timeout(h.now);
+    h.drain();
+    assert_eq!(h.owner.room_count(), 0);
+    assert_eq!(h.owner.game_room_count(GAME), 0, "the slot went back");
+    assert_eq!(h.gauge_sessions_active(), 0);
+    assert_eq!(h.metrics.counters.borrow().empty_rooms_cleaned, 1);
+    h.reconnect(room, 1, "token1", 20);
+    assert_eq!(error_code(&h.take(20)[0]), "ROOM_NOT_FOUND");
+}
+
+#[test]
+fn a_room_lives_until_its_last_token_expires() {
+    let mut h = Harness::new(|c| {
+        c.server.reconnection_window = 30;
+        c.server.empty_room_timeout = 300;
+    });
+    let room = two_players(&mut h, 4);
+    h.drop_player(room, 1, 0);
+    h.drop_player(room, 2, 0);
+    h.advance(Duration::from_secs(30));
+    h.owner.handle_timeout(h.now);
+    h.drain();
+    assert_eq!(h.owner.room_count(), 0, "nobody left to wait for");
+}
+
+#[test]
+fn a_kept_seat_keeps_its_name() {
+    let mut h = Harness::new(|_| {});
+    let (room, code) = h.create(1, 4);
+    h.join(2, &code);
+    h.drop_player(room, 2, 0);
+    h.forget_sent();
+    h.feed(OwnerCmd::JoinRoom(Box::new(JoinByCode {
+        game_name: GAME.to_owned(),
+        code,
+        joiner: Joiner {
+            name: "PLAYER2".to_owned(),
+            ..joiner(3)
+        },
+    })));
+    assert_eq!(error_code(&h.take(3)[0]), "INVALID_PLAYER_NAME");
+}
+
+#[test]
+fn with_reconnection_off_a_drop_frees_the_seat_for_good() {
+    let mut h = Harness::new(|c| c.server.enable_reconnection = false);
+    let room = two_players(&mut h, 4);
+    h.drop_player(room, 2, 0);
+    assert!(h.owner.away_seats(&room).is_empty());
+    h.drop_player(room, 1, 0);
+    assert_eq!(h.owner.room_count(), 0);
 }
