@@ -2,6 +2,7 @@
 //! then alternates between reading frames and writing everything its mailbox holds, with one
 //! flush per wake-up.
 
+use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,7 @@ use super::admission::{Gate, Upgrade, refuse_websocket};
 use super::http::{
     RequestHead, Route, check_upgrade, read_head, route, text_response, upgrade_response,
 };
+use super::counted::Counted;
 use super::stream::Stream;
 use super::token_binding::{self, Binding};
 use crate::protocol::depth::{MAX_NESTING_DEPTH, TOO_DEEP_MESSAGE, json_too_deep};
@@ -123,14 +125,16 @@ pub async fn serve(shard: Rc<Shard>, mut tcp: TcpStream, tls: Option<TlsAcceptor
             return;
         }
     };
+    // Counts what the socket takes, so a drop knows which frames left whole (decision 3).
+    let sent = Rc::new(Cell::new(0));
     let ws = WebSocketStream::from_partially_read(
-        stream,
+        Counted::new(stream, sent.clone()),
         leftover,
         Role::Server,
         Some(ws_config(shard.config.security.max_message_size)),
     )
     .await;
-    run_websocket(shard, ws, ip_slot, binding).await;
+    run_websocket(shard, ws, sent, ip_slot, binding).await;
 }
 
 /// The answer to a WebSocket upgrade request: the 101 (naming the token-binding subprotocol
@@ -206,7 +210,7 @@ enum Wake {
 /// queued after a decision to close still go out: they usually explain the close. `Err` means
 /// the socket failed.
 async fn write_queued(
-    ws: &mut WebSocketStream<Stream>,
+    ws: &mut WebSocketStream<Counted<Stream>>,
     mailbox: &Mailbox,
     session: &mut Session,
     verdict: &mut Verdict,
@@ -225,6 +229,7 @@ async fn write_queued(
         };
         // Should this write be abandoned (a slow client) or fail, the frame counts as dropped.
         mailbox.set_in_transit(true);
+        mailbox.feeding(wire_len(&message));
         ws.feed(message).await.map_err(|_| ())?;
         mailbox.set_in_transit(false);
         wrote = true;
@@ -235,14 +240,27 @@ async fn write_queued(
     Ok(None)
 }
 
+/// Bytes a server frame (unmasked) takes on the wire: header, extended length, payload.
+fn wire_len(message: &Message) -> usize {
+    let payload = message.len();
+    let extended = match payload {
+        0..=125 => 0,
+        126..=65535 => 2,
+        _ => 8,
+    };
+    2 + extended + payload
+}
+
 async fn run_websocket(
     shard: Rc<Shard>,
-    mut ws: WebSocketStream<Stream>,
+    mut ws: WebSocketStream<Counted<Stream>>,
+    sent: Rc<Cell<u64>>,
     ip_slot: IpSlot,
     binding: Option<Binding>,
 ) {
     let now = Instant::now();
     let (addr, mailbox) = shard.register(now);
+    mailbox.count_transport(sent);
     let mut session = Session::new(shard.clone(), addr, mailbox.clone(), ip_slot, now);
     let mut verdict = Verdict::Continue;
     let closing = loop {
@@ -313,7 +331,12 @@ async fn run_websocket(
                 session.on_ws_pong();
                 Verdict::Continue
             }
-            Some(Ok(Message::Ping(_) | Message::Frame(_))) => Verdict::Continue,
+            Some(Ok(Message::Ping(payload))) => {
+                // The transport answers with a Pong of its own, ahead of our next frames.
+                mailbox.feeding_untracked(wire_len(&Message::Pong(payload)));
+                Verdict::Continue
+            }
+            Some(Ok(Message::Frame(_))) => Verdict::Continue,
             Some(Ok(Message::Close(_))) => {
                 // tungstenite queued the answering close frame; send it so the client sees a
                 // clean closing handshake.

@@ -5,6 +5,7 @@ pub mod admission;
 pub mod capacity;
 pub mod client_addr;
 pub mod conn;
+pub mod counted;
 pub mod cors;
 pub mod edge;
 pub mod http;

@@ -4,6 +4,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::rc::Rc;
 use std::time::Instant;
 
 use crate::protocol::{Frame, GameDataEncoding, PlayerId, RoomId};
@@ -83,10 +84,17 @@ pub struct Mailbox {
     /// The room sequence number of each queued frame, in queue order (0: not a room event).
     /// Kept beside the queue rather than in it so the writer's loop stays as it is.
     seqs: RefCell<VecDeque<u64>>,
-    /// The number of the frame being handed to the transport.
+    /// The number of the frame last taken off the queue.
     transit_seq: Cell<u64>,
-    /// The number of the last room event the transport accepted: where a replay after a
-    /// drop starts (decision 3).
+    /// Bytes the transport accepted so far (counted by `net::counted`).
+    transport_bytes: RefCell<Rc<Cell<u64>>>,
+    /// Bytes of the frames handed to the transport so far, as they go on the wire.
+    fed_bytes: Cell<u64>,
+    /// `(end offset, seq)` of the room events handed to the transport and not yet known to
+    /// have left whole.
+    in_flight: RefCell<VecDeque<(u64, u64)>>,
+    /// The number of the last room event that left whole: where a replay after a drop
+    /// starts (decision 3).
     delivered_seq: Cell<u64>,
     /// Raised whenever something is queued.
     pub signal: Signal,
@@ -111,6 +119,9 @@ impl Mailbox {
             bytes: Cell::new(0),
             seqs: RefCell::new(VecDeque::new()),
             transit_seq: Cell::new(0),
+            transport_bytes: RefCell::new(Rc::new(Cell::new(0))),
+            fed_bytes: Cell::new(0),
+            in_flight: RefCell::new(VecDeque::new()),
             delivered_seq: Cell::new(0),
             signal: Signal::default(),
             last_seen: Cell::new(now),
@@ -167,20 +178,54 @@ impl Mailbox {
     /// that would need a copy of every frame.
     pub fn set_in_transit(&self, in_transit: bool) {
         self.in_transit.set(in_transit);
-        let seq = self.transit_seq.get();
-        if !in_transit && seq != 0 {
-            self.delivered_seq.set(seq);
+    }
+
+    /// Shares the count of bytes the connection's transport accepted (`net::counted`).
+    pub fn count_transport(&self, bytes: Rc<Cell<u64>>) {
+        *self.transport_bytes.borrow_mut() = bytes;
+    }
+
+    /// The frame last taken off the queue is handed to the transport, `wire_len` bytes on the
+    /// wire. Its end offset is noted, so [`Mailbox::delivered_seq`] knows when it left whole.
+    pub fn feeding(&self, wire_len: usize) {
+        let end = self.fed_bytes.get() + wire_len as u64;
+        self.fed_bytes.set(end);
+        let seq = self.transit_seq.replace(0);
+        if seq != 0 {
+            self.settle_delivered();
+            self.in_flight.borrow_mut().push_back((end, seq));
         }
     }
 
-    /// The number of the last room event the transport accepted (0 if none since the last
-    /// [`Mailbox::reset_delivered`]).
+    /// Bytes the transport writes on its own (the answer to a WebSocket ping).
+    pub fn feeding_untracked(&self, wire_len: usize) {
+        self.fed_bytes.set(self.fed_bytes.get() + wire_len as u64);
+    }
+
+    /// Moves the events whose last byte the transport accepted out of `in_flight`.
+    fn settle_delivered(&self) {
+        let sent = self.transport_bytes.borrow().get();
+        let mut in_flight = self.in_flight.borrow_mut();
+        while let Some(&(end, seq)) = in_flight.front() {
+            if end > sent {
+                break;
+            }
+            self.delivered_seq.set(seq);
+            in_flight.pop_front();
+        }
+    }
+
+    /// The number of the last room event whose every byte the transport accepted (0 if none
+    /// since the last [`Mailbox::reset_delivered`]).
     pub fn delivered_seq(&self) -> u64 {
+        self.settle_delivered();
         self.delivered_seq.get()
     }
 
     /// The session took a seat in a room: numbers from an earlier room mean nothing there.
     pub fn reset_delivered(&self) {
+        self.settle_delivered();
+        self.in_flight.borrow_mut().clear();
         self.delivered_seq.set(0);
     }
 
@@ -263,21 +308,23 @@ mod tests {
     }
 
     #[test]
-    fn the_last_event_the_transport_accepted_is_remembered() {
+    fn an_event_is_delivered_once_its_last_byte_left() {
         let mb = Mailbox::new(4, Instant::now());
+        let sent = Rc::new(Cell::new(0));
+        mb.count_transport(sent.clone());
         mb.push_event(Frame::Binary(Bytes::from_static(b"a")), 7);
         mb.push_frame(Frame::Binary(Bytes::from_static(b"reply")));
         mb.push_event(Frame::Binary(Bytes::from_static(b"b")), 8);
-        for _ in 0..2 {
+        for _ in 0..3 {
             assert!(matches!(mb.pop(), Some(Outgoing::Frame(_))));
-            mb.set_in_transit(true);
-            mb.set_in_transit(false);
+            mb.feeding(10);
         }
+        assert_eq!(mb.delivered_seq(), 0, "nothing left yet");
+        sent.set(9);
+        assert_eq!(mb.delivered_seq(), 0, "event 7 is not whole");
+        sent.set(29);
         assert_eq!(mb.delivered_seq(), 7, "a reply carries no number");
-        assert!(matches!(mb.pop(), Some(Outgoing::Frame(_))));
-        mb.set_in_transit(true);
-        assert_eq!(mb.delivered_seq(), 7, "not accepted yet");
-        mb.set_in_transit(false);
+        sent.set(30);
         assert_eq!(mb.delivered_seq(), 8);
         mb.reset_delivered();
         assert_eq!(mb.delivered_seq(), 0);
