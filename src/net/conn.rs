@@ -376,8 +376,9 @@ async fn run_websocket(
         // connections run once this task's time slice is used up.
         glommio::yield_if_needed().await;
     };
-    session.on_disconnect();
-    shard.unregister(addr);
+    // Closing first: a close flushes frames the transport still held, and the room must
+    // learn which frames left whole only after that, so its replay (decision 3) starts right
+    // after them and duplicates none.
     if let Some((code, reason)) = closing {
         let frame = CloseFrame {
             code: CloseCode::from(code),
@@ -391,4 +392,6 @@ async fn run_websocket(
         })
         .await;
     }
+    session.on_disconnect();
+    shard.unregister(addr);
 }

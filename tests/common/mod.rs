@@ -168,6 +168,18 @@ impl<S: Read + Write> Client<S> {
         }
     }
 
+    /// The next frame of any kind but pings and pongs, or `None` once the connection ended
+    /// (cleanly or not).
+    pub fn try_recv_message(&mut self) -> Option<Message> {
+        loop {
+            match self.ws.read() {
+                Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+                Ok(msg) => return Some(msg),
+                Err(_) => return None,
+            }
+        }
+    }
+
     /// The next message, which must be of type `ty`; returns its `data` (or `null`).
     pub fn expect(&mut self, ty: &str) -> Value {
         let msg = self.recv();

@@ -1,0 +1,258 @@
+//! Reconnection over real sockets (spec decision 3): a player whose connection drops comes back
+//! through a connection on the other shard and gets every event it missed, once and in order,
+//! with live traffic carrying on without a gap or a duplicate.
+
+mod common;
+
+use std::sync::mpsc;
+use std::thread;
+
+use common::{Client, other_shard, start_with, str_of};
+use serde_json::{Value, json};
+use tungstenite::Message;
+
+const GAME: &str = "reconnect game";
+
+/// The `n` of a `GameData` message, if it is one.
+fn game_data_n(msg: &Value) -> Option<u64> {
+    (msg["type"] == "GameData").then(|| msg["data"]["data"]["n"].as_u64().unwrap_or(0))
+}
+
+fn send_n(client: &mut Client, n: u64) {
+    client.send_game_data(json!({ "n": n }));
+}
+
+/// What a `Reconnect` is made of, from a `RoomJoined` (or `Reconnected`).
+struct Ticket {
+    player_id: String,
+    room_id: String,
+    token: String,
+}
+
+impl Ticket {
+    fn of(joined: &Value) -> Ticket {
+        Ticket {
+            player_id: str_of(joined, "player_id").to_owned(),
+            room_id: str_of(joined, "room_id").to_owned(),
+            token: str_of(joined, "reconnection_token").to_owned(),
+        }
+    }
+
+    fn send(&self, client: &mut Client) {
+        client.send(json!({"type":"Reconnect","data":{
+            "player_id": self.player_id, "room_id": self.room_id, "auth_token": self.token}}));
+    }
+}
+
+/// The `n` of every missed `GameData` in a `Reconnected`.
+fn missed_numbers(reconnected: &Value) -> Vec<u64> {
+    reconnected["missed_events"]
+        .as_array()
+        .expect("missed_events is an array")
+        .iter()
+        .filter_map(game_data_n)
+        .collect()
+}
+
+/// Reads until `GameData` number `last`, returning every `GameData` number seen on the way.
+fn read_until(client: &mut Client, last: u64) -> Vec<u64> {
+    let mut seen = Vec::new();
+    loop {
+        let msg = client.recv();
+        if let Some(n) = game_data_n(&msg) {
+            seen.push(n);
+            if n == last {
+                return seen;
+            }
+        }
+    }
+}
+
+fn assert_exactly(seen: &[u64], last: u64) {
+    let expected: Vec<u64> = (1..=last).collect();
+    assert_eq!(seen, expected.as_slice(), "every message once, in order");
+}
+
+#[test]
+fn a_dropped_player_reconnects_on_the_other_shard_and_misses_nothing() {
+    const LAST: u64 = 2_000;
+    let server = start_with(|c| c.server.event_buffer_size = 10_000);
+    let port = server.port();
+    let mut sender = Client::connect(port);
+    let created = sender.create_room(GAME, "Sender", 4);
+    let code = str_of(&created, "room_code").to_owned();
+    let mut dropper = Client::connect(port);
+    let joined = dropper.join_room(GAME, &code, "Dropper");
+    let ticket = Ticket::of(&joined);
+    sender.expect_player_joined("Dropper");
+    let first_shard = dropper.shard;
+
+    // Before the drop: the dropper reads everything sent.
+    for n in 1..=10 {
+        send_n(&mut sender, n);
+    }
+    let mut seen = read_until(&mut dropper, 10);
+
+    // The TCP connection goes away without a close frame or `LeaveRoom`.
+    drop(dropper);
+    let left = sender.expect("PlayerLeft");
+    assert_eq!(left["player_id"], ticket.player_id.as_str(), "told at once");
+
+    // While the player is away the room carries on; then the sender keeps sending while the
+    // player comes back, so the replay and the live stream meet at an arbitrary point.
+    for n in 11..=20 {
+        send_n(&mut sender, n);
+    }
+    let (ready, go) = mpsc::channel();
+    let pump = thread::spawn(move || {
+        go.recv().expect("go");
+        for n in 21..=LAST {
+            send_n(&mut sender, n);
+        }
+        sender
+    });
+
+    let mut back = Client::connect_to_shard(port, other_shard(first_shard));
+    ticket.send(&mut back);
+    ready.send(()).expect("pump waits");
+    let reconnected = back.expect("Reconnected");
+    assert_eq!(reconnected["player_id"], ticket.player_id.as_str(), "same id");
+    let names: Vec<&str> = reconnected["current_players"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert!(names.contains(&"Dropper"), "same name: {names:?}");
+    assert_ne!(
+        reconnected["reconnection_token"], ticket.token.as_str(),
+        "the token is rotated"
+    );
+    let missed = missed_numbers(&reconnected);
+    assert!(
+        missed.starts_with(&(11..=20).collect::<Vec<_>>()),
+        "missed while away: {missed:?}"
+    );
+    seen.extend(&missed);
+    let last_missed = seen.last().copied().unwrap_or_default();
+    if last_missed < LAST {
+        seen.extend(read_until(&mut back, LAST));
+    }
+    assert_exactly(&seen, LAST);
+
+    let mut sender = pump.join().expect("sender thread");
+    let again = sender.expect("PlayerReconnected");
+    assert_eq!(again["player_id"], ticket.player_id.as_str());
+
+    // The seat is taken back: the old ticket claims nothing more.
+    let mut late = Client::connect(port);
+    ticket.send(&mut late);
+    let failed = late.expect("ReconnectionFailed");
+    assert_eq!(failed["error_code"], "PLAYER_ALREADY_CONNECTED");
+    server.shutdown();
+}
+
+#[test]
+fn the_old_token_is_spent_once_the_seat_is_taken_back() {
+    let server = start_with(|_| {});
+    let port = server.port();
+    let mut host = Client::connect(port);
+    let created = host.create_room(GAME, "Host", 4);
+    let code = str_of(&created, "room_code").to_owned();
+    let mut guest = Client::connect(port);
+    let ticket = Ticket::of(&guest.join_room(GAME, &code, "Guest"));
+    host.expect_player_joined("Guest");
+    drop(guest);
+    host.expect("PlayerLeft");
+
+    let mut back = Client::connect(port);
+    ticket.send(&mut back);
+    back.expect("Reconnected");
+    let mut late = Client::connect(port);
+    ticket.send(&mut late);
+    let failed = late.expect("ReconnectionFailed");
+    assert_eq!(failed["error_code"], "PLAYER_ALREADY_CONNECTED");
+    let mut wrong = Client::connect(port);
+    Ticket {
+        token: "not-the-token".to_owned(),
+        ..Ticket::of(&created)
+    }
+    .send(&mut wrong);
+    let failed = wrong.expect("ReconnectionFailed");
+    assert_eq!(failed["error_code"], "PLAYER_ALREADY_CONNECTED", "the host is here");
+    server.shutdown();
+}
+
+#[test]
+fn a_reader_cut_off_with_1008_gets_what_it_missed_on_reconnect() {
+    let server = start_with(|c| c.server.event_buffer_size = 100_000);
+    let port = server.port();
+    let mut sender = Client::connect(port);
+    let created = sender.create_room(GAME, "Sender", 4);
+    let code = str_of(&created, "room_code").to_owned();
+    let mut stalled = Client::connect(port);
+    let ticket = Ticket::of(&stalled.join_room(GAME, &code, "Stalled"));
+    sender.expect_player_joined("Stalled");
+    let mut watcher = Client::connect(port);
+    watcher.join_room(GAME, &code, "Watcher");
+    sender.expect_player_joined("Watcher");
+    stalled.expect_player_joined("Watcher");
+    let first_shard = stalled.shard;
+
+    // About 1 KB a message: the socket buffers fill after a few thousand, then the queue.
+    let pad = "x".repeat(1_000);
+    let (stop_tx, stop_rx) = mpsc::channel::<()>();
+    let pump = thread::spawn(move || {
+        let mut n = 0;
+        while stop_rx.try_recv().is_err() && n < 200_000 {
+            n += 1;
+            sender.send_game_data(json!({ "n": n, "pad": pad }));
+        }
+        (sender, n)
+    });
+    // The watcher reads along until the stalled reader is dropped.
+    loop {
+        let msg = watcher.recv();
+        if msg["type"] == "PlayerLeft" {
+            assert_eq!(msg["data"]["player_id"], ticket.player_id.as_str());
+            break;
+        }
+    }
+    stop_tx.send(()).expect("pump running");
+    let (mut sender, sent) = pump.join().expect("sender thread");
+    assert!(sent < 200_000, "the stalled reader was never cut off");
+
+    // The stalled reader now reads what reached it, up to the close (1008).
+    let mut seen = Vec::new();
+    let mut close_code = None;
+    loop {
+        match stalled.try_recv_message() {
+            Some(Message::Text(text)) => {
+                let msg: Value = serde_json::from_str(text.as_str()).expect("JSON");
+                seen.extend(game_data_n(&msg));
+            }
+            Some(Message::Close(frame)) => {
+                close_code = frame.map(|f| u16::from(f.code));
+                break;
+            }
+            Some(_) => {}
+            None => break,
+        }
+    }
+    assert_eq!(close_code, Some(1008), "closed as a slow consumer");
+
+    let mut back = Client::connect_to_shard(port, other_shard(first_shard));
+    ticket.send(&mut back);
+    let reconnected = back.expect("Reconnected");
+    let missed = missed_numbers(&reconnected);
+    assert!(!missed.is_empty(), "the queued frames come back");
+    seen.extend(missed);
+    // A marker after everything: whatever the owner had not relayed yet arrives live.
+    let last = sent + 1;
+    sender.send_game_data(json!({ "n": last }));
+    if seen.last() != Some(&last) {
+        seen.extend(read_until(&mut back, last));
+    }
+    assert_exactly(&seen, last);
+    server.shutdown();
+}
