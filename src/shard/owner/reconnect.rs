@@ -19,6 +19,7 @@ impl Owner {
     /// window is still open; there is a free seat. Then seats it again.
     pub(super) fn reconnect(&mut self, now: Instant, req: Rejoin) {
         let wall = self.clock.wall(now);
+        let budget = self.replay_budget();
         let Some(owned) = self.rooms.by_id.get_mut(&req.room_id) else {
             return self.refuse_reconnect(req, "Room no longer exists", ErrorCode::RoomNotFound);
         };
@@ -63,7 +64,11 @@ impl Owner {
             reconnection_token: req.new_token.clone(),
         };
         let before = owned.room.player_count();
-        let missed = seat.missed.replay();
+        let (missed, too_many) = seat.missed.replay(budget);
+        if too_many > 0 {
+            self.metrics
+                .count(|c| c.websocket_messages_dropped += too_many);
+        }
         match owned.room.rejoin(joiner, seat.held_authority, missed, wall) {
             Ok(effects) => {
                 owned.emptied_at = None;
@@ -95,6 +100,13 @@ impl Owner {
                 self.out.refuse_join(req.addr, reply);
             }
         }
+    }
+
+    /// Bytes of missed events one `Reconnected` may carry: half of what the transport buffers
+    /// for a connection (`net::conn`), leaving room for the rest of the message.
+    fn replay_budget(&self) -> usize {
+        let max_message = self.config.security.max_message_size;
+        (4 * max_message).max(1 << 20) / 2
     }
 
     fn refuse_reconnect(&mut self, req: Rejoin, reason: &str, error_code: ErrorCode) {

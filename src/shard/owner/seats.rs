@@ -258,20 +258,39 @@ impl MissedEvents {
     /// The buffered events as `Reconnected.missed_events` lists them: complete server
     /// messages, oldest first. MessagePack game data is converted the way a JSON member gets
     /// it; a payload that cannot be converted is left out, as it is for live JSON members.
-    pub fn replay(&self) -> Vec<RawJson> {
-        self.events()
-            .filter_map(|event| {
-                let text = match event {
-                    Missed::Frame(Frame::Text(text)) => text.as_str().to_owned(),
-                    Missed::Frame(Frame::Binary(_)) => return None,
-                    Missed::MessagePack { from, raw } => {
-                        let json = msgpack_to_json(raw)?;
-                        String::from_utf8(encode_game_data(from, &json).to_vec()).ok()?
+    /// At most `budget` bytes of them: the oldest beyond it are dropped, so the `Reconnected`
+    /// frame stays one the transport can write. Returns the events and how many were dropped.
+    pub fn replay(&self, budget: usize) -> (Vec<RawJson>, u64) {
+        let mut kept = Vec::new();
+        let mut left = budget;
+        let mut dropped = 0;
+        for event in self.events.iter().rev().map(|(_, event)| event) {
+            let text = match event {
+                Missed::Frame(Frame::Text(text)) => text.as_str().to_owned(),
+                Missed::Frame(Frame::Binary(_)) => continue,
+                Missed::MessagePack { from, raw } => {
+                    let Some(json) = msgpack_to_json(raw) else {
+                        continue;
+                    };
+                    match String::from_utf8(encode_game_data(from, &json).to_vec()) {
+                        Ok(text) => text,
+                        Err(_) => continue,
                     }
-                };
-                RawValue::from_string(text).ok()
-            })
-            .collect()
+                }
+            };
+            // One more byte for the comma between events.
+            if text.len() + 1 > left {
+                dropped += 1;
+                left = 0;
+                continue;
+            }
+            left -= text.len() + 1;
+            if let Ok(raw) = RawValue::from_string(text) {
+                kept.push(raw);
+            }
+        }
+        kept.reverse();
+        (kept, dropped)
     }
 
     /// The buffered numbers, oldest first.
