@@ -51,6 +51,8 @@ counter_block! {
         reconnection_validations_failed,
         reconnection_completions,
         events_buffered,
+        /// Events a kept seat's buffer dropped (oldest first) or could not replay.
+        events_dropped,
         room_code_collisions,
         room_capacity_conflicts,
         latency_histogram_clamped_samples,

@@ -157,6 +157,8 @@ pub fn render_prometheus(
     histogram(&mut t, "signal_fish_game_data_relay_duration_seconds", "Time from a game data frame being read to it being queued for recipients.", snapshot.latencies.get(Op::GameDataRelay));
 
     per_shard(&mut t, snapshot);
+    // Ours (decision 3): a kept seat's buffer is bounded, oldest dropped first.
+    t.single("signal_fish_reconnection_events_dropped_total", Counter, "Events a disconnected player missed beyond server.event_buffer_size (oldest first), so not replayed.", c.events_dropped);
     t.0
 }
 
@@ -285,7 +287,7 @@ mod tests {
         "signal_fish_dashboard_cache_refresh_failures_total",
     ];
 
-    const ADDED: [&str; 8] = [
+    const ADDED: [&str; 9] = [
         "signal_fish_room_creation_duration_seconds",
         "signal_fish_room_join_duration_seconds",
         "signal_fish_game_data_relay_duration_seconds",
@@ -294,6 +296,7 @@ mod tests {
         "signal_fish_shard_cross_shard_messages_sent_total",
         "signal_fish_shard_cross_shard_messages_received_total",
         "signal_fish_shard_inbox_depth",
+        "signal_fish_reconnection_events_dropped_total",
     ];
 
     const GAUGES: [&str; 11] = [
@@ -357,7 +360,7 @@ mod tests {
     fn fresh_output_has_every_family_in_order() {
         let text = render_prometheus(&fresh(2), 0, 0);
         let fams = families(&text);
-        assert_eq!(fams.len(), 58 + 8);
+        assert_eq!(fams.len(), 58 + 9);
         let names: Vec<&str> = fams.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names[..58], LEGACY);
         assert_eq!(names[58..], ADDED);
@@ -523,7 +526,7 @@ mod tests {
         // No shards (a default snapshot): headers only, still valid.
         let text = render_prometheus(&MetricsSnapshot::default(), 0, 0);
         assert!(!text.contains("{shard="));
-        assert_eq!(families(&text).len(), 66);
+        assert_eq!(families(&text).len(), 67);
     }
 
     /// Pipes `text` into `promtool check metrics`; `None` when promtool is not installed.

@@ -16,10 +16,10 @@ use futures_util::SinkExt;
 use glommio::net::TcpStream;
 
 use super::admission::{Gate, Upgrade, refuse_websocket};
+use super::counted::Counted;
 use super::http::{
     RequestHead, Route, check_upgrade, read_head, route, text_response, upgrade_response,
 };
-use super::counted::Counted;
 use super::stream::Stream;
 use super::token_binding::{self, Binding};
 use crate::protocol::depth::{MAX_NESTING_DEPTH, TOO_DEEP_MESSAGE, json_too_deep};
@@ -376,9 +376,8 @@ async fn run_websocket(
         // connections run once this task's time slice is used up.
         glommio::yield_if_needed().await;
     };
-    // Closing first: a close flushes frames the transport still held, and the room must
-    // learn which frames left whole only after that, so its replay (decision 3) starts right
-    // after them and duplicates none.
+    session.on_disconnect(closing.is_some());
+    shard.unregister(addr);
     if let Some((code, reason)) = closing {
         let frame = CloseFrame {
             code: CloseCode::from(code),
@@ -386,12 +385,14 @@ async fn run_websocket(
         };
         let _ = glommio::timer::timeout(CLOSE_TIMEOUT, async {
             let _ = ws.close(Some(frame)).await;
+            // Every frame before the close frame is out: the room learns what left whole.
+            session.on_closed();
             // Let the peer answer the close so the socket ends cleanly.
             while let Some(Ok(_)) = ws.next().await {}
             Ok(())
         })
         .await;
+        // The close frame never went out: what left whole is final now.
+        session.on_closed();
     }
-    session.on_disconnect();
-    shard.unregister(addr);
 }

@@ -86,7 +86,8 @@ impl Room {
             return Err(Rejection::new("Room is full", ErrorCode::RoomFull));
         }
         let id = joiner.id;
-        let restored = held_authority && self.settings.supports_authority && self.authority.is_none();
+        let restored =
+            held_authority && self.settings.supports_authority && self.authority.is_none();
         if restored {
             self.authority = Some(id);
         }
@@ -109,7 +110,10 @@ impl Room {
         let Some(back) = self.players.last() else {
             return Ok(Vec::new());
         };
-        let mut fx = vec![Outbound::session(joiner.addr, self.reconnected(back, missed))];
+        let mut fx = vec![Outbound::session(
+            joiner.addr,
+            self.reconnected(back, missed),
+        )];
         self.broadcast(&mut fx, Audience::EveryoneExcept(id), || {
             snapshot::player_reconnected(id)
         });

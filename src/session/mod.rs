@@ -65,6 +65,8 @@ pub struct Session {
     auth_answered: bool,
     encoding: GameDataEncoding,
     room: Option<RoomRef>,
+    /// The room a dropped connection's seat is kept in while the socket is being closed.
+    closing_in: Option<RoomRef>,
     spectating: Option<RoomRef>,
     pending: Option<Pending>,
 }
@@ -96,6 +98,7 @@ impl Session {
             auth_answered: false,
             encoding: GameDataEncoding::Json,
             room: None,
+            closing_in: None,
             spectating: None,
             pending: None,
         }
@@ -255,20 +258,34 @@ impl Session {
         }
     }
 
-    /// The connection is gone: leave the room and stop spectating, as a disconnect.
-    pub fn on_disconnect(&mut self) {
+    /// The connection is gone: leave the room and stop spectating, as a disconnect. With
+    /// `closing`, the server is still closing the socket, which may flush more frames; the
+    /// room's owner holds the kept seat until [`Session::on_closed`] says what left whole.
+    pub fn on_disconnect(&mut self, closing: bool) {
         // Dropping the slot tells the IP's owner.
         self.ip_slot = None;
         if let Some(room) = self.room.take() {
             // Decision 3: the seat is kept; the owner buffers from the last event written.
             let delivered = self.mailbox.delivered_seq();
-            self.room_op(room, RoomOp::Dropped { delivered });
+            self.room_op(room, RoomOp::Dropped { delivered, closing });
+            if closing {
+                self.closing_in = Some(room);
+            }
         }
         if let Some(room) = self.spectating.take() {
             self.room_op(
                 room,
                 RoomOp::StopSpectating(SpectatorStateChangeReason::Disconnected),
             );
+        }
+    }
+
+    /// The socket's close is over (done or given up): tell the room the last event that left
+    /// whole, so the kept seat's buffer forgets what the client got meanwhile.
+    pub fn on_closed(&mut self) {
+        if let Some(room) = self.closing_in.take() {
+            let delivered = self.mailbox.delivered_seq();
+            self.room_op(room, RoomOp::Closed { delivered });
         }
     }
 
@@ -413,8 +430,10 @@ impl Session {
             encoding: self.encoding,
             new_token: Uuid::new_v4().to_string(),
         };
-        self.shard
-            .send(owner, ShardMsg::Owner(OwnerCmd::Reconnect(Box::new(rejoin))));
+        self.shard.send(
+            owner,
+            ShardMsg::Owner(OwnerCmd::Reconnect(Box::new(rejoin))),
+        );
     }
 
     fn not_in_room(&self) {

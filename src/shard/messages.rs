@@ -168,9 +168,17 @@ pub struct SpectateByCode {
 pub enum RoomOp {
     Leave(LeaveKind),
     /// The member's connection dropped without `LeaveRoom` (closed socket, ping timeout,
-    /// slow-consumer close). `delivered` is the number of the last room event its socket
-    /// accepted (0 if none), from which the kept seat's buffer starts (decision 3).
-    Dropped { delivered: u64 },
+    /// slow-consumer close). `delivered` is the number of the last room event that left whole
+    /// (0 if none), from which the kept seat's buffer starts (decision 3). With `closing`, the
+    /// server is still closing the socket (which may flush more); [`RoomOp::Closed`] follows.
+    Dropped {
+        delivered: u64,
+        closing: bool,
+    },
+    /// The socket of a dropped member is closed; `delivered` is final.
+    Closed {
+        delivered: u64,
+    },
     Ready,
     Authority(bool),
     ConnectionInfo(Box<ConnectionInfo>),

@@ -34,9 +34,16 @@ impl Owner {
                 self.leave(now, room_id, player, from, kind, None);
                 return;
             }
-            RoomOp::Dropped { delivered } => {
+            RoomOp::Dropped { delivered, closing } => {
                 let kind = LeaveKind::Disconnected;
-                self.leave(now, room_id, player, from, kind, Some(delivered));
+                self.leave(now, room_id, player, from, kind, Some((delivered, closing)));
+                return;
+            }
+            RoomOp::Closed { delivered } => {
+                if let Some(seat) = owned.away.iter_mut().find(|s| s.player == player) {
+                    seat.missed.forget_through(delivered);
+                    seat.closing = false;
+                }
                 return;
             }
             RoomOp::Encoding(encoding, replies) => {
@@ -72,8 +79,9 @@ impl Owner {
         self.count_buffered(buffered);
     }
 
-    /// A player leaves room `room_id`. When its connection dropped (`delivered` is the number
-    /// of the last room event its socket accepted) and reconnection is on, the others still
+    /// A player leaves room `room_id`. When its connection dropped (`dropped`: the number of
+    /// the last room event that left whole, and whether the socket is still closing) and
+    /// reconnection is on, the others still
     /// see `PlayerLeft` at once, but the player's seat is kept aside for
     /// `server.reconnection_window`, claimable with its token, its buffer holding every room
     /// event the player was not written. The room is deleted when its last player is out and
@@ -85,7 +93,7 @@ impl Owner {
         player: PlayerId,
         from: SessionAddr,
         kind: LeaveKind,
-        delivered: Option<u64>,
+        dropped: Option<(u64, bool)>,
     ) {
         let wall = self.clock.wall(now);
         let window = Duration::from_secs(self.config.server.reconnection_window);
@@ -95,16 +103,19 @@ impl Owner {
             return;
         };
         // What the kept seat remembers, read before the room forgets the player.
-        let kept = delivered
+        let kept = dropped
             .filter(|_| keep_seat)
-            .and_then(|delivered| Some((owned.room.seat_of(player)?, delivered)))
-            .map(|((name, token), delivered)| {
+            .and_then(|(delivered, closing)| {
+                Some((owned.room.seat_of(player)?, delivered, closing))
+            })
+            .map(|((name, token), delivered, closing)| {
                 let seat = AwaySeat {
                     player,
                     name: name.to_owned(),
                     token: token.to_owned(),
                     held_authority: owned.room.authority() == Some(player),
                     deadline: now + window,
+                    closing,
                     missed: MissedEvents::new(limit, 0),
                 };
                 (seat, delivered)
@@ -149,6 +160,7 @@ impl Owner {
                 self.out.control(from, Control::Left);
                 return;
             }
+            RoomOp::Closed { .. } => return,
             RoomOp::StopSpectating(_) => {
                 self.out.control(from, Control::SpectateSettled);
                 return;
@@ -192,7 +204,7 @@ impl Owner {
         if buffered != Buffered::default() {
             self.metrics.count(|c| {
                 c.events_buffered += buffered.stored;
-                c.websocket_messages_dropped += buffered.dropped;
+                c.events_dropped += buffered.dropped;
             });
         }
         let seq = owned.last_seq();

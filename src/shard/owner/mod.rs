@@ -46,8 +46,8 @@ use crate::protocol::{ErrorCode, PlayerId, RoomId, ServerMessage};
 use crate::room::{Audience, Effects, Rejection, Room, RoomSettings, SessionAddr};
 use clock::WallClock;
 pub use outputs::{Output, Outputs};
-use seats::{Buffered, OwnedRoom};
 pub use seats::{AwaySeat, Missed, MissedEvents};
+use seats::{Buffered, OwnedRoom};
 
 /// Attempts at finding a free code that also hashes to this shard before giving up.
 const CODE_ATTEMPTS: usize = 10_000;
@@ -270,13 +270,13 @@ impl Owner {
     }
 
     /// Counts what a room event did to the buffers of disconnected players: stored copies as
-    /// `reconnection.events_buffered`, pushed-out ones as dropped messages (decision 3: oldest
+    /// `reconnection.events_buffered`, pushed-out ones as `events_dropped` (decision 3: oldest
     /// dropped first and counted).
     fn count_buffered(&self, b: Buffered) {
         if b != Buffered::default() {
             self.metrics.count(|c| {
                 c.events_buffered += b.stored;
-                c.websocket_messages_dropped += b.dropped;
+                c.events_dropped += b.dropped;
             });
         }
     }
@@ -432,7 +432,10 @@ impl Owner {
             self.out.control(addr, Control::SpectateSettled);
             return;
         };
-        match owned.room.join_spectator(req.spectator, self.clock.wall(now)) {
+        match owned
+            .room
+            .join_spectator(req.spectator, self.clock.wall(now))
+        {
             Ok(effects) => {
                 owned.room.set_encoding(spectator, req.encoding);
                 let room_ref = RoomRef {

@@ -7,9 +7,9 @@ use std::time::Instant;
 
 use super::super::mailbox::Control;
 use super::super::messages::OwnerCmd;
+use super::seats::{Buffered, Missed, OwnedRoom};
 use crate::protocol::frame::text_frame;
 use crate::protocol::{Frame, ServerMessage};
-use super::seats::{Buffered, Missed, OwnedRoom};
 use crate::room::{Audience, Effects, SessionAddr};
 
 /// One thing for the driver to do.

@@ -15,8 +15,9 @@ use crate::room::Joiner;
 impl Owner {
     /// Checks, in order: the room exists; the player is not seated already (a second claim
     /// with the same token finds it back, so two racing claims succeed once); a seat is kept
-    /// for it (or its window ran out); the token matches (compared in constant time); the
-    /// window is still open; there is a free seat. Then seats it again.
+    /// for it (or its window ran out); the token matches (compared in constant time); the old
+    /// socket is no longer being closed (else it still counts as connected); the window is
+    /// still open; there is a free seat. Then seats it again.
     pub(super) fn reconnect(&mut self, now: Instant, req: Rejoin) {
         let wall = self.clock.wall(now);
         let budget = self.replay_budget();
@@ -31,9 +32,15 @@ impl Owner {
             self.metrics
                 .count(|c| c.reconnection_validations_failed += 1);
             let (reason, code) = if owned.expired.contains(&req.player) {
-                ("Reconnection window has expired", ErrorCode::ReconnectionExpired)
+                (
+                    "Reconnection window has expired",
+                    ErrorCode::ReconnectionExpired,
+                )
             } else {
-                ("No disconnection record found", ErrorCode::ReconnectionFailed)
+                (
+                    "No disconnection record found",
+                    ErrorCode::ReconnectionFailed,
+                )
             };
             return self.refuse_reconnect(req, reason, code);
         };
@@ -44,6 +51,12 @@ impl Owner {
                 .count(|c| c.reconnection_validations_failed += 1);
             let reason = "Invalid reconnection token";
             return self.refuse_reconnect(req, reason, ErrorCode::ReconnectionTokenInvalid);
+        }
+        if seat.closing {
+            // The old socket is still being closed and may yet deliver some of the buffered
+            // events: claiming now could replay those twice.
+            let reason = "Player is already connected";
+            return self.refuse_reconnect(req, reason, ErrorCode::PlayerAlreadyConnected);
         }
         if seat.deadline <= now {
             // Due but not yet swept: it expires now.
@@ -66,8 +79,7 @@ impl Owner {
         let before = owned.room.player_count();
         let (missed, too_many) = seat.missed.replay(budget);
         if too_many > 0 {
-            self.metrics
-                .count(|c| c.websocket_messages_dropped += too_many);
+            self.metrics.count(|c| c.events_dropped += too_many);
         }
         match owned.room.rejoin(joiner, seat.held_authority, missed, wall) {
             Ok(effects) => {

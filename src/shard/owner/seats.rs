@@ -89,7 +89,10 @@ impl OwnedRoom {
     /// taken from the history; older ones the history no longer holds count as dropped.
     /// Returns what was buffered.
     pub fn keep_seat(&mut self, mut seat: AwaySeat, delivered: u64, before_leave: u64) -> Buffered {
-        let index = self.seated_after.iter().position(|(p, _)| *p == seat.player);
+        let index = self
+            .seated_after
+            .iter()
+            .position(|(p, _)| *p == seat.player);
         let joined = index.map(|i| self.seated_after.swap_remove(i).1);
         let after = delivered
             .max(joined.unwrap_or(before_leave))
@@ -183,6 +186,9 @@ pub struct AwaySeat {
     /// Whether the player held authority when it dropped (restored if nobody took it).
     pub held_authority: bool,
     pub deadline: Instant,
+    /// The server is still closing the old socket, which may flush more events to it: the
+    /// seat is not claimable until the close says which events left (`RoomOp::Closed`).
+    pub closing: bool,
     /// What the player would have received meanwhile.
     pub missed: MissedEvents,
 }
@@ -253,6 +259,15 @@ impl MissedEvents {
         } else {
             Pushed::Stored
         }
+    }
+
+    /// Forgets the events up to `seq`: the client got them after all (the close of its socket
+    /// flushed them). Offered again later, they stay forgotten.
+    pub fn forget_through(&mut self, seq: u64) {
+        while self.events.front().is_some_and(|(s, _)| *s <= seq) {
+            self.events.pop_front();
+        }
+        self.high = self.high.max(seq);
     }
 
     /// The buffered events as `Reconnected.missed_events` lists them: complete server
@@ -341,13 +356,33 @@ mod tests {
     #[test]
     fn an_event_offered_twice_is_stored_once() {
         let mut buf = MissedEvents::new(10, 2);
-        assert_eq!(buf.push(2, ev(2)), Pushed::Duplicate, "the player had 2 already");
+        assert_eq!(
+            buf.push(2, ev(2)),
+            Pushed::Duplicate,
+            "the player had 2 already"
+        );
         assert_eq!(buf.push(3, ev(3)), Pushed::Stored);
         assert_eq!(buf.push(3, ev(3)), Pushed::Duplicate);
         assert_eq!(buf.push(4, ev(4)), Pushed::Stored);
-        assert_eq!(buf.push(3, ev(3)), Pushed::Duplicate, "older than the newest");
+        assert_eq!(
+            buf.push(3, ev(3)),
+            Pushed::Duplicate,
+            "older than the newest"
+        );
         assert_eq!(buf.seqs().collect::<Vec<_>>(), [3, 4]);
         assert_eq!(buf.dropped(), 0);
+    }
+
+    #[test]
+    fn events_the_client_got_after_all_are_forgotten_for_good() {
+        let mut buf = MissedEvents::new(10, 0);
+        for seq in 1..=4 {
+            buf.push(seq, ev(seq as u8));
+        }
+        buf.forget_through(2);
+        assert_eq!(buf.seqs().collect::<Vec<_>>(), [3, 4]);
+        assert_eq!(buf.push(2, ev(2)), Pushed::Duplicate);
+        assert_eq!(buf.dropped(), 0, "forgotten, not dropped");
     }
 
     #[test]

@@ -408,7 +408,10 @@ impl Harness {
             room_id,
             player: id(n),
             from: addr(n),
-            op: RoomOp::Dropped { delivered },
+            op: RoomOp::Dropped {
+                delivered,
+                closing: false,
+            },
         });
     }
 
@@ -457,7 +460,11 @@ fn a_dropped_player_gets_its_seat_and_missed_events_back() {
     let room = two_players(&mut h, 4);
     let seen_all = h.owner.last_seq(&room).unwrap_or_default();
     h.drop_player(room, 2, seen_all);
-    assert_eq!(kinds(&h.take(1)), ["PlayerLeft"], "the others are told at once");
+    assert_eq!(
+        kinds(&h.take(1)),
+        ["PlayerLeft"],
+        "the others are told at once"
+    );
     assert_eq!(h.gauge_sessions_active(), 1);
     for k in 1..=3 {
         h.relay(room, 1, k);
@@ -476,7 +483,10 @@ fn a_dropped_player_gets_its_seat_and_missed_events_back() {
         unreachable!()
     };
     assert_eq!(data["data"]["player_id"], id(2).to_string(), "same id");
-    assert_eq!(data["data"]["reconnection_token"], "fresh20", "token rotated");
+    assert_eq!(
+        data["data"]["reconnection_token"], "fresh20",
+        "token rotated"
+    );
     let names: Vec<&str> = data["data"]["current_players"]
         .as_array()
         .into_iter()
@@ -518,11 +528,11 @@ fn a_full_buffer_drops_the_oldest_events_and_counts_them() {
     let room = two_players(&mut h, 4);
     let seen_all = h.owner.last_seq(&room).unwrap_or_default();
     h.drop_player(room, 2, seen_all);
-    let dropped_before = h.metrics.counters.borrow().websocket_messages_dropped;
+    let dropped_before = h.metrics.counters.borrow().events_dropped;
     for k in 1..=5 {
         h.relay(room, 1, k);
     }
-    let dropped = h.metrics.counters.borrow().websocket_messages_dropped - dropped_before;
+    let dropped = h.metrics.counters.borrow().events_dropped - dropped_before;
     assert_eq!(dropped, 2);
     h.reconnect(room, 2, "token2", 20);
     let seen = h.take(20);
@@ -540,7 +550,11 @@ fn a_reconnect_after_the_window_is_expired() {
     h.owner.handle_timeout(h.now);
     h.drain();
     assert!(h.owner.away_seats(&room).is_empty());
-    assert_eq!(h.gauge_sessions_active(), 0, "an expired seat is not active");
+    assert_eq!(
+        h.gauge_sessions_active(),
+        0,
+        "an expired seat is not active"
+    );
 
     h.reconnect(room, 2, "token2", 20);
     let seen = h.take(20);
@@ -699,4 +713,39 @@ fn with_reconnection_off_a_drop_frees_the_seat_for_good() {
     assert!(h.owner.away_seats(&room).is_empty());
     h.drop_player(room, 1, 0);
     assert_eq!(h.owner.room_count(), 0);
+}
+
+#[test]
+fn a_seat_whose_socket_is_still_closing_is_claimable_once_the_close_says_what_left() {
+    let mut h = Harness::new(|_| {});
+    let room = two_players(&mut h, 4);
+    let before = h.owner.last_seq(&room).unwrap_or_default();
+    for k in 1..=3 {
+        h.relay(room, 1, k);
+    }
+    // Cut off (say as a slow consumer) with none of the three written yet.
+    h.feed(OwnerCmd::RoomOp {
+        room_id: room,
+        player: id(2),
+        from: addr(2),
+        op: RoomOp::Dropped {
+            delivered: before,
+            closing: true,
+        },
+    });
+    h.relay(room, 1, 4);
+    h.reconnect(room, 2, "token2", 20);
+    assert_eq!(error_code(&h.take(20)[0]), "PLAYER_ALREADY_CONNECTED");
+    // The close flushed the first two after all.
+    h.feed(OwnerCmd::RoomOp {
+        room_id: room,
+        player: id(2),
+        from: addr(2),
+        op: RoomOp::Closed {
+            delivered: before + 2,
+        },
+    });
+    h.reconnect(room, 2, "token2", 21);
+    let seen = h.take(21);
+    assert_eq!(missed_numbers(&seen[1]), [3, 4], "each event once in all");
 }
