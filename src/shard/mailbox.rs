@@ -12,6 +12,8 @@ use crate::signal::Signal;
 
 /// How many times the limit a queue may reach while its client is still taking writes.
 const HARD_LIMIT_FACTOR: usize = 8;
+/// How many events may wait to be settled as delivered before the mailbox settles them.
+const SETTLE_EVERY: usize = 64;
 /// Queued bytes that count as full while the client takes no writes.
 const SOFT_BYTES: usize = 8 << 20;
 
@@ -69,7 +71,8 @@ pub enum Outgoing {
 /// A connection's queue, wake-up and liveness, shared (via `Rc`) by the connection task and the
 /// shard that delivers to it.
 pub struct Mailbox {
-    queue: RefCell<VecDeque<Outgoing>>,
+    /// Queued items, each frame with its room event number (0: not a room event).
+    queue: RefCell<VecDeque<(Outgoing, u64)>>,
     frames: Cell<usize>,
     limit: usize,
     overflowed: Cell<bool>,
@@ -81,9 +84,6 @@ pub struct Mailbox {
     close_requested: Cell<Option<(u16, &'static str)>>,
     /// Bytes of the frames queued.
     bytes: Cell<usize>,
-    /// The room sequence number of each queued frame, in queue order (0: not a room event).
-    /// Kept beside the queue rather than in it so the writer's loop stays as it is.
-    seqs: RefCell<VecDeque<u64>>,
     /// The number of the frame last taken off the queue.
     transit_seq: Cell<u64>,
     /// Bytes the transport accepted so far (counted by `net::counted`).
@@ -117,7 +117,6 @@ impl Mailbox {
             flush_blocked: Cell::new(false),
             close_requested: Cell::new(None),
             bytes: Cell::new(0),
-            seqs: RefCell::new(VecDeque::new()),
             transit_seq: Cell::new(0),
             transport_bytes: RefCell::new(Rc::new(Cell::new(0))),
             fed_bytes: Cell::new(0),
@@ -151,8 +150,9 @@ impl Mailbox {
         } else {
             self.frames.set(frames + 1);
             self.bytes.set(bytes + frame.len());
-            self.queue.borrow_mut().push_back(Outgoing::Frame(frame));
-            self.seqs.borrow_mut().push_back(seq);
+            self.queue
+                .borrow_mut()
+                .push_back((Outgoing::Frame(frame), seq));
         }
         self.signal.raise();
     }
@@ -167,7 +167,7 @@ impl Mailbox {
         }
         self.queue
             .borrow_mut()
-            .push_back(Outgoing::Control(control));
+            .push_back((Outgoing::Control(control), 0));
         self.signal.raise();
     }
 
@@ -192,8 +192,14 @@ impl Mailbox {
         self.fed_bytes.set(end);
         let seq = self.transit_seq.replace(0);
         if seq != 0 {
-            self.settle_delivered();
-            self.in_flight.borrow_mut().push_back((end, seq));
+            let mut in_flight = self.in_flight.borrow_mut();
+            // Settled in bulk, now and then: the count is only read when a connection drops.
+            if in_flight.len() >= SETTLE_EVERY {
+                drop(in_flight);
+                self.settle_delivered();
+                in_flight = self.in_flight.borrow_mut();
+            }
+            in_flight.push_back((end, seq));
         }
     }
 
@@ -237,14 +243,13 @@ impl Mailbox {
 
     /// Takes the next queued item.
     pub fn pop(&self) -> Option<Outgoing> {
-        let item = self.queue.borrow_mut().pop_front();
-        if let Some(Outgoing::Frame(frame)) = &item {
-            let seq = self.seqs.borrow_mut().pop_front().unwrap_or(0);
+        let (item, seq) = self.queue.borrow_mut().pop_front()?;
+        if let Outgoing::Frame(frame) = &item {
             self.transit_seq.set(seq);
             self.frames.set(self.frames.get() - 1);
             self.bytes.set(self.bytes.get() - frame.len());
         }
-        item
+        Some(item)
     }
 
     /// A close asked for by the shard (timeouts, shutdown), if any.
