@@ -71,11 +71,28 @@ pub fn unused_code_owned_by(game: &str, owner: u32) -> String {
         .expect("some code hashes to every shard")
 }
 
-/// One WebSocket client.
-pub struct Client {
-    ws: WebSocket<TcpStream>,
+/// One WebSocket client, over plain TCP unless a test brings another stream (TLS through a
+/// proxy).
+pub struct Client<S = TcpStream> {
+    ws: WebSocket<S>,
     /// The shard that accepted this connection (from the upgrade response).
     pub shard: u32,
+}
+
+impl<S: Read + Write> Client<S> {
+    /// Wraps an upgraded WebSocket; the response must carry the serving shard.
+    pub fn from_upgrade(
+        ws: WebSocket<S>,
+        response: &tungstenite::handshake::client::Response,
+    ) -> Self {
+        let shard = response
+            .headers()
+            .get("x-signal-fish-shard")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .expect("x-signal-fish-shard header");
+        Client { ws, shard }
+    }
 }
 
 impl Client {
@@ -93,13 +110,7 @@ impl Client {
         stream.set_nodelay(true).expect("nodelay");
         let url = format!("ws://127.0.0.1:{port}{path}");
         let (ws, response) = tungstenite::client(url.as_str(), stream).expect("ws handshake");
-        let shard = response
-            .headers()
-            .get("x-signal-fish-shard")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok())
-            .expect("x-signal-fish-shard header");
-        Client { ws, shard }
+        Client::from_upgrade(ws, &response)
     }
 
     /// Connects until the accepting shard is `shard` (the kernel spreads connections).
@@ -112,7 +123,9 @@ impl Client {
         }
         panic!("no connection landed on shard {shard}");
     }
+}
 
+impl<S: Read + Write> Client<S> {
     pub fn send_text(&mut self, text: &str) {
         self.ws.send(Message::text(text)).expect("send");
     }
@@ -378,7 +391,7 @@ pub fn seat_room(
     (created, ids)
 }
 
-impl Client {
+impl<S: Read + Write> Client<S> {
     /// The next message must be `PlayerJoined` for `name`; returns the player's id.
     pub fn expect_player_joined(&mut self, name: &str) -> String {
         let data = self.expect("PlayerJoined");
