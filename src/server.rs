@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use glommio::{LocalExecutorBuilder, Placement};
 
 use crate::config::Config;
+use crate::net::tls;
 use crate::shard::boot::{self, ShardBoot};
 use crate::shard::routing::MAX_SHARDS;
 
@@ -33,6 +34,9 @@ pub enum StartError {
         "shard executors failed to start (is io_uring available and allowed? see tuning.md): {0}"
     )]
     ShardsDown(String),
+    /// A TLS file is missing, unreadable or unusable; the message names the file.
+    #[error("failed to initialize TLS configuration: {0}")]
+    Tls(#[from] tls::TlsSetupError),
 }
 
 /// A running server.
@@ -49,6 +53,8 @@ pub struct Server;
 impl Server {
     /// Binds the port and starts every shard. Returns once all shards are listening.
     pub fn start(config: Config) -> Result<ServerHandle, StartError> {
+        // Built once, before anything listens: a bad certificate stops the process here.
+        let tls = tls::server_config(&config.security.transport.tls)?;
         let cores = core_affinity::get_core_ids().unwrap_or_default();
         let shards = match config.server.shards {
             0 => cores.len().max(1),
@@ -81,6 +87,7 @@ impl Server {
                 senders: senders.pop().unwrap_or_default(),
                 receivers: receivers.pop().unwrap_or_default(),
                 stop: stop.clone(),
+                tls: tls.clone(),
                 ready: ready_tx.clone(),
             };
             let placement = match cores.get(index) {

@@ -54,7 +54,7 @@ impl SecurityConfig {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TransportConfig {
-    /// TLS termination (not supported by this server: validation rejects `enabled`).
+    /// Native TLS (HTTPS and WSS on the same port) and client certificates.
     pub tls: TlsConfig,
     /// HMAC binding of client frames to the handshake.
     pub token_binding: TokenBindingConfig,
@@ -64,13 +64,13 @@ pub struct TransportConfig {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TlsConfig {
-    /// Serve HTTPS. This server has no TLS; terminate TLS in a proxy instead.
+    /// Serve HTTPS/WSS instead of plain HTTP/WS on `port`.
     pub enabled: bool,
-    /// PEM certificate chain.
+    /// PEM certificate chain: every certificate in the file, leaf first.
     pub certificate_path: Option<String>,
-    /// PEM private key.
+    /// PEM private key: the first PKCS#8, PKCS#1 or SEC1 key in the file.
     pub private_key_path: Option<String>,
-    /// PEM CA bundle for client certificates.
+    /// PEM CA bundle client certificates are verified against (`optional`/`require`).
     pub client_ca_cert_path: Option<String>,
     /// Client certificate requirement.
     pub client_auth: ClientAuthMode,

@@ -11,35 +11,62 @@ use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use async_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use async_tungstenite::tungstenite::{self, Message};
 use futures_lite::{AsyncWriteExt, StreamExt};
+use futures_rustls::TlsAcceptor;
 use futures_util::SinkExt;
 use glommio::net::TcpStream;
 
-use super::http::{Route, check_upgrade, read_head, route, text_response, upgrade_response};
+use super::http::{
+    RequestHead, Route, check_upgrade, read_head, route, text_response, upgrade_response,
+};
+use super::stream::Stream;
+use super::token_binding::{self, Binding};
 use crate::protocol::{ErrorCode, ServerMessage};
 use crate::session::mailbox::{Frame, Mailbox, Outgoing};
 use crate::session::{Session, Verdict, close_code};
 use crate::shard::{Shard, text_frame};
 
-/// How long a new connection may take to send its request head.
+/// How long a new connection may take to finish its TLS handshake and send its request head.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a closing connection may take to accept our close frame.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Serves one accepted TCP connection to the end.
-pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
-    let head =
-        glommio::timer::timeout(HEAD_TIMEOUT, async { Ok(read_head(&mut stream).await) }).await;
+/// Serves one accepted TCP connection to the end, over TLS when `tls` is given.
+pub async fn serve(shard: Rc<Shard>, tcp: TcpStream, tls: Option<TlsAcceptor>) {
+    // Set by the trusted-proxy check (`security.trusted_proxies`); until then no peer is
+    // trusted, so forwarded fingerprint headers are ignored.
+    let peer_is_trusted_proxy = false; // wired by the trusted-proxy work
+    // The TLS handshake and the request head share one deadline: a client that stalls in
+    // either is cut after HEAD_TIMEOUT.
+    let opened = glommio::timer::timeout(HEAD_TIMEOUT, async {
+        let mut stream = match Stream::accept(tcp, tls.as_ref()).await {
+            Ok(stream) => stream,
+            Err(_) => {
+                // A failed TLS handshake (not TLS, bad or missing client certificate): the
+                // client already got rustls's alert, so just close.
+                shard.metrics.count(|c| c.connection_errors += 1);
+                return Ok(None);
+            }
+        };
+        let head = read_head(&mut stream).await;
+        Ok(Some((stream, head)))
+    })
+    .await;
+    let Ok(Some((mut stream, head))) = opened else {
+        return;
+    };
     let (head, leftover) = match head {
-        Ok(Ok(parsed)) => parsed,
-        Ok(Err(super::http::HeadError::Malformed)) => {
+        Ok(parsed) => parsed,
+        Err(super::http::HeadError::Malformed) => {
             let _ = stream
                 .write_all(&text_response(400, "Bad Request", "Bad Request", false))
                 .await;
+            let _ = stream.close().await;
             return;
         }
-        _ => return,
+        Err(super::http::HeadError::Io) => return,
     };
     let head_only = head.method == "HEAD";
+    let mut binding = None;
     let response = match route(&head.path) {
         Route::Health if head.method == "GET" || head_only => {
             text_response(200, "OK", "OK", head_only)
@@ -49,17 +76,23 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
         route @ (Route::Metrics | Route::MetricsProm) => {
             super::metrics::respond(&shard, &head, route).await
         }
-        Route::WebSocket => match check_upgrade(&head) {
-            Ok(key) => upgrade_response(key, shard.index),
+        Route::WebSocket => match upgrade(&shard, &stream, &head, peer_is_trusted_proxy) {
+            Ok((response, bound)) => {
+                binding = bound;
+                response
+            }
             Err((status, reason, body)) => text_response(status, reason, body, head_only),
         },
     };
     let upgraded = response.starts_with(b"HTTP/1.1 101");
-    if stream.write_all(&response).await.is_err() || !upgraded {
+    // Flush: over TLS the response may otherwise wait in rustls's buffer.
+    let sent = stream.write_all(&response).await.is_ok() && stream.flush().await.is_ok();
+    if !sent || !upgraded {
         let _ = stream.close().await;
         return;
     }
     let ip = stream
+        .tcp()
         .peer_addr()
         .map(|a| a.ip())
         .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
@@ -70,7 +103,50 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
         Some(ws_config(shard.config.security.max_message_size)),
     )
     .await;
-    run_websocket(shard, ws, ip).await;
+    run_websocket(shard, ws, ip, binding).await;
+}
+
+/// The answer to a WebSocket upgrade request: the 101 (naming the token-binding subprotocol
+/// whenever the connection is bound) and the binding, or a refusal.
+fn upgrade(
+    shard: &Shard,
+    stream: &Stream,
+    head: &RequestHead,
+    peer_is_trusted_proxy: bool,
+) -> Result<(Vec<u8>, Option<Binding>), token_binding::Refusal> {
+    let key = check_upgrade(head)?;
+    let config = &shard.config.security.transport.token_binding;
+    if !config.enabled {
+        return Ok((upgrade_response(key, shard.index, None), None));
+    }
+    let fingerprint =
+        token_binding::client_fingerprint(stream.client_fingerprint(), head, peer_is_trusted_proxy);
+    let binding = token_binding::negotiate(config, head, fingerprint)?;
+    let echo = binding.as_ref().map(Binding::subprotocol);
+    Ok((upgrade_response(key, shard.index, echo), binding))
+}
+
+/// A text frame of a bound connection: its proof is checked, and only the message without the
+/// proof reaches the session.
+fn on_bound_text(shard: &Shard, session: &mut Session, binding: &Binding, text: &str) -> Verdict {
+    match binding.verify(text) {
+        Ok(canonical) => session.on_text(&canonical),
+        Err(violation) => {
+            shard.metrics.count(|c| c.validation_errors += 1);
+            session.push_frame(text_frame(&ServerMessage::error(
+                violation.message(),
+                violation.error_code(),
+            )));
+            if violation.disconnects() {
+                Verdict::Close {
+                    code: close_code::POLICY_VIOLATION,
+                    reason: "token binding violation",
+                }
+            } else {
+                Verdict::Continue
+            }
+        }
+    }
 }
 
 /// Transport limits: frames are buffered until our one flush per wake-up; nothing larger than `max_message_size` is ever buffered, and the read
@@ -94,7 +170,7 @@ enum Wake {
 /// queued after a decision to close still go out: they usually explain the close. `Err` means
 /// the socket failed.
 async fn write_queued(
-    ws: &mut WebSocketStream<TcpStream>,
+    ws: &mut WebSocketStream<Stream>,
     mailbox: &Mailbox,
     session: &mut Session,
     verdict: &mut Verdict,
@@ -120,7 +196,12 @@ async fn write_queued(
     Ok(None)
 }
 
-async fn run_websocket(shard: Rc<Shard>, mut ws: WebSocketStream<TcpStream>, ip: IpAddr) {
+async fn run_websocket(
+    shard: Rc<Shard>,
+    mut ws: WebSocketStream<Stream>,
+    ip: IpAddr,
+    binding: Option<Binding>,
+) {
     let now = Instant::now();
     let (addr, mailbox) = shard.register(now);
     let mut session = Session::new(shard.clone(), addr, mailbox.clone(), ip, now);
@@ -184,7 +265,10 @@ async fn run_websocket(shard: Rc<Shard>, mut ws: WebSocketStream<TcpStream>, ip:
         };
         mailbox.last_seen.set(Instant::now());
         let inbound_verdict = match inbound {
-            Some(Ok(Message::Text(text))) => session.on_text(text.as_str()),
+            Some(Ok(Message::Text(text))) => match &binding {
+                None => session.on_text(text.as_str()),
+                Some(binding) => on_bound_text(&shard, &mut session, binding, text.as_str()),
+            },
             Some(Ok(Message::Binary(data))) => session.on_binary(data),
             Some(Ok(Message::Pong(_))) => {
                 session.on_ws_pong();

@@ -181,11 +181,15 @@ pub fn check_upgrade(head: &RequestHead) -> Result<&str, (u16, &'static str, &'s
 }
 
 /// The `101 Switching Protocols` answer. `X-Signal-Fish-Shard` names the shard that serves the
-/// connection, which operators and the tests use to see where connections land.
-pub fn upgrade_response(key: &str, shard: u32) -> Vec<u8> {
+/// connection, which operators and the tests use to see where connections land. `subprotocol`
+/// is echoed as the chosen `Sec-WebSocket-Protocol` (token binding).
+pub fn upgrade_response(key: &str, shard: u32, subprotocol: Option<&str>) -> Vec<u8> {
     let accept = async_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let protocol = subprotocol
+        .map(|p| format!("sec-websocket-protocol: {p}\r\n"))
+        .unwrap_or_default();
     format!(
-        "HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-accept: {accept}\r\nx-signal-fish-shard: {shard}\r\n\r\n"
+        "HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\nsec-websocket-accept: {accept}\r\n{protocol}x-signal-fish-shard: {shard}\r\n\r\n"
     )
     .into_bytes()
 }
@@ -243,8 +247,16 @@ mod tests {
             "GET /v2/ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
         );
         assert_eq!(check_upgrade(&ok), Ok("dGhlIHNhbXBsZSBub25jZQ=="));
-        let resp = String::from_utf8(upgrade_response("dGhlIHNhbXBsZSBub25jZQ==", 1)).unwrap();
+        let resp =
+            String::from_utf8(upgrade_response("dGhlIHNhbXBsZSBub25jZQ==", 1, None)).unwrap();
         assert!(resp.contains("sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+        assert!(!resp.contains("sec-websocket-protocol"));
+        let bound = upgrade_response("dGhlIHNhbXBsZSBub25jZQ==", 1, Some("sf.v1"));
+        let bound = String::from_utf8(bound).unwrap();
+        assert!(
+            bound.contains("\r\nsec-websocket-protocol: sf.v1\r\n"),
+            "{bound}"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use futures_rustls::{TlsAcceptor, rustls};
 use glommio::channels::shared_channel::{self, SharedReceiver, SharedSender};
 use glommio::net::TcpListener;
 use glommio::{Latency, Shares};
@@ -36,6 +37,8 @@ pub struct ShardBoot {
     /// Receivers from every peer, by peer index.
     pub receivers: Vec<Option<SharedReceiver<Batch>>>,
     pub stop: Arc<AtomicBool>,
+    /// The TLS configuration every shard shares, when `security.transport.tls.enabled`.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Told once this shard listens.
     pub ready: std::sync::mpsc::SyncSender<()>,
 }
@@ -141,6 +144,7 @@ pub async fn run(boot: ShardBoot) {
     let _ = boot.ready.send(());
     drop(boot.ready);
     let stop = boot.stop.clone();
+    let tls = boot.tls.map(TlsAcceptor::from);
     let stopped = async {
         while !stop.load(Ordering::Relaxed) {
             glommio::timer::sleep(STOP_POLL).await;
@@ -151,7 +155,7 @@ pub async fn run(boot: ShardBoot) {
             match listener.accept().await {
                 Ok(stream) => {
                     let _ = stream.set_nodelay(true);
-                    let task = crate::net::conn::serve(shard.clone(), stream);
+                    let task = crate::net::conn::serve(shard.clone(), stream, tls.clone());
                     if let Ok(task) = glommio::spawn_local_into(task, realtime) {
                         task.detach();
                     }
