@@ -24,9 +24,28 @@ pub struct QuotaExceeded {
     pub reason: String,
 }
 
+/// Sockets an IP may hold beyond `security.max_connections_per_ip` while they are told why they
+/// are refused (a WebSocket gets 0.1.0's `TOO_MANY_CONNECTIONS` and a close; a health check is
+/// answered). Past this many, further sockets are closed without a word, so no IP ever holds
+/// more than its cap plus this.
+pub const REFUSALS_PER_IP: usize = 4;
+
+/// The IP owner's answer to a new connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// A connection slot was taken; give it back with [`IpTable::release`].
+    Admitted,
+    /// The IP holds `current` connections, its cap. With `answer` the socket holds one of the
+    /// IP's [`REFUSALS_PER_IP`] places (give it back with [`IpTable::release_refusal`]) and
+    /// may be told why; without, it is to be closed at once.
+    Refused { current: usize, answer: bool },
+}
+
 #[derive(Debug, Clone)]
 struct IpEntry {
     connections: usize,
+    /// Refused sockets being answered.
+    refusals: usize,
     window_start: Instant,
     creations: u32,
     joins: u32,
@@ -42,26 +61,41 @@ impl IpTable {
     fn entry(&mut self, ip: IpAddr, now: Instant) -> &mut IpEntry {
         self.entries.entry(ip).or_insert(IpEntry {
             connections: 0,
+            refusals: 0,
             window_start: now,
             creations: 0,
             joins: 0,
         })
     }
 
-    /// Takes a connection slot for `ip`, or says how many it holds if the limit is reached.
-    pub fn admit(&mut self, ip: IpAddr, limit: usize, now: Instant) -> Result<(), usize> {
+    /// Takes a connection slot for `ip`, or a refusal place, or neither (see [`Admission`]).
+    pub fn admit(&mut self, ip: IpAddr, limit: usize, now: Instant) -> Admission {
         let entry = self.entry(ip, now);
-        if entry.connections >= limit {
-            return Err(entry.connections);
+        if entry.connections < limit {
+            entry.connections += 1;
+            return Admission::Admitted;
         }
-        entry.connections += 1;
-        Ok(())
+        let answer = entry.refusals < REFUSALS_PER_IP;
+        if answer {
+            entry.refusals += 1;
+        }
+        Admission::Refused {
+            current: entry.connections,
+            answer,
+        }
     }
 
     /// Gives a connection slot back.
     pub fn release(&mut self, ip: IpAddr) {
         if let Some(entry) = self.entries.get_mut(&ip) {
             entry.connections = entry.connections.saturating_sub(1);
+        }
+    }
+
+    /// Gives a refusal place back.
+    pub fn release_refusal(&mut self, ip: IpAddr) {
+        if let Some(entry) = self.entries.get_mut(&ip) {
+            entry.refusals = entry.refusals.saturating_sub(1);
         }
     }
 
@@ -106,7 +140,9 @@ impl IpTable {
     /// Drops entries with no connections whose window has long passed.
     pub fn purge(&mut self, now: Instant, window: Duration) {
         self.entries.retain(|_, e| {
-            e.connections > 0 || now.duration_since(e.window_start) < window.saturating_mul(2)
+            e.connections > 0
+                || e.refusals > 0
+                || now.duration_since(e.window_start) < window.saturating_mul(2)
         });
     }
 
@@ -141,13 +177,39 @@ mod tests {
     fn connections_are_limited_per_ip() {
         let mut t = IpTable::default();
         let now = Instant::now();
-        assert_eq!(t.admit(ip(1), 2, now), Ok(()));
-        assert_eq!(t.admit(ip(1), 2, now), Ok(()));
-        assert_eq!(t.admit(ip(1), 2, now), Err(2));
-        assert_eq!(t.admit(ip(2), 2, now), Ok(()));
+        assert_eq!(t.admit(ip(1), 2, now), Admission::Admitted);
+        assert_eq!(t.admit(ip(1), 2, now), Admission::Admitted);
+        let refused = |answer| Admission::Refused { current: 2, answer };
+        assert_eq!(t.admit(ip(1), 2, now), refused(true));
+        assert_eq!(t.admit(ip(2), 2, now), Admission::Admitted);
         t.release(ip(1));
-        assert_eq!(t.admit(ip(1), 2, now), Ok(()));
-        assert_eq!(t.admit(ip(3), 0, now), Err(0));
+        assert_eq!(t.admit(ip(1), 2, now), Admission::Admitted);
+        assert_eq!(
+            t.admit(ip(3), 0, now),
+            Admission::Refused {
+                current: 0,
+                answer: true
+            }
+        );
+    }
+
+    #[test]
+    fn refusals_beyond_the_cap_are_bounded_per_ip() {
+        let mut t = IpTable::default();
+        let now = Instant::now();
+        assert_eq!(t.admit(ip(1), 1, now), Admission::Admitted);
+        let refused = |answer| Admission::Refused { current: 1, answer };
+        for _ in 0..REFUSALS_PER_IP {
+            assert_eq!(t.admit(ip(1), 1, now), refused(true));
+        }
+        assert_eq!(t.admit(ip(1), 1, now), refused(false));
+        assert_eq!(t.admit(ip(1), 1, now), refused(false));
+        t.release_refusal(ip(1));
+        assert_eq!(t.admit(ip(1), 1, now), refused(true));
+        // A refusal being answered keeps the entry alive through a purge.
+        t.release(ip(1));
+        t.purge(now + Duration::from_secs(500), Duration::from_secs(60));
+        assert_eq!(t.len(), 1);
     }
 
     #[test]
@@ -174,7 +236,7 @@ mod tests {
     fn purge_keeps_connected_ips() {
         let mut t = IpTable::default();
         let now = Instant::now();
-        t.admit(ip(1), 5, now).unwrap();
+        assert_eq!(t.admit(ip(1), 5, now), Admission::Admitted);
         t.take_quota(ip(2), JoinKind::Join, &cfg(1, 1), now)
             .unwrap();
         t.purge(now + Duration::from_secs(500), Duration::from_secs(60));

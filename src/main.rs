@@ -53,9 +53,10 @@ fn run(config: Config) -> ExitCode {
         }
     };
     eprintln!(
-        "Signal Fish listening on 0.0.0.0:{} with {} shard(s) (open-file limit {nofile}) - WebSocket: /v2/ws, health: /v2/health",
-        handle.port(),
-        handle.shards()
+        "Signal Fish listening on {} with {} shard(s) (open-file limit {nofile}, max connections {}) - WebSocket: /v2/ws, health: /v2/health",
+        handle.local_addr(),
+        handle.shards(),
+        handle.max_connections()
     );
     let mut signals = match signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,

@@ -1,11 +1,13 @@
 //! Starting and stopping the whole server: one pinned executor per shard.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use glommio::{LocalExecutorBuilder, Placement};
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
+use crate::net::edge::Edge;
 use crate::net::tls;
 use crate::shard::boot::{self, ShardBoot};
 use crate::shard::routing::MAX_SHARDS;
@@ -21,8 +23,14 @@ const IO_MEMORY: usize = 256 << 10;
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("cannot listen on port {port}: {source}")]
-    Bind { port: u16, source: std::io::Error },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    /// The configuration names something unusable (`Config::validate` reports the same).
+    #[error("{0}")]
+    Config(#[from] ConfigError),
     #[error("cannot start shard {index}: {source}")]
     Executor {
         index: usize,
@@ -41,7 +49,8 @@ pub enum StartError {
 
 /// A running server.
 pub struct ServerHandle {
-    port: u16,
+    addr: SocketAddr,
+    max_connections: usize,
     shards: usize,
     stop: Arc<AtomicBool>,
     threads: Vec<glommio::ExecutorJoinHandle<()>>,
@@ -63,14 +72,25 @@ impl Server {
         .min(MAX_SHARDS);
         // Pin only when every shard gets a core of its own; oversubscribed shards float.
         let pin = shards <= cores.len();
-        let port = config.port;
-        let listeners = boot::bind_listeners(port, shards, LISTEN_BACKLOG)
-            .map_err(|source| StartError::Bind { port, source })?;
-        let port = listeners
+        let addr = SocketAddr::new(config.bind_ip()?, config.port);
+        // The automatic connection cap follows the open-file limit the process runs with
+        // (the binary raises it first).
+        let nofile = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft);
+        let edge = Edge::new(&config.security, nofile).map_err(|e| {
+            ConfigError::invalid(
+                "security.trusted_proxies",
+                format!("security.trusted_proxies: {e}"),
+            )
+        })?;
+        let max_connections = edge.capacity.limit();
+        let edge = Arc::new(edge);
+        let listeners = boot::bind_listeners(addr, shards, LISTEN_BACKLOG)
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let addr = listeners
             .first()
             .and_then(|s| s.local_addr().ok())
             .and_then(|a| a.as_socket())
-            .map_or(port, |a| a.port());
+            .unwrap_or(addr);
         let (mut senders, mut receivers) = boot::build_mesh(shards);
         let config = Arc::new(config);
         let stop = Arc::new(AtomicBool::new(false));
@@ -83,6 +103,7 @@ impl Server {
                 index: index as u32,
                 count: shards as u32,
                 config: config.clone(),
+                edge: edge.clone(),
                 listener,
                 senders: senders.pop().unwrap_or_default(),
                 receivers: receivers.pop().unwrap_or_default(),
@@ -116,7 +137,8 @@ impl Server {
             }
         }
         Ok(ServerHandle {
-            port,
+            addr,
+            max_connections,
             shards,
             stop,
             threads,
@@ -127,7 +149,18 @@ impl Server {
 impl ServerHandle {
     /// The port the server listens on (useful after binding port 0).
     pub fn port(&self) -> u16 {
-        self.port
+        self.addr.port()
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The process-wide connection cap in force (`security.max_connections`, or the one
+    /// derived from the open-file limit).
+    pub fn max_connections(&self) -> usize {
+        self.max_connections
     }
 
     /// How many shards are running.

@@ -37,6 +37,9 @@ pub struct ServerConfig {
     pub room_code_prefix: Option<String>,
     /// New in this server: number of shards (threads); 0 = one per usable core.
     pub shards: usize,
+    /// New in this server: the address to listen on. `0.0.0.0` (all IPv4 interfaces), `::`
+    /// (IPv6 and IPv4, dual-stack), or one interface's address such as `127.0.0.1` or `::1`.
+    pub host: String,
 }
 
 impl Default for ServerConfig {
@@ -55,6 +58,7 @@ impl Default for ServerConfig {
             region_id: "default".to_owned(),
             room_code_prefix: None,
             shards: 0,
+            host: "0.0.0.0".to_owned(),
         }
     }
 }

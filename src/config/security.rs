@@ -20,8 +20,19 @@ pub struct SecurityConfig {
     pub metrics_auth_token: Option<String>,
     /// Largest inbound message in bytes.
     pub max_message_size: usize,
-    /// Open WebSocket connections allowed per client IP.
+    /// Open connections allowed per client IP: WebSockets, and sockets still in their HTTP
+    /// handshake once the client's address is known.
     pub max_connections_per_ip: usize,
+    /// New in this server: open connections allowed for the whole process (WebSockets and
+    /// sockets in their handshake). 0 = the open-file soft limit minus a reserve of 1% or 64
+    /// descriptors, whichever is larger.
+    pub max_connections: usize,
+    /// New in this server: TCP peers (IP addresses or CIDR blocks, IPv4 or IPv6) whose
+    /// `Forwarded` / `X-Forwarded-For` / `X-Real-IP` headers and PROXY headers name the client.
+    pub trusted_proxies: Vec<String>,
+    /// New in this server: trusted peers start each connection with a PROXY protocol (v1 or
+    /// v2) header; untrusted peers that send one are refused.
+    pub proxy_protocol: bool,
     /// TLS and token binding.
     pub transport: TransportConfig,
     /// Applications allowed to authenticate when WebSocket auth is on.
@@ -37,6 +48,9 @@ impl Default for SecurityConfig {
             metrics_auth_token: None,
             max_message_size: 65_536,
             max_connections_per_ip: 10,
+            max_connections: 0,
+            trusted_proxies: Vec::new(),
+            proxy_protocol: false,
             transport: TransportConfig::default(),
             authorized_apps: Vec::new(),
         }

@@ -35,7 +35,9 @@ impl Config {
     /// - a `logging.level` that is not a level (0.1.0 ignored it with a warning);
     /// - SDK minimum/recommended versions that are not semver (every client of that platform
     ///   would be rejected with a confusing message);
-    /// - an empty or duplicated `app_id` in `security.authorized_apps`.
+    /// - an empty or duplicated `app_id` in `security.authorized_apps`;
+    /// - a `server.host` that is not an IP address, or a `security.trusted_proxies` entry that
+    ///   is neither an IP address nor a CIDR block.
     ///
     /// Accepted as in 0.1.0: `security.max_connections_per_ip` 0 (refuses everyone, a
     /// deliberate lock-down), zero metrics cache intervals (treated as 1), zero room timeouts.
@@ -48,7 +50,37 @@ impl Config {
         self.check_limits()?;
         self.check_logging()?;
         self.check_sdk_versions()?;
-        self.check_apps()
+        self.check_apps()?;
+        self.check_edge()
+    }
+
+    /// The listening address and the trusted proxies must parse; a typo here would otherwise
+    /// bind somewhere unexpected or silently trust nobody (or the wrong network).
+    fn check_edge(&self) -> Result<(), ConfigError> {
+        self.bind_ip()?;
+        crate::net::client_addr::TrustedProxies::parse(&self.security.trusted_proxies).map_err(
+            |e| {
+                ConfigError::invalid(
+                    "security.trusted_proxies",
+                    format!("security.trusted_proxies: {e}"),
+                )
+            },
+        )?;
+        Ok(())
+    }
+
+    /// `server.host` as an IP address.
+    pub fn bind_ip(&self) -> Result<std::net::IpAddr, ConfigError> {
+        let host = self.server.host.trim();
+        host.parse().map_err(|_| {
+            ConfigError::invalid(
+                "server.host",
+                format!(
+                    "server.host `{host}` is not an IP address \
+                     (use 0.0.0.0, ::, 127.0.0.1, ::1 or an interface's address)"
+                ),
+            )
+        })
     }
 
     fn check_metrics_auth(&self) -> Result<(), ConfigError> {

@@ -2,7 +2,6 @@
 //! then alternates between reading frames and writing everything its mailbox holds, with one
 //! flush per wake-up.
 
-use std::net::IpAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -15,6 +14,7 @@ use futures_rustls::TlsAcceptor;
 use futures_util::SinkExt;
 use glommio::net::TcpStream;
 
+use super::admission::{Gate, Upgrade, refuse_websocket};
 use super::http::{
     RequestHead, Route, check_upgrade, read_head, route, text_response, upgrade_response,
 };
@@ -23,21 +23,23 @@ use super::token_binding::{self, Binding};
 use crate::protocol::{ErrorCode, ServerMessage};
 use crate::session::mailbox::{Frame, Mailbox, Outgoing};
 use crate::session::{Session, Verdict, close_code};
-use crate::shard::{Shard, text_frame};
+use crate::shard::{IpSlot, Shard, text_frame};
 
-/// How long a new connection may take to finish its TLS handshake and send its request head.
-const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a closing connection may take to accept our close frame.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Serves one accepted TCP connection to the end, over TLS when `tls` is given.
-pub async fn serve(shard: Rc<Shard>, tcp: TcpStream, tls: Option<TlsAcceptor>) {
-    // Set by the trusted-proxy check (`security.trusted_proxies`); until then no peer is
-    // trusted, so forwarded fingerprint headers are ignored.
-    let peer_is_trusted_proxy = false; // wired by the trusted-proxy work
-    // The TLS handshake and the request head share one deadline: a client that stalls in
-    // either is cut after HEAD_TIMEOUT.
-    let opened = glommio::timer::timeout(HEAD_TIMEOUT, async {
+pub async fn serve(shard: Rc<Shard>, mut tcp: TcpStream, tls: Option<TlsAcceptor>) {
+    // Connection cap, PROXY header, per-IP slot (see `admission`), before any TLS byte.
+    let Some(mut gate) = Gate::open(&shard, &mut tcp, Instant::now()).await else {
+        return;
+    };
+    // Forwarded fingerprint headers are believed only from trusted proxies.
+    let peer_is_trusted_proxy = gate.peer_is_trusted();
+    // The PROXY header, the TLS handshake and the request head share one deadline from
+    // accept: a client that stalls in any of them is cut (10 s; 2 s for a refused socket).
+    let head_time = gate.deadline().saturating_duration_since(Instant::now());
+    let opened = glommio::timer::timeout(head_time, async {
         let mut stream = match Stream::accept(tcp, tls.as_ref()).await {
             Ok(stream) => stream,
             Err(_) => {
@@ -67,6 +69,7 @@ pub async fn serve(shard: Rc<Shard>, tcp: TcpStream, tls: Option<TlsAcceptor>) {
     };
     let head_only = head.method == "HEAD";
     let mut binding = None;
+    let mut ip_slot: Option<IpSlot> = None;
     let response = match route(&head.path) {
         Route::Health if head.method == "GET" || head_only => {
             text_response(200, "OK", "OK", head_only)
@@ -77,25 +80,42 @@ pub async fn serve(shard: Rc<Shard>, tcp: TcpStream, tls: Option<TlsAcceptor>) {
             super::metrics::respond(&shard, &head, route).await
         }
         Route::WebSocket => match upgrade(&shard, &stream, &head, peer_is_trusted_proxy) {
-            Ok((response, bound)) => {
-                binding = bound;
-                response
-            }
+            Ok((response, bound)) => match gate.websocket(&shard, &head).await {
+                Upgrade::Admitted(slot) => {
+                    ip_slot = Some(slot);
+                    binding = bound;
+                    response
+                }
+                Upgrade::TooMany { current, place } => {
+                    let sent =
+                        stream.write_all(&response).await.is_ok() && stream.flush().await.is_ok();
+                    if sent {
+                        let limit = shard.config.security.max_connections_per_ip;
+                        refuse_websocket(stream, leftover, current, limit, place).await;
+                    }
+                    return;
+                }
+                Upgrade::Unavailable => text_response(
+                    503,
+                    "Service Unavailable",
+                    "Server at connection capacity",
+                    head_only,
+                ),
+                Upgrade::Close => return,
+            },
             Err((status, reason, body)) => text_response(status, reason, body, head_only),
         },
     };
     let upgraded = response.starts_with(b"HTTP/1.1 101");
     // Flush: over TLS the response may otherwise wait in rustls's buffer.
     let sent = stream.write_all(&response).await.is_ok() && stream.flush().await.is_ok();
-    if !sent || !upgraded {
-        let _ = stream.close().await;
-        return;
-    }
-    let ip = stream
-        .tcp()
-        .peer_addr()
-        .map(|a| a.ip())
-        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+    let ip_slot = match ip_slot {
+        Some(slot) if sent && upgraded => slot,
+        _ => {
+            let _ = stream.close().await;
+            return;
+        }
+    };
     let ws = WebSocketStream::from_partially_read(
         stream,
         leftover,
@@ -103,7 +123,7 @@ pub async fn serve(shard: Rc<Shard>, tcp: TcpStream, tls: Option<TlsAcceptor>) {
         Some(ws_config(shard.config.security.max_message_size)),
     )
     .await;
-    run_websocket(shard, ws, ip, binding).await;
+    run_websocket(shard, ws, ip_slot, binding).await;
 }
 
 /// The answer to a WebSocket upgrade request: the 101 (naming the token-binding subprotocol
@@ -199,12 +219,12 @@ async fn write_queued(
 async fn run_websocket(
     shard: Rc<Shard>,
     mut ws: WebSocketStream<Stream>,
-    ip: IpAddr,
+    ip_slot: IpSlot,
     binding: Option<Binding>,
 ) {
     let now = Instant::now();
     let (addr, mailbox) = shard.register(now);
-    let mut session = Session::new(shard.clone(), addr, mailbox.clone(), ip, now);
+    let mut session = Session::new(shard.clone(), addr, mailbox.clone(), ip_slot, now);
     let mut verdict = Verdict::Continue;
     let closing = loop {
         // Write everything queued and flush once, raced against the client being too slow

@@ -1,9 +1,14 @@
 //! Network I/O: TLS, the HTTP request head, routes, the WebSocket upgrade (with token binding)
 //! and the per-connection reader/writer task.
 
+pub mod admission;
+pub mod capacity;
+pub mod client_addr;
 pub mod conn;
+pub mod edge;
 pub mod http;
 pub mod metrics;
+pub mod proxy_header;
 pub mod stream;
 pub mod tls;
 pub mod token_binding;

@@ -71,8 +71,13 @@ pub enum Control {
     /// The IP's owner admitted the connection (`ip` lets a shard undo it if the client left).
     Admitted { ip: std::net::IpAddr },
     /// The IP already holds `current` connections, the most `security.max_connections_per_ip`
-    /// allows.
-    ConnectionRefused { current: usize },
+    /// allows. With `answer`, the connection holds one of the IP's refusal places and may say
+    /// why before closing (`ip` lets a shard give the place back if the client left).
+    ConnectionRefused {
+        ip: std::net::IpAddr,
+        current: usize,
+        answer: bool,
+    },
     /// Close the connection with this WebSocket close code.
     Close { code: u16, reason: &'static str },
 }

@@ -21,8 +21,8 @@ use crate::protocol::{
 };
 use crate::room::{LeaveKind, SessionAddr, not_in_room_authority_response, not_in_room_error};
 use crate::shard::messages::{RelayPayload, RoomOp, ShardMsg};
-use crate::shard::routing::{app_owner, ip_owner};
-use crate::shard::{Shard, text_frame};
+use crate::shard::routing::app_owner;
+use crate::shard::{IpSlot, Shard, text_frame};
 use mailbox::{Control, Frame, Mailbox, RoomRef};
 
 /// WebSocket close codes we use.
@@ -46,8 +46,6 @@ pub enum Verdict {
 /// later frames see the new state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pending {
-    /// Waiting for the IP's owner to admit the connection.
-    Admission,
     /// Waiting for the app's owner to answer `Authenticate`.
     Auth,
     /// A `JoinRoom`: creation or join by code, and when it was read (for latency).
@@ -63,10 +61,11 @@ pub struct Session {
     mailbox: Rc<Mailbox>,
     /// The connection's player (and spectator) id.
     id: PlayerId,
-    /// The client's IP, for per-IP limits.
+    /// The client's IP (the real one, behind trusted proxies), for per-IP limits.
     ip: IpAddr,
-    /// Whether the IP's owner counted this connection (and must be told when it ends).
-    admitted: bool,
+    /// The connection's slot in its IP's count, taken during the handshake and given back
+    /// when the connection ends.
+    ip_slot: Option<IpSlot>,
     authenticated: bool,
     /// Whether an `Authenticate` was already answered (later ones are ignored, as in 0.1.0).
     auth_answered: bool,
@@ -77,20 +76,16 @@ pub struct Session {
 }
 
 impl Session {
-    /// A fresh session for a connection from `ip`. It first asks the IP's owner shard for a
-    /// connection slot and reads nothing until admitted. With auth off it is authenticated
-    /// from the start.
+    /// A fresh session for a connection its IP's owner admitted during the handshake (the
+    /// slot says from which address). With auth off it is authenticated from the start.
     pub fn new(
         shard: Rc<Shard>,
         addr: SessionAddr,
         mailbox: Rc<Mailbox>,
-        ip: IpAddr,
+        ip_slot: IpSlot,
         now: Instant,
     ) -> Self {
-        shard.send(
-            ip_owner(&ip, shard.count),
-            ShardMsg::AdmitConnection { ip, from: addr },
-        );
+        let ip = ip_slot.ip();
         let auth_required = shard.config.security.require_websocket_auth;
         if auth_required {
             let timeout = std::time::Duration::from_secs(shard.config.websocket.auth_timeout_secs);
@@ -102,14 +97,19 @@ impl Session {
             mailbox,
             id: Uuid::new_v4(),
             ip,
-            admitted: false,
+            ip_slot: Some(ip_slot),
             authenticated: !auth_required,
             auth_answered: false,
             encoding: GameDataEncoding::Json,
             room: None,
             spectating: None,
-            pending: Some(Pending::Admission),
+            pending: None,
         }
+    }
+
+    /// The client's address (the real one behind trusted proxies), for logs and metrics.
+    pub fn ip(&self) -> IpAddr {
+        self.ip
     }
 
     /// Whether the connection task should hold off reading until a pending request settles.
@@ -232,21 +232,8 @@ impl Session {
                     };
                 }
             }
-            Control::Admitted { .. } => {
-                self.admitted = true;
-                self.settle(Pending::Admission);
-            }
-            Control::ConnectionRefused { current } => {
-                let limit = self.shard.config.security.max_connections_per_ip;
-                self.reply(&ServerMessage::error(
-                    format!("Too many connections from your IP ({current}/{limit})"),
-                    ErrorCode::TooManyConnections,
-                ));
-                return Verdict::Close {
-                    code: close_code::POLICY_VIOLATION,
-                    reason: "too many connections",
-                };
-            }
+            // Admission answers go to the handshake (`Shard::admit_ip`), never to a session.
+            Control::Admitted { .. } | Control::ConnectionRefused { .. } => {}
             Control::Close { code, reason } => return Verdict::Close { code, reason },
         }
         Verdict::Continue
@@ -260,12 +247,8 @@ impl Session {
 
     /// The connection is gone: leave the room and stop spectating, as a disconnect.
     pub fn on_disconnect(&mut self) {
-        if self.admitted {
-            self.shard.send(
-                ip_owner(&self.ip, self.shard.count),
-                ShardMsg::ReleaseConnection { ip: self.ip },
-            );
-        }
+        // Dropping the slot tells the IP's owner.
+        self.ip_slot = None;
         if let Some(room) = self.room.take() {
             self.room_op(room, RoomOp::Leave(LeaveKind::Disconnected));
         }

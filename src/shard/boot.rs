@@ -1,6 +1,7 @@
 //! Starting shards: binding the shared port, wiring every shard to every other, pinning each
 //! executor to its core, and the accept loop.
 
+use std::net::SocketAddr;
 use std::os::fd::{FromRawFd, IntoRawFd};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use socket2::{Domain, Socket, Type};
 use super::outbox::{Batch, run_flusher, run_receiver};
 use super::{Shard, sweep};
 use crate::config::Config;
+use crate::net::edge::Edge;
 use crate::session::close_code;
 use crate::session::mailbox::Control;
 
@@ -31,6 +33,8 @@ pub struct ShardBoot {
     pub index: u32,
     pub count: u32,
     pub config: Arc<Config>,
+    /// Trusted proxies and the connection cap, shared by all shards.
+    pub edge: Arc<Edge>,
     pub listener: Socket,
     /// Senders to every peer, by peer index (`None` at our own index).
     pub senders: Vec<Option<SharedSender<Batch>>>,
@@ -43,21 +47,20 @@ pub struct ShardBoot {
     pub ready: std::sync::mpsc::SyncSender<()>,
 }
 
-/// Binds `count` listening sockets to one port with `SO_REUSEPORT`, so the kernel spreads new
-/// connections over the shards. Port 0 picks a free port once and binds the others to it.
-pub fn bind_listeners(port: u16, count: usize, backlog: i32) -> std::io::Result<Vec<Socket>> {
-    let mut addr: std::net::SocketAddr = ([0, 0, 0, 0], port).into();
-    if port != 0 {
-        // A socket without SO_REUSEPORT can't share the port, so this bind fails if anyone
-        // (say a stale server) holds it, instead of silently splitting connections with it.
-        let probe = Socket::new(Domain::IPV4, Type::STREAM, None)?;
-        probe.set_reuse_address(true)?;
-        probe.bind(&addr.into())?;
+/// Binds `count` listening sockets to one address with `SO_REUSEPORT`, so the kernel spreads
+/// new connections over the shards. Port 0 picks a free port once and binds the others to it.
+/// An IPv6 unspecified address (`::`) listens dual-stack, IPv4 clients included.
+pub fn bind_listeners(
+    mut addr: SocketAddr,
+    count: usize,
+    backlog: i32,
+) -> std::io::Result<Vec<Socket>> {
+    if addr.port() != 0 {
+        probe_port(addr)?;
     }
     let mut sockets = Vec::with_capacity(count);
     for _ in 0..count {
-        let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
-        socket.set_reuse_address(true)?;
+        let socket = new_socket(addr)?;
         socket.set_reuse_port(true)?;
         socket.set_nonblocking(true)?;
         socket.bind(&addr.into())?;
@@ -71,6 +74,44 @@ pub fn bind_listeners(port: u16, count: usize, backlog: i32) -> std::io::Result<
         sockets.push(socket);
     }
     Ok(sockets)
+}
+
+/// How long a port held by a process that just died may take to come free.
+const BIND_RETRY_FOR: Duration = Duration::from_secs(3);
+
+/// Fails if another process listens on `addr`. A socket without `SO_REUSEPORT` can't share the
+/// port, so this bind fails if anyone (say a stale server) holds it, instead of silently
+/// splitting connections with it.
+///
+/// A server killed with `kill -9` while it had connections keeps listening for a few
+/// milliseconds after it is reaped: its io_uring rings are torn down by the kernel in the
+/// background and hold its sockets until then. So a restart retries for up to
+/// `BIND_RETRY_FOR`; a live process holds the port longer than that and is reported.
+fn probe_port(addr: SocketAddr) -> std::io::Result<()> {
+    let give_up = Instant::now() + BIND_RETRY_FOR;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        let probe = new_socket(addr)?;
+        match probe.bind(&addr.into()) {
+            Ok(()) => return Ok(()),
+            Err(err) if err.kind() == std::io::ErrorKind::AddrInUse && Instant::now() < give_up => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// A TCP socket for `addr` with `SO_REUSEADDR` (so connections of a previous run lingering in
+/// `TIME_WAIT` do not block the port) and, for `::`, dual-stack.
+fn new_socket(addr: SocketAddr) -> std::io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() && addr.ip().is_unspecified() {
+        socket.set_only_v6(false)?;
+    }
+    Ok(socket)
 }
 
 /// Creates the full mesh of shard-to-shard channels: `senders[i][j]` sends from `i` to `j`,
@@ -114,7 +155,8 @@ pub async fn run(boot: ShardBoot) {
     );
     let background = executor.create_task_queue(Shares::default(), Latency::NotImportant, "sweep");
 
-    let shard = Rc::new(Shard::new(boot.index, boot.count, boot.config.clone()));
+    let shard =
+        Rc::new(Shard::new(boot.index, boot.count, boot.config.clone()).with_edge(boot.edge));
     shard.attach(background);
     for (peer, sender) in boot.senders.into_iter().enumerate() {
         if let (Some(sender), Some(Some(outbox))) = (sender, shard.outboxes.get(peer)) {

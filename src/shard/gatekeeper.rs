@@ -1,19 +1,132 @@
 //! Admission, decided on the shard that owns the key: `Authenticate` on the app's shard (one
 //! per-minute window per app for the whole process), connection slots and join quotas on the
 //! IP's shard (decision 10).
+//!
+//! A connection asks for its IP's slot during its handshake (`admit_ip`), as soon as its
+//! client address is known: at accept for a direct peer, after the PROXY header or the request
+//! head behind a trusted proxy (decision 18: sockets in their handshake count too). The answer
+//! is an [`IpSlot`] that gives itself back when dropped, so every way a connection can end
+//! returns its place.
 
 use std::net::IpAddr;
+use std::rc::Rc;
 use std::time::Instant;
 
 use super::messages::ShardMsg;
 use super::{Shard, text_frame};
 use crate::auth::{AuthOutcome, authenticate};
-use crate::limits::JoinKind;
+use crate::limits::{Admission, JoinKind};
 use crate::protocol::{ErrorCode, ServerMessage, client};
 use crate::room::SessionAddr;
-use crate::session::mailbox::Control;
+use crate::session::mailbox::{Control, Mailbox, Outgoing};
+
+use super::routing::ip_owner;
+
+/// A connection's place in its IP's count on the IP's owner shard, given back when dropped.
+pub struct IpSlot {
+    shard: Rc<Shard>,
+    ip: IpAddr,
+    /// A refusal place (see `limits::REFUSALS_PER_IP`) rather than a connection slot.
+    refusal: bool,
+}
+
+impl IpSlot {
+    /// The client address this place was taken for.
+    pub fn ip(&self) -> IpAddr {
+        self.ip
+    }
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let ip = self.ip;
+        let msg = if self.refusal {
+            ShardMsg::ReleaseRefusal { ip }
+        } else {
+            ShardMsg::ReleaseConnection { ip }
+        };
+        self.shard.send(ip_owner(&ip, self.shard.count), msg);
+    }
+}
+
+/// The IP owner's answer to [`Shard::admit_ip`].
+pub enum IpVerdict {
+    /// Within `security.max_connections_per_ip`.
+    Admitted(IpSlot),
+    /// The IP holds `current` connections, its cap. With a place, the client may be told so
+    /// (briefly); without, the socket is to be closed at once.
+    Refused {
+        current: usize,
+        place: Option<IpSlot>,
+    },
+}
+
+/// Removes a handshake's waiting mailbox when its wait ends, and gives back whatever an answer
+/// that arrived but was never read took (the handshake timed out at that very moment).
+struct Waiting {
+    shard: Rc<Shard>,
+    slot: u64,
+    mailbox: Rc<Mailbox>,
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.shard.waiting.borrow_mut().remove(&self.slot);
+        while let Some(item) = self.mailbox.pop() {
+            if let Outgoing::Control(control) = item {
+                self.shard.release_unclaimed(control);
+            }
+        }
+    }
+}
 
 impl Shard {
+    /// Asks `ip`'s owner shard for a connection slot and waits for the answer. Dropping the
+    /// future gives back whatever the answer took, whenever it arrives.
+    pub async fn admit_ip(self: &Rc<Self>, ip: IpAddr) -> IpVerdict {
+        let slot = self.take_slot();
+        let mailbox = Rc::new(Mailbox::new(1, Instant::now()));
+        self.waiting.borrow_mut().insert(slot, mailbox.clone());
+        let waiting = Waiting {
+            shard: self.clone(),
+            slot,
+            mailbox,
+        };
+        let from = SessionAddr {
+            shard: self.index,
+            slot,
+        };
+        self.send(
+            ip_owner(&ip, self.count),
+            ShardMsg::AdmitConnection { ip, from },
+        );
+        loop {
+            while let Some(item) = waiting.mailbox.pop() {
+                let slot = |refusal| IpSlot {
+                    shard: self.clone(),
+                    ip,
+                    refusal,
+                };
+                match item {
+                    Outgoing::Control(Control::Admitted { .. }) => {
+                        return IpVerdict::Admitted(slot(false));
+                    }
+                    Outgoing::Control(Control::ConnectionRefused {
+                        current, answer, ..
+                    }) => {
+                        return IpVerdict::Refused {
+                            current,
+                            place: answer.then(|| slot(true)),
+                        };
+                    }
+                    // Nothing else is addressed to a waiting handshake.
+                    _ => {}
+                }
+            }
+            waiting.mailbox.signal.wait().await;
+        }
+    }
+
     /// On the app's owner: decide an `Authenticate`, so the app's per-minute window is one
     /// window for the whole process.
     pub(super) fn authenticate(&self, req: client::Authenticate, from: SessionAddr) {
@@ -47,10 +160,17 @@ impl Shard {
         let limit = self.config.security.max_connections_per_ip;
         let verdict = self.ips.borrow_mut().admit(ip, limit, Instant::now());
         match verdict {
-            Ok(()) => self.control(from, Control::Admitted { ip }),
-            Err(current) => {
+            Admission::Admitted => self.control(from, Control::Admitted { ip }),
+            Admission::Refused { current, answer } => {
                 self.metrics.count(|c| c.connection_errors += 1);
-                self.control(from, Control::ConnectionRefused { current });
+                self.control(
+                    from,
+                    Control::ConnectionRefused {
+                        ip,
+                        current,
+                        answer,
+                    },
+                );
             }
         }
     }

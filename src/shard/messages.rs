@@ -61,6 +61,8 @@ pub enum ShardMsg {
     AdmitConnection { ip: IpAddr, from: SessionAddr },
     /// To the IP's owner: a connection from `ip` closed.
     ReleaseConnection { ip: IpAddr },
+    /// To the IP's owner: a refused socket from `ip` that was being answered closed.
+    ReleaseRefusal { ip: IpAddr },
     /// To the IP's owner: count a valid `JoinRoom` against the IP's quota, then forward
     /// `then` to shard `next`; or refuse the join.
     JoinQuota {

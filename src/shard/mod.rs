@@ -5,6 +5,7 @@
 
 pub mod boot;
 mod gatekeeper;
+pub use gatekeeper::{IpSlot, IpVerdict};
 mod members;
 pub mod messages;
 mod outbox;
@@ -27,6 +28,7 @@ use crate::auth::AppRateLimiter;
 use crate::config::Config;
 use crate::limits::IpTable;
 use crate::metrics::{DashboardCache, Op, ShardMetrics};
+use crate::net::edge::Edge;
 use crate::protocol::ServerMessage;
 use crate::protocol::SpectatorStateChangeReason;
 use crate::protocol::codec::encode_server;
@@ -48,6 +50,11 @@ pub struct Shard {
     pub config: Arc<Config>,
     /// Local connections by slot.
     sessions: RefCell<AHashMap<u64, Rc<Mailbox>>>,
+    /// Connections still in their handshake, waiting for their IP owner's answer, by slot
+    /// (the same slot numbers as `sessions`; see `gatekeeper::admit_ip`).
+    waiting: RefCell<AHashMap<u64, Rc<Mailbox>>>,
+    /// Trusted proxies and the process-wide connection cap, shared by all shards.
+    pub edge: Arc<Edge>,
     next_slot: Cell<u64>,
     /// Rooms this shard owns.
     rooms: RefCell<RoomTable>,
@@ -97,6 +104,8 @@ impl Shard {
             count,
             config,
             sessions: RefCell::new(AHashMap::new()),
+            waiting: RefCell::new(AHashMap::new()),
+            edge: Arc::new(Edge::open()),
             next_slot: Cell::new(1),
             rooms: RefCell::new(RoomTable::default()),
             game_rooms: RefCell::new(AHashMap::new()),
@@ -116,6 +125,12 @@ impl Shard {
         }
     }
 
+    /// Shares the server's edge (trusted proxies, connection cap) with this shard.
+    pub fn with_edge(mut self, edge: Arc<Edge>) -> Self {
+        self.edge = edge;
+        self
+    }
+
     /// Lets the shard spawn its own low-priority work on `background` (called once at boot).
     pub fn attach(self: &Rc<Self>, background: TaskQueueHandle) {
         *self.me.borrow_mut() = Rc::downgrade(self);
@@ -124,8 +139,7 @@ impl Shard {
 
     /// Registers a new local connection and returns its address and mailbox.
     pub fn register(&self, now: Instant) -> (SessionAddr, Rc<Mailbox>) {
-        let slot = self.next_slot.get();
-        self.next_slot.set(slot + 1);
+        let slot = self.take_slot();
         let mailbox = Rc::new(Mailbox::new(self.mailbox_limit, now));
         self.sessions.borrow_mut().insert(slot, mailbox.clone());
         self.metrics.count(|c| c.total_connections += 1);
@@ -137,6 +151,13 @@ impl Shard {
             },
             mailbox,
         )
+    }
+
+    /// A fresh slot number for a local connection.
+    fn take_slot(&self) -> u64 {
+        let slot = self.next_slot.get();
+        self.next_slot.set(slot + 1);
+        slot
     }
 
     /// Forgets a local connection; later deliveries to it are dropped.
@@ -214,7 +235,8 @@ impl Shard {
     /// Applies a control to a local session. A join or spectate that completes after its
     /// session went away is undone, so no ghost member stays behind.
     fn control_local(&self, slot: u64, control: Control) {
-        let mailbox = self.sessions.borrow().get(&slot).cloned();
+        let session = self.sessions.borrow().get(&slot).cloned();
+        let mailbox = session.or_else(|| self.waiting.borrow().get(&slot).cloned());
         let from = SessionAddr {
             shard: self.index,
             slot,
@@ -239,11 +261,24 @@ impl Shard {
                     op: RoomOp::StopSpectating(SpectatorStateChangeReason::Disconnected),
                 },
             ),
-            (None, Control::Admitted { ip }) => self.send(
+            (None, control) => self.release_unclaimed(control),
+        }
+    }
+
+    /// Gives back what an admission answer took for a connection that is gone.
+    fn release_unclaimed(&self, control: Control) {
+        match control {
+            Control::Admitted { ip } => self.send(
                 routing::ip_owner(&ip, self.count),
                 ShardMsg::ReleaseConnection { ip },
             ),
-            (None, _) => {}
+            Control::ConnectionRefused {
+                ip, answer: true, ..
+            } => self.send(
+                routing::ip_owner(&ip, self.count),
+                ShardMsg::ReleaseRefusal { ip },
+            ),
+            _ => {}
         }
     }
 

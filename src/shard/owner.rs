@@ -68,6 +68,7 @@ impl Shard {
             ShardMsg::Authenticate { req, from } => self.authenticate(*req, from),
             ShardMsg::AdmitConnection { ip, from } => self.admit_connection(ip, from),
             ShardMsg::ReleaseConnection { ip } => self.ips.borrow_mut().release(ip),
+            ShardMsg::ReleaseRefusal { ip } => self.ips.borrow_mut().release_refusal(ip),
             ShardMsg::JoinQuota {
                 ip,
                 kind,

@@ -13,7 +13,8 @@ fn default_tree_matches_the_key_reference() {
             "max_rooms_per_game": 1000, "empty_room_timeout": 300, "inactive_room_timeout": 3600,
             "reconnection_window": 300, "event_buffer_size": 100, "enable_reconnection": true,
             "heartbeat_throttle_secs": 30, "region_id": "default", "room_code_prefix": null,
-            "shards": 0
+            "shards": 0,
+            "host": "0.0.0.0"
         },
         "rate_limit": { "max_room_creations": 5, "time_window": 60, "max_join_attempts": 20 },
         "protocol": {
@@ -50,6 +51,9 @@ fn default_tree_matches_the_key_reference() {
             "metrics_auth_token": null,
             "max_message_size": 65536,
             "max_connections_per_ip": 10,
+            "max_connections": 0,
+            "trusted_proxies": [],
+            "proxy_protocol": false,
             "transport": {
                 "tls": {
                     "enabled": false, "certificate_path": null, "private_key_path": null,

@@ -244,3 +244,24 @@ fn unknown_env_keys_warn() {
     let err = load_err(&[("SIGNAL_FISH_PORT__X", "1")]);
     assert!(err.contains("`port` is not a section"), "{err}");
 }
+
+#[test]
+fn edge_keys_from_the_environment() {
+    let cfg = load_env(&[
+        ("SIGNAL_FISH_SECURITY__TRUSTED_PROXIES", "10.0.0.0/8, ::1"),
+        ("SIGNAL_FISH_SECURITY__PROXY_PROTOCOL", "true"),
+        ("SIGNAL_FISH_SECURITY__MAX_CONNECTIONS", "5000"),
+        ("SIGNAL_FISH_SERVER__HOST", "::"),
+    ])
+    .unwrap();
+    assert_eq!(cfg.security.trusted_proxies, vec!["10.0.0.0/8", "::1"]);
+    assert!(cfg.security.proxy_protocol);
+    assert_eq!(cfg.security.max_connections, 5000);
+    assert_eq!(cfg.server.host, "::");
+    let cfg = load_env(&[(
+        "SIGNAL_FISH__SECURITY__TRUSTED_PROXIES",
+        r#"["192.168.0.0/16"]"#,
+    )])
+    .unwrap();
+    assert_eq!(cfg.security.trusted_proxies, vec!["192.168.0.0/16"]);
+}

@@ -299,3 +299,27 @@ fn first_failure_wins() {
     cfg.security.require_metrics_auth = true;
     assert_eq!(invalid(&cfg).0, "security.metrics_auth_token");
 }
+
+#[test]
+fn bind_host_and_trusted_proxies_must_parse() {
+    let mut cfg = Config::default();
+    assert_eq!(cfg.server.host, "0.0.0.0");
+    assert!(cfg.security.trusted_proxies.is_empty());
+    for host in ["::", "127.0.0.1", "::1", " 0.0.0.0 "] {
+        cfg.server.host = host.to_owned();
+        assert!(cfg.validate().is_ok(), "{host}");
+    }
+    for host in ["localhost", "", "127.0.0.1:80", "[::1]"] {
+        cfg.server.host = host.to_owned();
+        let (key, message) = invalid(&cfg);
+        assert_eq!(key, "server.host", "{host}");
+        assert!(message.contains("server.host"), "{message}");
+    }
+    cfg.server.host = "::".to_owned();
+    cfg.security.trusted_proxies = vec!["10.0.0.0/8".into(), "fd00::1".into()];
+    assert!(cfg.validate().is_ok());
+    cfg.security.trusted_proxies.push("10.0.0.0/40".into());
+    let (key, message) = invalid(&cfg);
+    assert_eq!(key, "security.trusted_proxies");
+    assert!(message.contains("`10.0.0.0/40`"), "{message}");
+}
