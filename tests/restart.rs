@@ -27,14 +27,31 @@ fn server(port: u16) -> Command {
     cmd
 }
 
+/// A spawned server, killed (SIGKILL) when dropped, so a failing test leaves none behind.
+struct Running(Child);
+
+impl Running {
+    /// SIGKILL, then reap.
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// Starts the binary and returns it with its first stderr line (the start line, or the
 /// error that stopped it).
-fn start(port: u16) -> (Child, String) {
+fn start(port: u16) -> (Running, String) {
     let mut child = server(port).spawn().expect("spawn the server");
     let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
     let mut line = String::new();
     stderr.read_line(&mut line).expect("first line");
-    (child, line)
+    (Running(child), line)
 }
 
 /// Opens a WebSocket by hand (upgrade request, read the 101) and keeps it open.
@@ -70,16 +87,13 @@ fn a_server_killed_with_open_connections_restarts_at_once() {
     // Several rounds: the failure this guards against showed on nearly every restart.
     for round in 0..3 {
         let sockets: Vec<TcpStream> = (0..50).map(|_| websocket(port)).collect();
-        child.kill().expect("SIGKILL");
-        child.wait().expect("reaped");
+        child.kill();
         let (next, line) = start(port);
         child = next;
         assert!(line.contains("listening"), "round {round}: {line}");
         assert!(health(port).starts_with("HTTP/1.1 200"), "round {round}");
         drop(sockets);
     }
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reaped");
 }
 
 #[test]
@@ -88,11 +102,10 @@ fn a_live_server_on_the_port_is_reported() {
     let (mut first, line) = start(port);
     assert!(line.contains("listening"), "{line}");
     let (mut second, line) = start(port);
-    let status = second.wait().expect("second exits");
+    let status = second.0.wait().expect("second exits");
     assert_eq!(status.code(), Some(1), "{line}");
     assert!(line.contains("cannot listen on 0.0.0.0"), "{line}");
     assert!(line.contains("in use"), "{line}");
     assert!(health(port).starts_with("HTTP/1.1 200"));
-    first.kill().expect("SIGKILL");
-    first.wait().expect("reaped");
+    first.kill();
 }
