@@ -11,6 +11,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use signal_fish_server::config::Config;
 use signal_fish_server::protocol::GameDataEncoding;
 use signal_fish_server::protocol::codec::{decode_client, encode_game_data};
+use signal_fish_server::protocol::depth::{MAX_NESTING_DEPTH, json_too_deep};
 use signal_fish_server::room::{Joiner, Room, RoomSettings, SessionAddr};
 use signal_fish_server::session::mailbox::Frame;
 use signal_fish_server::shard::{Shard, frame_from_json};
@@ -23,6 +24,25 @@ fn decode(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(GAME_DATA.len() as u64));
     group.bench_function("game_data", |b| {
         b.iter(|| decode_client(black_box(GAME_DATA)).is_ok())
+    });
+    // A 4 KB snapshot: the nesting scan is one more pass over every byte of it.
+    let entities: Vec<String> = (0..48)
+        .map(|i| {
+            format!(
+                r#"{{"id":{i},"name":"unit-{i}","pos":[{i}.5,-3.25,7],"hp":90,"tags":["a","b"]}}"#
+            )
+        })
+        .collect();
+    let snapshot = format!(
+        r#"{{"type":"GameData","data":{{"data":{{"kind":"snapshot","entities":[{}]}}}}}}"#,
+        entities.join(",")
+    );
+    group.throughput(Throughput::Bytes(snapshot.len() as u64));
+    group.bench_function("game_data_4kb", |b| {
+        b.iter(|| decode_client(black_box(&snapshot)).is_ok())
+    });
+    group.bench_function("nesting_scan_4kb", |b| {
+        b.iter(|| json_too_deep(black_box(snapshot.as_bytes()), MAX_NESTING_DEPTH))
     });
     let join = r#"{"type":"JoinRoom","data":{"game_name":"kart racer","player_name":"Mika","max_players":4,"supports_authority":true}}"#;
     group.bench_function("join_room", |b| {

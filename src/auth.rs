@@ -8,6 +8,7 @@ mod sdk;
 #[cfg(test)]
 mod tests;
 
+use std::net::IpAddr;
 use std::time::Instant;
 
 use subtle::ConstantTimeEq;
@@ -51,13 +52,15 @@ pub enum AuthOutcome {
 /// With `security.require_websocket_auth` off, every `app_id` is accepted with no further
 /// check (no rate limit, secret or SDK rule) and named after the configured app if there is one.
 /// With it on, in order: the app must be configured (`InvalidAppId`, close); its
-/// `rate_limit_per_minute`, if any, is counted (`RateLimitExceeded`, close; a passing attempt
-/// keeps its slot even if a later step fails); a secret the client sends must equal the app's
-/// non-empty `app_secret` (`InvalidCredentials` with `INVALID_APP_ID`, close); the SDK must be
+/// `rate_limit_per_minute`, if any, is counted in the window of this (app, client IP) pair
+/// (`RateLimitExceeded`, close; a passing attempt keeps its slot even if a later step fails, so
+/// wrong secrets use up the sender's window and nobody else's); the secret must match
+/// (`InvalidCredentials` with `UNAUTHORIZED`, close; see [`secret_ok`]); the SDK must be
 /// compatible (`SDK_VERSION_UNSUPPORTED`, connection stays open).
 pub fn authenticate(
     cfg: &Config,
     req: &Authenticate,
+    ip: IpAddr,
     limiter: &mut AppRateLimiter,
     now: Instant,
 ) -> AuthOutcome {
@@ -67,12 +70,12 @@ pub fn authenticate(
             return reject("InvalidAppId", ErrorCode::InvalidAppId, true);
         };
         if let Some(limit) = app.rate_limit_per_minute
-            && !limiter.try_acquire(&app.app_id, limit, now)
+            && !limiter.try_acquire(ip, &app.app_id, limit, now)
         {
             return reject("RateLimitExceeded", ErrorCode::RateLimitExceeded, true);
         }
-        if !secret_matches(app, req.app_secret.as_deref()) {
-            return reject("InvalidCredentials", ErrorCode::InvalidAppId, true);
+        if !secret_ok(app, req.app_secret.as_deref()) {
+            return reject("InvalidCredentials", ErrorCode::Unauthorized, true);
         }
         let platform = req.platform.as_deref();
         let sdk_version = req.sdk_version.as_deref();
@@ -130,12 +133,15 @@ fn unsupported_format(wanted: GameDataEncoding, offered: &[GameDataEncoding]) ->
     )
 }
 
-/// True unless the app has a non-empty secret and the client sent a different one. Clients
-/// that send no secret pass, as every 0.1.0 client does. Compared in constant time.
-fn secret_matches(app: &AuthorizedApp, sent: Option<&str>) -> bool {
+/// Whether the client's secret is acceptable (decision 2). A secret the client sends must
+/// equal the app's non-empty `app_secret`; a client that sends none passes, as every 0.1.0
+/// client does, unless the app sets `require_secret` (config validation guarantees such an app
+/// has a secret). Compared in constant time.
+fn secret_ok(app: &AuthorizedApp, sent: Option<&str>) -> bool {
     match (app.app_secret.as_deref().filter(|s| !s.is_empty()), sent) {
         (Some(expected), Some(sent)) => bool::from(expected.as_bytes().ct_eq(sent.as_bytes())),
-        _ => true,
+        (_, None) => !app.require_secret,
+        (None, Some(_)) => !app.require_secret,
     }
 }
 

@@ -16,6 +16,9 @@ pub enum JoinKind {
     Create,
     /// Join by code.
     Join,
+    /// `JoinAsSpectator`: uses a join slot like a join by code (decision 18), so room codes
+    /// cannot be probed through it faster than through `JoinRoom`.
+    Spectate,
 }
 
 /// Why a quota check failed: the message text and the whole seconds left in the window.
@@ -122,15 +125,19 @@ impl IpTable {
             JoinKind::Create if entry.creations >= cfg.max_room_creations => Err(QuotaExceeded {
                 reason: format!("Room creation rate limit exceeded. Try again in {left} seconds."),
             }),
-            JoinKind::Join if entry.joins >= cfg.max_join_attempts => Err(QuotaExceeded {
-                reason: format!("Join attempt rate limit exceeded. Try again in {left} seconds."),
-            }),
+            JoinKind::Join | JoinKind::Spectate if entry.joins >= cfg.max_join_attempts => {
+                Err(QuotaExceeded {
+                    reason: format!(
+                        "Join attempt rate limit exceeded. Try again in {left} seconds."
+                    ),
+                })
+            }
             JoinKind::Create => {
                 entry.creations += 1;
                 entry.joins += 1;
                 Ok(())
             }
-            JoinKind::Join => {
+            JoinKind::Join | JoinKind::Spectate => {
                 entry.joins += 1;
                 Ok(())
             }
@@ -230,6 +237,21 @@ mod tests {
         assert!(t.take_quota(ip(1), JoinKind::Create, &c, later).is_ok());
         // Another IP has its own quota.
         assert!(t.take_quota(ip(2), JoinKind::Create, &c, now).is_ok());
+    }
+
+    #[test]
+    fn spectating_shares_the_join_quota() {
+        let mut t = IpTable::default();
+        let now = Instant::now();
+        let c = cfg(5, 2);
+        assert!(t.take_quota(ip(1), JoinKind::Spectate, &c, now).is_ok());
+        assert!(t.take_quota(ip(1), JoinKind::Join, &c, now).is_ok());
+        let err = t
+            .take_quota(ip(1), JoinKind::Spectate, &c, now)
+            .unwrap_err();
+        assert!(err.reason.starts_with("Join attempt rate limit exceeded"));
+        assert!(t.take_quota(ip(1), JoinKind::Join, &c, now).is_err());
+        assert!(t.take_quota(ip(2), JoinKind::Spectate, &c, now).is_ok());
     }
 
     #[test]

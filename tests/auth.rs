@@ -118,6 +118,7 @@ fn auth_on(c: &mut signal_fish_server::config::Config) {
     c.security.authorized_apps.push(AuthorizedApp {
         app_id: "kart-racer".to_owned(),
         app_secret: None,
+        require_secret: false,
         app_name: "Kart Racer".to_owned(),
         max_rooms: None,
         max_players_per_room: None,
@@ -226,7 +227,10 @@ fn auth_on_an_app_secret_when_sent_must_match() {
     let mut wrong = Client::connect(port);
     wrong.send(json!({"type":"Authenticate","data":with(json!({"app_secret":"guess"}))}));
     let error = wrong.expect("AuthenticationError");
-    assert_eq!(error["error_code"], "INVALID_APP_ID");
+    assert_eq!(
+        error,
+        json!({"error":"InvalidCredentials","error_code":"UNAUTHORIZED"})
+    );
     assert_eq!(wrong.expect_close(), Some(1008));
 
     let mut right = Client::connect(port);
@@ -258,14 +262,15 @@ fn auth_on_the_per_app_limit_refuses_and_closes() {
 }
 
 #[test]
-fn auth_on_the_per_app_limit_counts_handshakes_on_every_shard() {
+fn auth_on_the_per_app_ip_limit_counts_handshakes_on_every_shard() {
     let server = start_with(|c| {
         auth_on(c);
         c.security.authorized_apps[0].rate_limit_per_minute = Some(2);
     });
     let port = server.port();
     let hello = json!({"app_id":"kart-racer","platform":"unity","sdk_version":"1.12.0"});
-    // Handshakes on both shards count against the one app.
+    // Handshakes of one IP (every test client is 127.0.0.1) on both shards count against the
+    // one window of that (app, IP) pair.
     for shard in 0..common::SHARDS {
         Client::connect_to_shard(port, shard).authenticate(hello.clone());
     }

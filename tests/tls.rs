@@ -491,6 +491,15 @@ fn token_binding_accepts_signed_frames_and_closes_on_bad_proofs() {
     bound.client.send_text("not json");
     let error = bound.client.expect_error("INVALID_INPUT");
     assert_eq!(error["message"], "Invalid client message");
+    // So is a message nested too deeply, before its proof is even parsed.
+    bound
+        .client
+        .send_text(&format!(r#"{{"type":"Ping","data":{}}}"#, "[".repeat(200)));
+    let error = bound.client.expect_error("INVALID_INPUT");
+    assert_eq!(
+        error["message"],
+        "Message nested too deeply (max depth 128)"
+    );
     bound.send_signed(json!({"type": "Ping"}), None);
     bound.client.expect("Pong");
     // An unsigned frame is refused and the connection closed.

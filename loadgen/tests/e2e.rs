@@ -22,6 +22,7 @@ fn start(shards: usize, auth: bool) -> ServerHandle {
         config.security.authorized_apps = vec![AuthorizedApp {
             app_id: "bench".into(),
             app_secret: None,
+            require_secret: false,
             app_name: "Bench".into(),
             max_rooms: None,
             max_players_per_room: None,

@@ -1,5 +1,6 @@
 //! The `Authenticate` decision: frames, rejection texts, limits and format negotiation.
 
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use super::{AppRateLimiter, AuthOutcome, authenticate, check_sdk, protocol_info};
@@ -18,6 +19,7 @@ fn auth_on() -> Config {
     cfg.security.authorized_apps.push(AuthorizedApp {
         app_id: "my-game".to_owned(),
         app_secret: None,
+        require_secret: false,
         app_name: "My Game".to_owned(),
         max_rooms: None,
         max_players_per_room: None,
@@ -26,13 +28,24 @@ fn auth_on() -> Config {
     cfg
 }
 
+/// A client address on the loopback network.
+fn ip(n: u8) -> IpAddr {
+    IpAddr::from([127, 0, 0, n])
+}
+
 /// Parses an `Authenticate` payload the way the wire does.
 fn req(json: &str) -> Authenticate {
     serde_json::from_str(json).unwrap()
 }
 
 fn run(cfg: &Config, json: &str) -> AuthOutcome {
-    authenticate(cfg, &req(json), &mut AppRateLimiter::new(), Instant::now())
+    authenticate(
+        cfg,
+        &req(json),
+        ip(1),
+        &mut AppRateLimiter::new(),
+        Instant::now(),
+    )
 }
 
 /// The frames of an accepted outcome, as JSON text, with the encoding and app id.
@@ -102,14 +115,14 @@ fn per_app_rate_limit_slides_over_a_minute() {
     let t0 = Instant::now();
     let at = |s| t0 + Duration::from_secs(s);
     assert!(matches!(
-        authenticate(&cfg, &request, &mut limiter, at(0)),
+        authenticate(&cfg, &request, ip(1), &mut limiter, at(0)),
         AuthOutcome::Accepted { .. }
     ));
     assert!(matches!(
-        authenticate(&cfg, &request, &mut limiter, at(30)),
+        authenticate(&cfg, &request, ip(1), &mut limiter, at(30)),
         AuthOutcome::Accepted { .. }
     ));
-    let (frame, close) = rejected(authenticate(&cfg, &request, &mut limiter, at(60)));
+    let (frame, close) = rejected(authenticate(&cfg, &request, ip(1), &mut limiter, at(60)));
     assert_eq!(
         frame,
         auth_error("RateLimitExceeded", "RATE_LIMIT_EXCEEDED")
@@ -118,11 +131,11 @@ fn per_app_rate_limit_slides_over_a_minute() {
     // The first attempt leaves the window once strictly older than 60 s; the rejection above
     // was not recorded.
     assert!(matches!(
-        authenticate(&cfg, &request, &mut limiter, at(61)),
+        authenticate(&cfg, &request, ip(1), &mut limiter, at(61)),
         AuthOutcome::Accepted { .. }
     ));
     assert!(matches!(
-        authenticate(&cfg, &request, &mut limiter, at(62)),
+        authenticate(&cfg, &request, ip(1), &mut limiter, at(62)),
         AuthOutcome::Rejected { .. }
     ));
 }
@@ -134,10 +147,10 @@ fn a_passing_attempt_keeps_its_slot_when_the_sdk_fails() {
     let mut limiter = AppRateLimiter::new();
     let now = Instant::now();
     let bad_sdk = req(r#"{"app_id":"my-game"}"#);
-    let (_, close) = rejected(authenticate(&cfg, &bad_sdk, &mut limiter, now));
+    let (_, close) = rejected(authenticate(&cfg, &bad_sdk, ip(1), &mut limiter, now));
     assert!(!close);
     let good = req(r#"{"app_id":"my-game","platform":"test","sdk_version":"1.0.0"}"#);
-    let (frame, _) = rejected(authenticate(&cfg, &good, &mut limiter, now));
+    let (frame, _) = rejected(authenticate(&cfg, &good, ip(1), &mut limiter, now));
     assert_eq!(
         frame,
         auth_error("RateLimitExceeded", "RATE_LIMIT_EXCEEDED")
@@ -148,17 +161,44 @@ fn a_passing_attempt_keeps_its_slot_when_the_sdk_fails() {
 fn limiter_zero_limit_and_purge() {
     let mut limiter = AppRateLimiter::new();
     let t0 = Instant::now();
-    assert!(!limiter.try_acquire("a", 0, t0));
-    assert!(limiter.try_acquire("b", 1, t0));
-    assert_eq!(limiter.tracked_apps(), 2);
+    assert!(!limiter.try_acquire(ip(1), "a", 0, t0));
+    assert!(limiter.try_acquire(ip(1), "b", 1, t0));
+    assert!(limiter.try_acquire(ip(2), "b", 1, t0));
+    assert_eq!(limiter.tracked(), 3);
     limiter.purge(t0 + Duration::from_secs(60));
     assert_eq!(
-        limiter.tracked_apps(),
-        1,
-        "`a` holds nothing, `b` is still in its window"
+        limiter.tracked(),
+        2,
+        "`a` holds nothing, `b` is still in its window for both IPs"
     );
     limiter.purge(t0 + Duration::from_secs(61));
-    assert_eq!(limiter.tracked_apps(), 0);
+    assert_eq!(limiter.tracked(), 0);
+}
+
+#[test]
+fn one_ip_exhausting_an_app_leaves_other_ips_alone() {
+    let mut cfg = auth_on();
+    cfg.security.authorized_apps[0].rate_limit_per_minute = Some(2);
+    cfg.security.authorized_apps[0].app_secret = Some("s3cret".to_owned());
+    let mut limiter = AppRateLimiter::new();
+    let now = Instant::now();
+    let wrong =
+        req(r#"{"app_id":"my-game","app_secret":"guess","platform":"test","sdk_version":"1.0.0"}"#);
+    let good = req(r#"{"app_id":"my-game","platform":"test","sdk_version":"1.0.0"}"#);
+    // Wrong secrets use up the sender's own window…
+    for _ in 0..2 {
+        let (frame, _) = rejected(authenticate(&cfg, &wrong, ip(2), &mut limiter, now));
+        assert_eq!(frame, auth_error("InvalidCredentials", "UNAUTHORIZED"));
+    }
+    let (frame, _) = rejected(authenticate(&cfg, &good, ip(2), &mut limiter, now));
+    assert_eq!(
+        frame,
+        auth_error("RateLimitExceeded", "RATE_LIMIT_EXCEEDED")
+    );
+    // …and nobody else's.
+    for _ in 0..2 {
+        accepted(authenticate(&cfg, &good, ip(3), &mut limiter, now));
+    }
 }
 
 #[test]
@@ -172,12 +212,37 @@ fn app_secret_is_checked_only_when_both_sides_have_one() {
     accepted(run(&cfg, &format!(r#"{ok}","app_secret":"s3cret"}}"#)));
     for wrong in ["s3cre", "s3cret!", ""] {
         let (frame, close) = rejected(run(&cfg, &format!(r#"{ok}","app_secret":"{wrong}"}}"#)));
-        assert_eq!(frame, auth_error("InvalidCredentials", "INVALID_APP_ID"));
+        assert_eq!(frame, auth_error("InvalidCredentials", "UNAUTHORIZED"));
         assert!(close);
     }
     // An empty configured secret means "no secret".
     cfg.security.authorized_apps[0].app_secret = Some(String::new());
     accepted(run(&cfg, &format!(r#"{ok}","app_secret":"x"}}"#)));
+}
+
+#[test]
+fn require_secret_makes_the_secret_mandatory() {
+    let mut cfg = auth_on();
+    cfg.security.authorized_apps[0].app_secret = Some("s3cret".to_owned());
+    cfg.security.authorized_apps[0].require_secret = true;
+    let ok = r#"{"app_id":"my-game","platform":"test","sdk_version":"1.0.0"#;
+    accepted(run(&cfg, &format!(r#"{ok}","app_secret":"s3cret"}}"#)));
+    for request in [
+        format!(r#"{ok}"}}"#),
+        format!(r#"{ok}","app_secret":null}}"#),
+        format!(r#"{ok}","app_secret":"wrong"}}"#),
+    ] {
+        let (frame, close) = rejected(run(&cfg, &request));
+        assert_eq!(
+            frame,
+            auth_error("InvalidCredentials", "UNAUTHORIZED"),
+            "{request}"
+        );
+        assert!(close);
+    }
+    // An unknown app is still told so, whatever it sends.
+    let (frame, _) = rejected(run(&cfg, r#"{"app_id":"other","app_secret":"s3cret"}"#));
+    assert_eq!(frame, auth_error("InvalidAppId", "INVALID_APP_ID"));
 }
 
 #[test]

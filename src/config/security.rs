@@ -127,6 +127,11 @@ pub struct AuthorizedApp {
     /// (0.1.0 required it but never checked it).
     #[serde(default)]
     pub app_secret: Option<String>,
+    /// Refuse clients that send no `app_secret` (new; for server-to-server or private tools,
+    /// since a secret shipped inside a game build is no secret). Needs a non-empty
+    /// `app_secret`.
+    #[serde(default)]
+    pub require_secret: bool,
     /// Name returned in `Authenticated`.
     pub app_name: String,
     /// Stored only.

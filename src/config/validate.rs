@@ -35,7 +35,8 @@ impl Config {
     /// - a `logging.level` that is not a level (0.1.0 ignored it with a warning);
     /// - SDK minimum/recommended versions that are not semver (every client of that platform
     ///   would be rejected with a confusing message);
-    /// - an empty or duplicated `app_id` in `security.authorized_apps`;
+    /// - an empty or duplicated `app_id` in `security.authorized_apps`, or an app with
+    ///   `require_secret` but no `app_secret`;
     /// - a `server.host` that is not an IP address, or a `security.trusted_proxies` entry that
     ///   is neither an IP address nor a CIDR block.
     ///
@@ -305,6 +306,16 @@ impl Config {
                 return Err(ConfigError::invalid(
                     key,
                     format!("{key}[{i}].app_id `{}` is configured twice", app.app_id),
+                ));
+            }
+            if app.require_secret && app.app_secret.as_deref().is_none_or(str::is_empty) {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!(
+                        "{key}[{i}].require_secret is true but {key}[{i}].app_secret is empty \
+                         (app `{}`)",
+                        app.app_id
+                    ),
                 ));
             }
         }

@@ -87,7 +87,7 @@ pub fn render_prometheus(
     t.single("signal_fish_connections_total", Counter, "WebSocket clients registered.", c.total_connections);
     t.single("signal_fish_connections_active", Gauge, "WebSocket clients currently connected.", snapshot.active_connections());
     t.single("signal_fish_connections_disconnections_total", Counter, "WebSocket clients unregistered.", c.disconnections);
-    t.single("signal_fish_websocket_messages_dropped_total", Counter, "Outbound messages dropped because a client's queue was full.", c.websocket_messages_dropped);
+    t.single("signal_fish_websocket_messages_dropped_total", Counter, "Outbound messages a client never got: refused by its full queue, still queued when it was cut off, or sent after it left.", c.websocket_messages_dropped);
     t.single("signal_fish_rooms_created_total", Counter, "Rooms created.", c.rooms_created);
     t.single("signal_fish_rooms_joined_total", Counter, "Joins into existing rooms.", c.rooms_joined);
     t.single("signal_fish_rooms_deleted_total", Counter, "Rooms removed for any reason.", c.rooms_deleted);

@@ -20,6 +20,7 @@ use super::http::{
 };
 use super::stream::Stream;
 use super::token_binding::{self, Binding};
+use crate::protocol::depth::{MAX_NESTING_DEPTH, TOO_DEEP_MESSAGE, json_too_deep};
 use crate::protocol::{ErrorCode, ServerMessage};
 use crate::session::mailbox::{Frame, Mailbox, Outgoing};
 use crate::session::{Session, Verdict, close_code};
@@ -59,18 +60,21 @@ pub async fn serve(shard: Rc<Shard>, mut tcp: TcpStream, tls: Option<TlsAcceptor
     let (head, leftover) = match head {
         Ok(parsed) => parsed,
         Err(super::http::HeadError::Malformed) => {
-            let _ = stream
-                .write_all(&text_response(400, "Bad Request", "Bad Request", false))
-                .await;
+            let mut response = text_response(400, "Bad Request", "Bad Request", false);
+            shard.cors.decorate(&mut response, None);
+            let _ = stream.write_all(&response).await;
             let _ = stream.close().await;
             return;
         }
         Err(super::http::HeadError::Io) => return,
     };
     let head_only = head.method == "HEAD";
+    let origin = head.header("origin");
     let mut binding = None;
     let mut ip_slot: Option<IpSlot> = None;
-    let response = match route(&head.path) {
+    let mut response = match route(&head.path) {
+        // Any OPTIONS request is a CORS preflight, whatever the path (operations.md §3.4).
+        _ if head.method == "OPTIONS" => shard.cors.preflight(origin),
         Route::Health if head.method == "GET" || head_only => {
             text_response(200, "OK", "OK", head_only)
         }
@@ -107,6 +111,9 @@ pub async fn serve(shard: Rc<Shard>, mut tcp: TcpStream, tls: Option<TlsAcceptor
         },
     };
     let upgraded = response.starts_with(b"HTTP/1.1 101");
+    if !upgraded && head.method != "OPTIONS" {
+        shard.cors.decorate(&mut response, origin);
+    }
     // Flush: over TLS the response may otherwise wait in rustls's buffer.
     let sent = stream.write_all(&response).await.is_ok() && stream.flush().await.is_ok();
     let ip_slot = match ip_slot {
@@ -149,6 +156,15 @@ fn upgrade(
 /// A text frame of a bound connection: its proof is checked, and only the message without the
 /// proof reaches the session.
 fn on_bound_text(shard: &Shard, session: &mut Session, binding: &Binding, text: &str) -> Verdict {
+    // The nesting limit holds before the proof is parsed, with the same reply as unbound.
+    if json_too_deep(text.as_bytes(), MAX_NESTING_DEPTH) {
+        shard.metrics.count(|c| c.validation_errors += 1);
+        session.push_frame(text_frame(&ServerMessage::error(
+            TOO_DEEP_MESSAGE,
+            ErrorCode::InvalidInput,
+        )));
+        return Verdict::Continue;
+    }
     match binding.verify(text) {
         Ok(canonical) => session.on_text(&canonical),
         Err(violation) => {
@@ -207,7 +223,10 @@ async fn write_queued(
                 continue;
             }
         };
+        // Should this write be abandoned (a slow client) or fail, the frame counts as dropped.
+        mailbox.set_in_transit(true);
         ws.feed(message).await.map_err(|_| ())?;
+        mailbox.set_in_transit(false);
         wrote = true;
     }
     if wrote {
@@ -321,9 +340,9 @@ async fn run_websocket(
                     reason: "message too large",
                 }
             }
-            Some(Err(_)) => {
+            Some(Err(err)) => {
                 shard.metrics.count(|c| c.websocket_errors += 1);
-                break None;
+                break super::ws_errors::close_for(&err);
             }
         };
         if let Verdict::Close { .. } = inbound_verdict {

@@ -16,6 +16,8 @@ pub struct RequestHead {
     /// The query string, without `?`.
     pub query: Option<String>,
     pub headers: Vec<(String, String)>,
+    /// The minor HTTP version: 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub minor_version: u8,
 }
 
 impl RequestHead {
@@ -68,6 +70,7 @@ pub async fn read_head<S: AsyncRead + Unpin>(
                     None => (target.to_owned(), None),
                 };
                 let head = RequestHead {
+                    minor_version: req.version.unwrap_or(1),
                     method: req.method.unwrap_or("GET").to_owned(),
                     path,
                     query,
@@ -177,7 +180,34 @@ pub fn check_upgrade(head: &RequestHead) -> Result<&str, (u16, &'static str, &'s
             "`Sec-WebSocket-Version` header did not include '13'",
         ));
     }
-    Ok(key.trim())
+    // Checks 0.1.0 left to hyper, after its own so its answers keep their order (decision 18).
+    if head.minor_version < 1 {
+        return Err((400, "Bad Request", "WebSocket upgrade requires HTTP/1.1"));
+    }
+    if head.header("host").is_none() {
+        return Err((400, "Bad Request", "`Host` header missing"));
+    }
+    let key = key.trim();
+    if !is_websocket_key(key) {
+        return Err((
+            400,
+            "Bad Request",
+            "`Sec-WebSocket-Key` header is not base64 of 16 bytes",
+        ));
+    }
+    Ok(key)
+}
+
+/// Whether a `Sec-WebSocket-Key` is the base64 encoding of exactly 16 bytes (RFC 6455 §4.1):
+/// 24 characters, padding included.
+fn is_websocket_key(key: &str) -> bool {
+    use base64::Engine as _;
+    // 24 characters decode to at most 18 bytes; the buffer must allow for that estimate.
+    let mut decoded = [0u8; 18];
+    key.len() == 24
+        && base64::engine::general_purpose::STANDARD
+            .decode_slice(key, &mut decoded)
+            .is_ok_and(|n| n == 16)
 }
 
 /// The `101 Switching Protocols` answer. `X-Signal-Fish-Shard` names the shard that serves the
@@ -244,7 +274,7 @@ mod tests {
             "`Sec-WebSocket-Key` header missing"
         );
         let (ok, _) = parse(
-            "GET /v2/ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            "GET /v2/ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
         );
         assert_eq!(check_upgrade(&ok), Ok("dGhlIHNhbXBsZSBub25jZQ=="));
         let resp =
@@ -256,6 +286,73 @@ mod tests {
         assert!(
             bound.contains("\r\nsec-websocket-protocol: sf.v1\r\n"),
             "{bound}"
+        );
+    }
+
+    /// An upgrade request with one line replaced or removed (`None`).
+    fn upgrade_with(version: &str, replace: &str, with: Option<&str>) -> RequestHead {
+        let lines = [
+            "Host: a",
+            "Connection: Upgrade",
+            "Upgrade: websocket",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+            "Sec-WebSocket-Version: 13",
+        ];
+        let mut raw = format!("GET /v2/ws HTTP/{version}\r\n");
+        for line in lines {
+            match (line.starts_with(replace), with) {
+                (true, Some(other)) => raw.push_str(other),
+                (true, None) => continue,
+                (false, _) => raw.push_str(line),
+            }
+            raw.push_str("\r\n");
+        }
+        raw.push_str("\r\n");
+        parse(&raw).0
+    }
+
+    fn refusal(head: &RequestHead) -> (u16, &'static str) {
+        let (status, _, body) = check_upgrade(head).unwrap_err();
+        (status, body)
+    }
+
+    #[test]
+    fn new_upgrade_checks_come_after_0_1_0s() {
+        assert!(check_upgrade(&upgrade_with("1.1", "Host", Some("Host: b"))).is_ok());
+        assert_eq!(
+            refusal(&upgrade_with("1.1", "Host", None)),
+            (400, "`Host` header missing")
+        );
+        assert_eq!(
+            refusal(&upgrade_with("1.0", "X", None)),
+            (400, "WebSocket upgrade requires HTTP/1.1")
+        );
+        for bad in [
+            "Sec-WebSocket-Key: x",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=!",
+            "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZR==",
+        ] {
+            assert_eq!(
+                refusal(&upgrade_with("1.1", "Sec-WebSocket-Key", Some(bad))),
+                (400, "`Sec-WebSocket-Key` header is not base64 of 16 bytes"),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            refusal(&upgrade_with(
+                "1.1",
+                "Sec-WebSocket-Version",
+                Some("Sec-WebSocket-Version: 8")
+            )),
+            (400, "`Sec-WebSocket-Version` header did not include '13'")
+        );
+        // 0.1.0's checks win when both fail: an HTTP/1.0 request with no key is told about
+        // the key.
+        assert_eq!(
+            refusal(&upgrade_with("1.0", "Sec-WebSocket-Key", None)),
+            (400, "`Sec-WebSocket-Key` header missing")
         );
     }
 

@@ -255,6 +255,7 @@ mod tests {
                 .iter()
                 .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
                 .collect(),
+            minor_version: 1,
         }
     }
 

@@ -1,8 +1,10 @@
 //! Encoding and decoding frames.
 
 use bytes::Bytes;
+use serde::Deserialize;
 
 use super::client::ClientMessage;
+use super::depth::{MAX_NESTING_DEPTH, TOO_DEEP_MESSAGE, json_too_deep};
 use super::server::ServerMessage;
 use super::types::PlayerId;
 
@@ -11,11 +13,27 @@ use super::types::PlayerId;
 pub enum DecodeError {
     #[error("Invalid client message")]
     Invalid(#[from] serde_json::Error),
+    /// Arrays and objects nest deeper than [`MAX_NESTING_DEPTH`] (decision 18).
+    #[error("{}", TOO_DEEP_MESSAGE)]
+    TooDeep,
 }
 
 /// Parses one text frame. The caller has already checked the size limit.
+///
+/// The nesting depth is checked first, in one pass over the bytes: relayed `GameData` is kept
+/// as raw text, which serde_json skips without its recursion limit, so the limit must hold
+/// before parsing. Once it holds, serde_json's own limit (which would refuse a few levels
+/// short of ours, with a vaguer error, when `data` comes before `type`) is switched off: the
+/// scan has already bounded the recursion.
 pub fn decode_client(text: &str) -> Result<ClientMessage, DecodeError> {
-    Ok(serde_json::from_str(text)?)
+    if json_too_deep(text.as_bytes(), MAX_NESTING_DEPTH) {
+        return Err(DecodeError::TooDeep);
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    de.disable_recursion_limit();
+    let msg = ClientMessage::deserialize(&mut de)?;
+    de.end()?;
+    Ok(msg)
 }
 
 /// Serialises a server message once into shareable bytes (compact JSON).

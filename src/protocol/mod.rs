@@ -3,6 +3,7 @@
 pub mod binary;
 pub mod client;
 pub mod codec;
+pub mod depth;
 pub mod error_code;
 mod raw_json;
 pub mod room_code;

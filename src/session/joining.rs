@@ -1,5 +1,6 @@
 //! Joining: `JoinRoom` validated here in 0.1.0's check order with decision 7's codes, then sent
-//! through the IP's quota to the shard that decides; and `JoinAsSpectator`.
+//! through the IP's quota to the shard that decides; and `JoinAsSpectator`, through the same
+//! quota.
 
 use uuid::Uuid;
 
@@ -101,15 +102,24 @@ impl Session {
         );
     }
 
+    /// Refuses a `JoinAsSpectator` that failed validation here.
+    fn refuse_spectate(&self, reason: &str, code: ErrorCode) {
+        self.shard.metrics.count(|c| c.validation_errors += 1);
+        self.reply(&Rejection::new(reason, code).into_spectator_join_failed());
+    }
+
     /// Spectator codes are case-insensitive like player codes (decision 6).
     pub(super) fn on_join_as_spectator(&mut self, req: client::JoinAsSpectator) {
         if let Err(reason) = validate_player_name(&req.spectator_name, &self.shard.name_rules) {
-            self.shard.metrics.count(|c| c.validation_errors += 1);
-            self.reply(
-                &Rejection::new(&reason, ErrorCode::InvalidPlayerName).into_spectator_join_failed(),
-            );
-            return;
+            return self.refuse_spectate(&reason, ErrorCode::InvalidPlayerName);
         }
+        // A code no room can have is refused here, before it could use quota (every room's
+        // code passed this check, generated or not).
+        let code =
+            match validate_room_code(&req.room_code, self.shard.config.protocol.room_code_length) {
+                Ok(code) => code,
+                Err(reason) => return self.refuse_spectate(&reason, ErrorCode::InvalidRoomCode),
+            };
         if let Some(room) = self.spectating.take() {
             // Spectating one room at a time: leaving the old one keeps its list honest.
             self.room_op(
@@ -117,20 +127,30 @@ impl Session {
                 RoomOp::StopSpectating(SpectatorStateChangeReason::VoluntaryLeave),
             );
         }
-        let code = req.room_code.to_ascii_uppercase();
         self.pending = Some(Pending::Spectate);
+        let count = self.shard.count;
+        let next = room_owner(&req.game_name, &code, count);
+        let then = ShardMsg::Spectate(Box::new(SpectateByCode {
+            game_name: req.game_name,
+            code,
+            encoding: self.encoding,
+            spectator: SpectatorJoiner {
+                id: self.id,
+                name: req.spectator_name,
+                addr: self.addr,
+            },
+        }));
+        // The same per-IP quota as a join by code (decision 18); invalid requests never get
+        // this far, so they use none.
         self.shard.send(
-            room_owner(&req.game_name, &code, self.shard.count),
-            ShardMsg::Spectate(Box::new(SpectateByCode {
-                game_name: req.game_name,
-                code,
-                encoding: self.encoding,
-                spectator: SpectatorJoiner {
-                    id: self.id,
-                    name: req.spectator_name,
-                    addr: self.addr,
-                },
-            })),
+            ip_owner(&self.ip, count),
+            ShardMsg::JoinQuota {
+                ip: self.ip,
+                kind: JoinKind::Spectate,
+                from: self.addr,
+                next,
+                then: Box::new(then),
+            },
         );
     }
 }

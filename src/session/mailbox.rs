@@ -97,6 +97,8 @@ pub struct Mailbox {
     limit: usize,
     overflowed: Cell<bool>,
     dropped: Cell<u64>,
+    /// A frame was taken off the queue and the transport has not accepted it yet.
+    in_transit: Cell<bool>,
     /// Set while the connection task waits for the socket to take its writes.
     pub flush_blocked: Cell<bool>,
     close_requested: Cell<Option<(u16, &'static str)>>,
@@ -119,6 +121,7 @@ impl Mailbox {
             limit,
             overflowed: Cell::new(false),
             dropped: Cell::new(0),
+            in_transit: Cell::new(false),
             flush_blocked: Cell::new(false),
             close_requested: Cell::new(None),
             bytes: Cell::new(0),
@@ -162,6 +165,21 @@ impl Mailbox {
             .borrow_mut()
             .push_back(Outgoing::Control(control));
         self.signal.raise();
+    }
+
+    /// Notes that a frame taken off the queue is being handed to the transport (`true`) or
+    /// was accepted by it (`false`). A writer cut off in between (a slow client whose write
+    /// was abandoned, a failed socket) lost that frame, and it is counted as dropped with the
+    /// queued ones (decision 18). A flag rather than leaving the frame queued until written:
+    /// that would need a copy of every frame.
+    pub fn set_in_transit(&self, in_transit: bool) {
+        self.in_transit.set(in_transit);
+    }
+
+    /// Frames that will never be written if the connection ends now: the queued ones and the
+    /// one being handed to the transport, if any.
+    pub fn unwritten_frames(&self) -> usize {
+        self.frames.get() + usize::from(self.in_transit.get())
     }
 
     /// Takes the next queued item.
@@ -216,6 +234,20 @@ mod tests {
         // Draining makes room again.
         mb.push_frame(Frame::Binary(Bytes::from_static(b"y")));
         assert!(matches!(mb.pop(), Some(Outgoing::Frame(_))));
+    }
+
+    #[test]
+    fn a_frame_in_transit_counts_as_unwritten() {
+        let mb = Mailbox::new(4, Instant::now());
+        mb.push_frame(Frame::Binary(Bytes::from_static(b"a")));
+        mb.push_frame(Frame::Binary(Bytes::from_static(b"b")));
+        assert_eq!(mb.unwritten_frames(), 2);
+        assert!(matches!(mb.pop(), Some(Outgoing::Frame(_))));
+        mb.set_in_transit(true);
+        // Taken off the queue but not yet accepted by the transport: still unwritten.
+        assert_eq!(mb.unwritten_frames(), 2);
+        mb.set_in_transit(false);
+        assert_eq!(mb.unwritten_frames(), 1);
     }
 
     #[test]

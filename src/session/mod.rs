@@ -15,13 +15,14 @@ use uuid::Uuid;
 use crate::metrics::Op;
 use crate::protocol::client::{self, ClientMessage};
 use crate::protocol::codec::{decode_client, encode_game_data};
+use crate::protocol::depth::{TOO_DEEP_MESSAGE, msgpack_too_deep};
 use crate::protocol::server::ReconnectionFailed;
 use crate::protocol::{
     ErrorCode, GameDataEncoding, PlayerId, ServerMessage, SpectatorStateChangeReason,
 };
 use crate::room::{LeaveKind, SessionAddr, not_in_room_authority_response, not_in_room_error};
 use crate::shard::messages::{RelayPayload, RoomOp, ShardMsg};
-use crate::shard::routing::app_owner;
+use crate::shard::routing::ip_owner;
 use crate::shard::{IpSlot, Shard, text_frame};
 use mailbox::{Control, Frame, Mailbox, RoomRef};
 
@@ -29,6 +30,10 @@ use mailbox::{Control, Frame, Mailbox, RoomRef};
 pub mod close_code {
     /// The server is shutting down.
     pub const GOING_AWAY: u16 = 1001;
+    /// The client broke the WebSocket framing rules (RFC 6455).
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// A text frame was not valid UTF-8.
+    pub const INVALID_PAYLOAD: u16 = 1007;
     /// The client broke a rule (unauthenticated traffic, outbound queue overflow, silence).
     pub const POLICY_VIOLATION: u16 = 1008;
     /// A message was larger than `security.max_message_size`.
@@ -125,10 +130,12 @@ impl Session {
     pub fn on_text(&mut self, text: &str) -> Verdict {
         let msg = match decode_client(text) {
             Ok(msg) => msg,
-            Err(_) => {
+            Err(err) => {
+                // Both wordings are the error's `Display`: "Invalid client message" (0.1.0's)
+                // or the nesting limit's.
                 self.shard.metrics.count(|c| c.validation_errors += 1);
                 self.reply(&ServerMessage::error(
-                    "Invalid client message",
+                    err.to_string(),
                     ErrorCode::InvalidInput,
                 ));
                 return Verdict::Continue;
@@ -166,6 +173,16 @@ impl Session {
         if self.encoding != GameDataEncoding::MessagePack {
             self.reply(&ServerMessage::error(
                 "Binary payloads are disabled for this connection",
+                ErrorCode::InvalidInput,
+            ));
+            return Verdict::Continue;
+        }
+        // Relayed verbatim to MessagePack clients, so the nesting limit must hold here
+        // (decision 18), answered like a JSON message nested too deeply.
+        if msgpack_too_deep(&data) {
+            self.shard.metrics.count(|c| c.validation_errors += 1);
+            self.reply(&ServerMessage::error(
+                TOO_DEEP_MESSAGE,
                 ErrorCode::InvalidInput,
             ));
             return Verdict::Continue;
@@ -272,17 +289,18 @@ impl Session {
         );
     }
 
-    /// Authentication runs on the app's owner shard, which keeps that app's
-    /// `rate_limit_per_minute` window for the whole process; reading pauses until it answers.
+    /// Authentication runs on the IP's owner shard, which keeps the `rate_limit_per_minute`
+    /// windows of this IP for every app; reading pauses until it answers.
     fn on_authenticate(&mut self, req: client::Authenticate) -> Verdict {
         if self.auth_answered {
             return Verdict::Continue;
         }
         self.pending = Some(Pending::Auth);
         self.shard.send(
-            app_owner(&req.app_id, self.shard.count),
+            ip_owner(&self.ip, self.shard.count),
             ShardMsg::Authenticate {
                 req: Box::new(req),
+                ip: self.ip,
                 from: self.addr,
             },
         );

@@ -1,6 +1,6 @@
-//! Admission, decided on the shard that owns the key: `Authenticate` on the app's shard (one
-//! per-minute window per app for the whole process), connection slots and join quotas on the
-//! IP's shard (decision 10).
+//! Admission, decided on the shard that owns the client's IP: connection slots and join
+//! quotas (decision 10), and `Authenticate`, whose per-app windows are counted per (app, IP)
+//! (decision 18).
 //!
 //! A connection asks for its IP's slot during its handshake (`admit_ip`), as soon as its
 //! client address is known: at accept for a direct peer, after the PROXY header or the request
@@ -17,7 +17,7 @@ use super::{Shard, text_frame};
 use crate::auth::{AuthOutcome, authenticate};
 use crate::limits::{Admission, JoinKind};
 use crate::protocol::{ErrorCode, ServerMessage, client};
-use crate::room::SessionAddr;
+use crate::room::{Rejection, SessionAddr};
 use crate::session::mailbox::{Control, Mailbox, Outgoing};
 
 use super::routing::ip_owner;
@@ -127,12 +127,13 @@ impl Shard {
         }
     }
 
-    /// On the app's owner: decide an `Authenticate`, so the app's per-minute window is one
+    /// On the IP's owner: decide an `Authenticate` from `ip`, so the (app, IP) window is one
     /// window for the whole process.
-    pub(super) fn authenticate(&self, req: client::Authenticate, from: SessionAddr) {
+    pub(super) fn authenticate(&self, req: client::Authenticate, ip: IpAddr, from: SessionAddr) {
         let outcome = authenticate(
             &self.config,
             &req,
+            ip,
             &mut self.app_limiter.borrow_mut(),
             Instant::now(),
         );
@@ -175,8 +176,8 @@ impl Shard {
         }
     }
 
-    /// On the IP's owner: charge a valid `JoinRoom` to the IP's quota and pass it on, or
-    /// refuse it.
+    /// On the IP's owner: charge a valid `JoinRoom` or `JoinAsSpectator` to the IP's quota
+    /// and pass it on, or refuse it with the request's own failure message.
     pub(super) fn join_quota(
         &self,
         ip: IpAddr,
@@ -191,6 +192,13 @@ impl Shard {
                 .take_quota(ip, kind, &self.config.rate_limit, Instant::now());
         match verdict {
             Ok(()) => self.send(next, then),
+            Err(exceeded) if kind == JoinKind::Spectate => {
+                self.metrics.count(|c| c.rate_limit_rejections += 1);
+                let reply = Rejection::new(&exceeded.reason, ErrorCode::RateLimitExceeded)
+                    .into_spectator_join_failed();
+                self.deliver(from, text_frame(&reply));
+                self.control(from, Control::SpectateSettled);
+            }
             Err(exceeded) => {
                 self.metrics.count(|c| c.rate_limit_rejections += 1);
                 self.refuse_join(

@@ -52,9 +52,10 @@ pub enum ShardMsg {
     },
     /// To a session's shard: apply a state change to one local session.
     Control { slot: u64, control: Control },
-    /// To the app's owner: decide an `Authenticate` and answer `from`.
+    /// To the IP's owner: decide an `Authenticate` from `ip` and answer `from`.
     Authenticate {
         req: Box<client::Authenticate>,
+        ip: IpAddr,
         from: SessionAddr,
     },
     /// To the IP's owner: take a connection slot for `ip`, answer `from` with a control.

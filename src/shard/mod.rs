@@ -67,10 +67,12 @@ pub struct Shard {
     draining: Cell<bool>,
     /// Connection counts and join quotas of the IPs this shard owns.
     pub ips: RefCell<IpTable>,
-    /// Per-app `Authenticate` windows of the apps whose ids hash to this shard.
+    /// Per-(app, IP) `Authenticate` windows of the IPs this shard owns.
     pub app_limiter: RefCell<AppRateLimiter>,
     /// Player-name rules from `protocol.player_name_validation`.
     pub name_rules: PlayerNameRules,
+    /// CORS headers of plain HTTP responses, from `security.cors_origins`.
+    pub cors: crate::net::cors::CorsPolicy,
     /// This shard's counters and histograms.
     pub metrics: ShardMetrics,
     /// The dashboard cache behind `/metrics`, kept by shard 0 only.
@@ -98,6 +100,7 @@ impl Shard {
         // enough that a burst in a 100-player room never trips it.
         let mailbox_limit = (config.websocket.batch_size.max(1) * 4).max(1024);
         let name_rules = config.protocol.player_name_rules();
+        let cors = crate::net::cors::CorsPolicy::from_config(&config.security.cors_origins);
         let dashboard = (index == 0).then(|| DashboardCache::new(&config.metrics));
         Shard {
             index,
@@ -115,6 +118,7 @@ impl Shard {
             app_limiter: RefCell::new(AppRateLimiter::new()),
             ips: RefCell::new(IpTable::default()),
             name_rules,
+            cors,
             metrics: ShardMetrics::new(count as usize),
             dashboard: RefCell::new(dashboard),
             me: RefCell::new(Weak::new()),
@@ -160,12 +164,15 @@ impl Shard {
         slot
     }
 
-    /// Forgets a local connection; later deliveries to it are dropped.
+    /// Forgets a local connection; later deliveries to it are dropped (and counted). The frames
+    /// it refused and those still queued, never to be written, count as dropped too: a slow
+    /// consumer that is cut off loses both (decision 18).
     pub fn unregister(&self, addr: SessionAddr) {
         if let Some(mailbox) = self.sessions.borrow_mut().remove(&addr.slot) {
+            let lost = mailbox.dropped() + mailbox.unwritten_frames() as u64;
             self.metrics.count(|c| {
                 c.disconnections += 1;
-                c.websocket_messages_dropped += mailbox.dropped();
+                c.websocket_messages_dropped += lost;
             });
             self.metrics.gauge(|g| g.active_connections -= 1);
         }
@@ -199,14 +206,17 @@ impl Shard {
                 frame,
                 relayed_at,
             } => {
+                let mut gone = 0;
                 {
                     let sessions = self.sessions.borrow();
                     for slot in slots {
-                        if let Some(mailbox) = sessions.get(&slot) {
-                            mailbox.push_frame(frame.clone());
+                        match sessions.get(&slot) {
+                            Some(mailbox) => mailbox.push_frame(frame.clone()),
+                            None => gone += 1,
                         }
                     }
                 }
+                self.count_gone(gone);
                 if let Some(since) = relayed_at {
                     self.metrics.record_since(Op::GameDataRelay, since);
                 }
@@ -297,13 +307,17 @@ impl Shard {
     ) {
         let mut remote: Vec<(u32, Vec<u64>)> = Vec::new();
         let mut local = false;
+        let mut gone = 0;
         {
             let sessions = self.sessions.borrow();
             for to in recipients {
                 if to.shard == self.index {
-                    if let Some(mailbox) = sessions.get(&to.slot) {
-                        mailbox.push_frame(frame.clone());
-                        local = true;
+                    match sessions.get(&to.slot) {
+                        Some(mailbox) => {
+                            mailbox.push_frame(frame.clone());
+                            local = true;
+                        }
+                        None => gone += 1,
                     }
                 } else if let Some((_, slots)) = remote.iter_mut().find(|(s, _)| *s == to.shard) {
                     slots.push(to.slot);
@@ -312,6 +326,7 @@ impl Shard {
                 }
             }
         }
+        self.count_gone(gone);
         if let (true, Some(since)) = (local, relayed_at) {
             self.metrics.record_since(Op::GameDataRelay, since);
         }
@@ -324,6 +339,14 @@ impl Shard {
                     relayed_at,
                 },
             );
+        }
+    }
+
+    /// Counts frames addressed to connections that closed while the frames were on their way
+    /// (say a slow consumer cut off while its room kept relaying to it).
+    fn count_gone(&self, gone: u64) {
+        if gone > 0 {
+            self.metrics.count(|c| c.websocket_messages_dropped += gone);
         }
     }
 

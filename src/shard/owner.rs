@@ -65,7 +65,7 @@ impl Shard {
                 payload,
                 received_at,
             } => self.relay(room_id, from, payload, received_at),
-            ShardMsg::Authenticate { req, from } => self.authenticate(*req, from),
+            ShardMsg::Authenticate { req, ip, from } => self.authenticate(*req, ip, from),
             ShardMsg::AdmitConnection { ip, from } => self.admit_connection(ip, from),
             ShardMsg::ReleaseConnection { ip } => self.ips.borrow_mut().release(ip),
             ShardMsg::ReleaseRefusal { ip } => self.ips.borrow_mut().release_refusal(ip),

@@ -37,15 +37,7 @@ pub fn game_owner(game_name: &str, shards: u32) -> u32 {
     bucket(h.finish(), shards)
 }
 
-/// The shard that answers an app's `Authenticate` (and keeps its per-minute window).
-pub fn app_owner(app_id: &str, shards: u32) -> u32 {
-    let mut h = hasher();
-    0xddu8.hash(&mut h);
-    app_id.hash(&mut h);
-    bucket(h.finish(), shards)
-}
-
-/// The shard that keeps an IP's connection count and join quota.
+/// The shard that keeps an IP's connection count, join quota and `Authenticate` windows.
 pub fn ip_owner(ip: &std::net::IpAddr, shards: u32) -> u32 {
     let mut h = hasher();
     0xeeu8.hash(&mut h);

@@ -9,7 +9,7 @@ use crate::protocol::{ErrorCode, ServerMessage};
 use crate::session::close_code;
 use crate::session::mailbox::Control;
 
-/// How often per-app `Authenticate` windows are pruned (they only grow between purges).
+/// How often per-(app, IP) `Authenticate` windows are pruned (they only grow between purges).
 const LIMITER_PURGE: Duration = Duration::from_secs(60);
 
 /// How often the sweep runs for a given ping timeout: often enough that a silent connection is

@@ -105,7 +105,16 @@ impl Client {
 
     /// Connects to a WebSocket path.
     pub fn connect_path(port: u16, path: &str) -> Client {
-        let stream = TcpStream::connect(("127.0.0.1", port)).expect("tcp connect");
+        Self::connect_stream(tcp_connect(port, None), port, path)
+    }
+
+    /// Connects to `/v2/ws` from the loopback address `from` (e.g. `[127, 0, 0, 2]`), so tests
+    /// can play several client IPs.
+    pub fn connect_from(port: u16, from: [u8; 4]) -> Client {
+        Self::connect_stream(tcp_connect(port, Some(from)), port, "/v2/ws")
+    }
+
+    fn connect_stream(stream: TcpStream, port: u16, path: &str) -> Client {
         stream
             .set_read_timeout(Some(EVENT_TIMEOUT))
             .expect("timeout");
@@ -319,6 +328,24 @@ impl<S: Read + Write> Client<S> {
         assert_eq!(msg["data"]["error_code"], "ROOM_NOT_FOUND", "{msg}");
     }
 
+    /// Reads until the server's close frame: how many data frames came first (and were thrown
+    /// away), and the close code (`None` if the connection ended without a close frame).
+    pub fn drain_until_close(&mut self) -> (usize, Option<u16>) {
+        let mut data = 0;
+        loop {
+            match self.ws.read() {
+                Ok(Message::Text(_) | Message::Binary(_)) => data += 1,
+                Ok(Message::Close(frame)) => {
+                    let code = frame.map(|f| u16::from(f.code));
+                    while self.ws.read().is_ok() {}
+                    return (data, code);
+                }
+                Ok(_) => continue,
+                Err(_) => return (data, None),
+            }
+        }
+    }
+
     /// Starts a closing handshake with code 1000 (the connection stays readable for the answer).
     pub fn send_close(&mut self) {
         let frame = tungstenite::protocol::CloseFrame {
@@ -332,6 +359,42 @@ impl<S: Read + Write> Client<S> {
         let _ = self.ws.close(None);
         while self.ws.read().is_ok() {}
     }
+}
+
+/// A TCP connection to the server, from the loopback address `from` when given (bound before
+/// connecting; any 127.0.0.0/8 address works on Linux).
+pub fn tcp_connect(port: u16, from: Option<[u8; 4]>) -> TcpStream {
+    let Some(from) = from else {
+        return TcpStream::connect(("127.0.0.1", port)).expect("tcp connect");
+    };
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    let local = std::net::SocketAddr::from((from, 0));
+    socket
+        .bind(&local.into())
+        .unwrap_or_else(|e| panic!("bind the client socket to {local}: {e}"));
+    let server = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    socket.connect(&server.into()).expect("tcp connect");
+    socket.into()
+}
+
+/// Sends a raw HTTP request and returns (status, head, body); the head keeps its original
+/// case and ends before the empty line.
+pub fn http_request(port: u16, request: &str) -> (u16, String, String) {
+    let mut stream = tcp_connect(port, None);
+    stream
+        .set_read_timeout(Some(EVENT_TIMEOUT))
+        .expect("timeout");
+    stream.write_all(request.as_bytes()).expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let (head, body) = response.split_once("\r\n\r\n").expect("a complete head");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status code");
+    (status, head.to_owned(), body.to_owned())
 }
 
 /// Sends a raw HTTP request and returns (status, body).

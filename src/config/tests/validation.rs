@@ -25,6 +25,7 @@ fn app(id: &str) -> AuthorizedApp {
     AuthorizedApp {
         app_id: id.to_owned(),
         app_secret: None,
+        require_secret: false,
         app_name: id.to_owned(),
         max_rooms: None,
         max_players_per_room: None,
@@ -298,6 +299,21 @@ fn first_failure_wins() {
     assert_eq!(invalid(&cfg).0, "websocket.auth_timeout_secs");
     cfg.security.require_metrics_auth = true;
     assert_eq!(invalid(&cfg).0, "security.metrics_auth_token");
+}
+
+#[test]
+fn require_secret_needs_a_secret() {
+    let mut cfg = Config::default();
+    let mut private = app("tools");
+    private.require_secret = true;
+    cfg.security.authorized_apps = vec![app("game"), private];
+    let expected = "security.authorized_apps[1].require_secret is true but \
+                    security.authorized_apps[1].app_secret is empty (app `tools`)";
+    fails(&cfg, "security.authorized_apps", expected);
+    cfg.security.authorized_apps[1].app_secret = Some(String::new());
+    fails(&cfg, "security.authorized_apps", expected);
+    cfg.security.authorized_apps[1].app_secret = Some("s3cret".to_owned());
+    cfg.validate().unwrap();
 }
 
 #[test]

@@ -484,3 +484,38 @@ fn type_names_are_exact() {
     rejects("");
     rejects(r#"{"type":"Ping""#);
 }
+
+#[test]
+fn nesting_is_limited_before_parsing() {
+    use crate::protocol::codec::DecodeError;
+    let nested = |depth: usize| format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+    // 128 levels with the envelope is accepted in either key order: with `data` first the
+    // value is buffered by serde, whose own limit (127) is off once our scan has passed.
+    let data = nested(126);
+    assert_eq!(
+        game_data(&format!(
+            r#"{{"type":"GameData","data":{{"data":{data}}}}}"#
+        )),
+        data
+    );
+    let data_first = format!(r#"{{"data":{{"data":{data}}},"type":"GameData"}}"#);
+    assert!(matches!(
+        decode_client(&data_first),
+        Ok(ClientMessage::GameData(_))
+    ));
+    for text in [
+        format!(r#"{{"type":"GameData","data":{{"data":{}}}}}"#, nested(127)),
+        format!(r#"{{"data":{{"data":{}}},"type":"GameData"}}"#, nested(127)),
+        "[".repeat(1 << 20),
+        "{\"a\":".repeat(1 << 18),
+    ] {
+        let err = decode_client(&text).expect_err("too deep");
+        assert!(matches!(err, DecodeError::TooDeep));
+        assert_eq!(err.to_string(), "Message nested too deeply (max depth 128)");
+    }
+    // Other parse errors keep 0.1.0's text.
+    assert_eq!(
+        decode_client("{").expect_err("invalid").to_string(),
+        "Invalid client message"
+    );
+}
