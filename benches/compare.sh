@@ -330,6 +330,6 @@ TABLE=$OUT_DIR/compare.md
         '"\(.relay.disconnects) / \(.relay.other_frames.Error // 0)"'
 
     echo
-    echo "Total run time: $((SECONDS - START)) s. JSON: $OUT_DIR/*.json"
+    echo "Total run time: $((SECONDS - START)) s. JSON: ${OUT_DIR#"$ROOT"/}/*.json"
 } >"$TABLE"
 cat "$TABLE"
