@@ -48,6 +48,8 @@ BENCH_BIN=target/release/signal-fish-bench
 
 say() { echo "tls.sh: $*" >&2; }
 die() { say "$*"; exit 1; }
+# shellcheck source=benches/lib.sh
+source "$ROOT/benches/lib.sh"
 
 command -v jq >/dev/null || die "jq is required (Debian package jq)"
 command -v openssl >/dev/null || die "openssl is required (Debian package openssl)"
@@ -118,29 +120,6 @@ write_config() { # write_config FILE TLS(true|false)
   }
 }
 EOF
-}
-
-port_busy() { ss -Hltn "sport = :$1" | grep -q .; }
-
-busy_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }
-
-# Waits (up to QUIET_WAIT s) until the rest of the machine uses less than QUIET_CORES cores.
-wait_quiet() {
-    [[ "$QUIET_WAIT" == 0 ]] && return 0
-    local deadline=$((SECONDS + QUIET_WAIT)) hz a b cores
-    hz=$(getconf CLK_TCK)
-    while :; do
-        a=$(busy_ticks); sleep 1; b=$(busy_ticks)
-        cores=$(awk -v d=$((b - a)) -v hz="$hz" 'BEGIN{printf "%.2f", d/hz}')
-        if awk -v c="$cores" -v q="$QUIET_CORES" 'BEGIN{exit !(c < q)}'; then
-            return 0
-        fi
-        if ((SECONDS >= deadline)); then
-            say "warning: other processes keep $cores cores busy; measuring anyway"
-            return 0
-        fi
-        sleep 2
-    done
 }
 
 # start_server plain|tls
@@ -222,8 +201,6 @@ val() { # val VARIANT SCENARIO JQ-PATH -> number or empty
     [[ -s "$f" ]] || return 0
     jq -r "($3) // empty" "$f" 2>/dev/null || true
 }
-fmt() { awk -v x="$1" -v d="${2:-2}" 'BEGIN{ if (x == "") print "n/a"; else printf "%.*f", d, x }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2f", a / b }'; }
 row() { # row LABEL BETTER SCENARIO JQ-PATH DIGITS
     local a b
     a=$(val plain "$3" "$4"); b=$(val tls "$3" "$4")
