@@ -69,6 +69,8 @@ BENCH_BIN=$ROOT/target/release/signal-fish-bench
 
 say() { echo "compare.sh: $*" >&2; }
 die() { say "$*"; exit 1; }
+# shellcheck source=benches/lib.sh
+source "$ROOT/benches/lib.sh"
 
 command -v jq >/dev/null || die "jq is required"
 [[ -x "$UPSTREAM_BIN" ]] || die "no original server at $UPSTREAM_BIN
@@ -112,29 +114,6 @@ cat >"$WORK/config.json" <<EOF
   }
 }
 EOF
-
-port_busy() { ss -Hltn "sport = :$1" | grep -q .; }
-
-busy_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }
-
-# Waits (up to QUIET_WAIT s) until the rest of the machine uses less than QUIET_CORES cores.
-wait_quiet() {
-    [[ "$QUIET_WAIT" == 0 ]] && return 0
-    local deadline=$((SECONDS + QUIET_WAIT)) hz a b cores
-    hz=$(getconf CLK_TCK)
-    while :; do
-        a=$(busy_ticks); sleep 1; b=$(busy_ticks)
-        cores=$(awk -v d=$((b - a)) -v hz="$hz" 'BEGIN{printf "%.2f", d/hz}')
-        if awk -v c="$cores" -v q="$QUIET_CORES" 'BEGIN{exit !(c < q)}'; then
-            return 0
-        fi
-        if ((SECONDS >= deadline)); then
-            say "warning: other processes keep $cores cores busy; measuring anyway"
-            return 0
-        fi
-        sleep 2
-    done
-}
 
 # start_server ours|upstream SHARDS PIN
 start_server() {
@@ -244,8 +223,6 @@ val() {
     [[ -s "$f" ]] || return 0
     jq -r "($3) // empty" "$f" 2>/dev/null || true
 }
-fmt() { awk -v x="$1" -v d="${2:-2}" 'BEGIN{ if (x == "") print "n/a"; else printf "%.*f", d, x }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2f", a / b }'; }
 row() { # row LABEL BETTER SCENARIO JQ-PATH DIGITS
     local a b c
     a=$(val ours "$3" "$4"); b=$(val upstream "$3" "$4"); c=$(val ours2 "$3" "$4")
@@ -330,6 +307,6 @@ TABLE=$OUT_DIR/compare.md
         '"\(.relay.disconnects) / \(.relay.other_frames.Error // 0)"'
 
     echo
-    echo "Total run time: $((SECONDS - START)) s. JSON: $OUT_DIR/*.json"
+    echo "Total run time: $((SECONDS - START)) s. JSON: ${OUT_DIR#"$ROOT"/}/*.json"
 } >"$TABLE"
 cat "$TABLE"

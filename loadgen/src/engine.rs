@@ -38,8 +38,9 @@ use crate::report::{
     Cmd, ConnectReport, Event, HistData, JoinReport, ProbePlan, ProbeReport, StepPlan, StepReport,
     new_hist, note_error,
 };
+use crate::transport::{Stream, TlsClient};
 
-type Ws = WebSocketStream<TokioAdapter<TcpStream>>;
+type Ws = WebSocketStream<TokioAdapter<Stream>>;
 
 /// How often an idle connection looks for a new step or `Quit`.
 const IDLE_POLL_NS: u64 = 100_000_000;
@@ -55,10 +56,12 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// What every unit needs to know.
 #[derive(Debug)]
 pub struct EngineConfig {
-    /// `ws://host:port/path`.
+    /// `ws://host:port/path` or `wss://…`.
     pub url: String,
     /// The resolved server address.
     pub addr: SocketAddr,
+    /// For `wss://`: the TLS client every connection handshakes with.
+    pub tls: Option<TlsClient>,
     /// The `Authenticate` frame.
     pub auth_text: String,
     pub game_name: String,
@@ -447,13 +450,21 @@ async fn connect_all(
     (report, conns)
 }
 
-/// TCP connect (from the connection's source address), WebSocket upgrade, `Authenticate`.
+/// TCP connect (from the connection's source address), TLS handshake for `wss://`, WebSocket
+/// upgrade, `Authenticate`.
 async fn open(config: &EngineConfig, number: usize) -> Result<Ws, String> {
     let source = (!config.source_ips.is_empty())
         .then(|| config.source_ips[number % config.source_ips.len()]);
-    let stream = tcp_connect(config.addr, source)
+    let tcp = tcp_connect(config.addr, source)
         .await
         .map_err(|e| format!("connect: {e}"))?;
+    let stream = match &config.tls {
+        Some(tls) => tls
+            .handshake(tcp)
+            .await
+            .map_err(|e| format!("TLS handshake: {e}"))?,
+        None => Stream::Plain(tcp),
+    };
     let ws_config = WebSocketConfig::default()
         .read_buffer_size(4 << 10)
         .write_buffer_size(0)
@@ -1240,6 +1251,7 @@ mod tests {
         let config = EngineConfig {
             url: String::new(),
             addr: "127.0.0.1:1".parse().unwrap(),
+            tls: None,
             auth_text: String::new(),
             game_name: "bench".into(),
             room_size: 4,

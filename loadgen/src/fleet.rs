@@ -447,9 +447,47 @@ pub fn coordinate(cli: &Cli, config: Arc<EngineConfig>) -> Result<(), String> {
     Ok(())
 }
 
+/// CPU spent on the connect phase (TCP + TLS + upgrade + auth): the server's per connection
+/// and per second of its CPU (its handshake capacity, whoever the bottleneck was), and this
+/// process's share of a core (near 1 per thread: the generator limited the rate). /proc counts
+/// in clock ticks (10 ms), so short phases read coarsely.
+fn connect_cpu(
+    connect: &summary::ConnectSummary,
+    server_start: Option<procstat::Sample>,
+    server_end: Option<procstat::Sample>,
+    client_start: Option<procstat::Sample>,
+    client_end: Option<procstat::Sample>,
+) -> Value {
+    let mut out = json!({});
+    if let (Some(a), Some(b)) = (server_start, server_end) {
+        let cpu = b.cpu_s - a.cpu_s;
+        out["server_cpu_s"] = json!(cpu);
+        if connect.ok > 0 && cpu > 0.0 {
+            out["server_cpu_us_per_conn"] = json!((cpu * 1e6 / connect.ok as f64).round());
+            out["conns_per_server_cpu_s"] = json!((connect.ok as f64 / cpu).round());
+        }
+    }
+    if let (Some(a), Some(b)) = (client_start, client_end) {
+        let wall = (b.at_ns - a.at_ns) as f64 / 1e9;
+        if wall > 0.0 {
+            out["client_cpu_util"] = json!(((b.cpu_s - a.cpu_s) / wall * 1000.0).round() / 1000.0);
+        }
+    }
+    out
+}
+
 fn run(cli: &Cli, fleet: &mut Fleet, before: Option<procstat::Sample>) -> Result<Value, String> {
     let pid = cli.server_pid;
+    let server_start = pid.and_then(procstat::sample);
+    let client_start = procstat::sample(std::process::id());
     let connect = summary::connect(&fleet.connect(cli)?);
+    let connect_cpu = connect_cpu(
+        &connect,
+        server_start,
+        pid.and_then(procstat::sample),
+        client_start,
+        procstat::sample(std::process::id()),
+    );
     eprintln!(
         "  connected {} ({} failed) in {:.2} s: {:.0} conn/s, connect+auth p50 {:.2} ms p99 {:.2} ms{}",
         connect.ok,
@@ -468,6 +506,7 @@ fn run(cli: &Cli, fleet: &mut Fleet, before: Option<procstat::Sample>) -> Result
         "threads": fleet.units,
         "server_pid": pid,
         "connect": connect,
+        "connect_cpu": connect_cpu,
     });
     if cli.mode == Mode::Idle {
         sleep_until(mono_ns() + secs_ns(cli.idle_settle));

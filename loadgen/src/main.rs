@@ -11,8 +11,10 @@ mod fleet;
 mod procstat;
 mod report;
 mod summary;
+mod transport;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +22,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 
 use crate::engine::{EngineConfig, UnitWork};
+use crate::transport::TlsClient;
 
 /// What to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -49,9 +52,15 @@ pub enum JoinConnect {
 #[derive(Parser, Debug, Clone)]
 #[command(name = "signal-fish-bench", version, about)]
 pub struct Cli {
-    /// Server WebSocket URL (ws:// only).
+    /// Server WebSocket URL: ws://host:port/path, or wss://… with --tls-ca.
     #[arg(long, default_value = "ws://127.0.0.1:3536/v2/ws")]
     pub url: String,
+    /// wss://: PEM file of the CA (or certificates) to trust; the system's are never used.
+    #[arg(long)]
+    pub tls_ca: Option<PathBuf>,
+    /// wss://: allow TLS session resumption (default: a full handshake per connection).
+    #[arg(long)]
+    pub tls_resume: bool,
     /// Scenario.
     #[arg(long, value_enum, default_value_t = Mode::Relay)]
     pub mode: Mode,
@@ -204,24 +213,18 @@ impl Cli {
     }
 
     fn engine_config(&self) -> Result<EngineConfig, String> {
-        let rest = self
-            .url
-            .strip_prefix("ws://")
-            .ok_or_else(|| format!("only ws:// URLs are supported, got {}", self.url))?;
-        let authority = rest.split('/').next().unwrap_or(rest);
-        let with_port = if authority
-            .rsplit_once(':')
-            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-        {
-            authority.to_owned()
-        } else {
-            format!("{authority}:80")
-        };
-        let addr: SocketAddr = with_port
+        let target = Target::parse(&self.url)?;
+        let addr: SocketAddr = (target.host.as_str(), target.port)
             .to_socket_addrs()
-            .map_err(|e| format!("cannot resolve {authority}: {e}"))?
+            .map_err(|e| format!("cannot resolve {}: {e}", target.host))?
             .next()
-            .ok_or_else(|| format!("{authority} resolves to nothing"))?;
+            .ok_or_else(|| format!("{} resolves to nothing", target.host))?;
+        let tls = match (target.tls, &self.tls_ca) {
+            (true, Some(ca)) => Some(TlsClient::new(&target.host, ca, self.tls_resume)?),
+            (true, None) => return Err("wss:// needs --tls-ca <PEM>".into()),
+            (false, Some(_)) => return Err("--tls-ca is for wss:// URLs".into()),
+            (false, None) => None,
+        };
         let auth_text = serde_json::json!({
             "type": "Authenticate",
             "data": {"app_id": self.app_id, "sdk_version": self.sdk_version, "platform": self.platform},
@@ -230,6 +233,7 @@ impl Cli {
         Ok(EngineConfig {
             url: self.url.clone(),
             addr,
+            tls,
             auth_text,
             game_name: self.game_name.clone(),
             room_size: if self.mode == Mode::Idle {
@@ -356,9 +360,101 @@ fn main() -> ExitCode {
     }
 }
 
+/// Where `--url` points.
+#[derive(Debug, PartialEq, Eq)]
+struct Target {
+    tls: bool,
+    /// DNS name or IP address (IPv6 without brackets): what to resolve and, with TLS, the name
+    /// the server certificate must carry.
+    host: String,
+    port: u16,
+}
+
+impl Target {
+    fn parse(url: &str) -> Result<Target, String> {
+        let (tls, rest) = if let Some(rest) = url.strip_prefix("ws://") {
+            (false, rest)
+        } else if let Some(rest) = url.strip_prefix("wss://") {
+            (true, rest)
+        } else {
+            return Err(format!(
+                "only ws:// and wss:// URLs are supported, got {url}"
+            ));
+        };
+        let authority = rest.split('/').next().unwrap_or(rest);
+        let default_port = if tls { 443 } else { 80 };
+        let bad = || format!("bad host or port in {url}");
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let (host, after) = v6.split_once(']').ok_or_else(bad)?;
+            let port = match after.strip_prefix(':') {
+                Some(p) => p.parse().map_err(|_| bad())?,
+                None if after.is_empty() => default_port,
+                None => return Err(bad()),
+            };
+            (host, port)
+        } else {
+            match authority.rsplit_once(':') {
+                Some((host, p)) => (host, p.parse().map_err(|_| bad())?),
+                None => (authority, default_port),
+            }
+        };
+        if host.is_empty() {
+            return Err(bad());
+        }
+        Ok(Target {
+            tls,
+            host: host.to_owned(),
+            port,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls() {
+        let t = |tls, host: &str, port| Target {
+            tls,
+            host: host.into(),
+            port,
+        };
+        assert_eq!(
+            Target::parse("ws://127.0.0.1:3536/v2/ws"),
+            Ok(t(false, "127.0.0.1", 3536))
+        );
+        assert_eq!(
+            Target::parse("wss://localhost/v2/ws"),
+            Ok(t(true, "localhost", 443))
+        );
+        assert_eq!(Target::parse("ws://[::1]:9/x"), Ok(t(false, "::1", 9)));
+        assert_eq!(Target::parse("wss://[::1]"), Ok(t(true, "::1", 443)));
+        assert!(Target::parse("http://localhost/").is_err());
+        assert!(Target::parse("ws://host:port/").is_err());
+        assert!(Target::parse("ws://:80/").is_err());
+    }
+
+    #[test]
+    fn wss_needs_a_ca_and_ws_takes_none() {
+        let err = cli(&["--url", "wss://127.0.0.1:1/v2/ws"])
+            .engine_config()
+            .unwrap_err();
+        assert!(err.contains("--tls-ca"), "{err}");
+        let err = cli(&["--tls-ca", "/nonexistent.pem"])
+            .engine_config()
+            .unwrap_err();
+        assert!(err.contains("wss://"), "{err}");
+        let err = cli(&[
+            "--url",
+            "wss://127.0.0.1:1/v2/ws",
+            "--tls-ca",
+            "/nonexistent.pem",
+        ])
+        .engine_config()
+        .unwrap_err();
+        assert!(err.contains("/nonexistent.pem"), "{err}");
+    }
 
     fn cli(args: &[&str]) -> Cli {
         Cli::parse_from(std::iter::once("signal-fish-bench").chain(args.iter().copied()))

@@ -411,22 +411,7 @@ pub fn http_request(port: u16, request: &str) -> (u16, String, String) {
 
 /// Sends a raw HTTP request and returns (status, body).
 pub fn http_get(port: u16, request: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("tcp connect");
-    stream
-        .set_read_timeout(Some(EVENT_TIMEOUT))
-        .expect("timeout");
-    stream.write_all(request.as_bytes()).expect("write");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status code");
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
+    let (status, _head, body) = http_request(port, request);
     (status, body)
 }
 

@@ -60,15 +60,7 @@ pub fn upgrade(
             .append(name, HeaderValue::from_str(value).expect("header value"));
     }
     match tungstenite::client(request, stream) {
-        Ok((ws, response)) => {
-            let shard = response
-                .headers()
-                .get("x-signal-fish-shard")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse().ok())
-                .expect("x-signal-fish-shard header");
-            Ok(Client { ws, shard })
-        }
+        Ok((ws, response)) => Ok(Client::from_upgrade(ws, &response)),
         Err(tungstenite::handshake::HandshakeError::Failure(tungstenite::Error::Http(r))) => {
             Err(r.status().as_u16())
         }
