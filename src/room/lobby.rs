@@ -28,23 +28,8 @@ impl Room {
                 self.authority = Some(id);
             }
         }
-        let player = Player {
-            id,
-            name: joiner.name,
-            addr: joiner.addr,
-            encoding: joiner.encoding,
-            connected_at: now,
-            connection_info: None,
-            reconnection_token: joiner.reconnection_token,
-        };
-        let addr = player.addr;
-        self.players.push(player);
-        let filled = self.seats_full() && self.settings.max_players > 1;
-        if filled {
-            self.state = LobbyState::Lobby;
-            self.ready.clear();
-        }
-        self.last_activity = now;
+        let addr = joiner.addr;
+        let filled = self.seat(joiner, now);
 
         // The joiner is the last player: it was just pushed.
         let Some(joined) = self.players.last() else {
@@ -91,29 +76,13 @@ impl Room {
         if restored {
             self.authority = Some(id);
         }
-        self.players.push(Player {
-            id,
-            name: joiner.name,
-            addr: joiner.addr,
-            encoding: joiner.encoding,
-            connected_at: now,
-            connection_info: None,
-            reconnection_token: joiner.reconnection_token,
-        });
-        let filled = self.seats_full() && self.settings.max_players > 1;
-        if filled {
-            self.state = LobbyState::Lobby;
-            self.ready.clear();
-        }
-        self.last_activity = now;
+        let addr = joiner.addr;
+        let filled = self.seat(joiner, now);
 
         let Some(back) = self.players.last() else {
             return Ok(Vec::new());
         };
-        let mut fx = vec![Outbound::session(
-            joiner.addr,
-            self.reconnected(back, missed),
-        )];
+        let mut fx = vec![Outbound::session(addr, self.reconnected(back, missed))];
         self.broadcast(&mut fx, Audience::EveryoneExcept(id), || {
             snapshot::player_reconnected(id)
         });
@@ -245,6 +214,27 @@ impl Room {
             return Err(Rejection::new("Room is full", ErrorCode::RoomFull));
         }
         Ok(())
+    }
+
+    /// Gives `joiner` a seat (a join or a reconnect). A room this fills (with more than one
+    /// seat) enters `lobby` with an empty ready set. Returns whether it filled.
+    fn seat(&mut self, joiner: Joiner, now: DateTime<Utc>) -> bool {
+        self.players.push(Player {
+            id: joiner.id,
+            name: joiner.name,
+            addr: joiner.addr,
+            encoding: joiner.encoding,
+            connected_at: now,
+            connection_info: None,
+            reconnection_token: joiner.reconnection_token,
+        });
+        let filled = self.seats_full() && self.settings.max_players > 1;
+        if filled {
+            self.state = LobbyState::Lobby;
+            self.ready.clear();
+        }
+        self.last_activity = now;
+        filled
     }
 
     /// Every seat is taken.
