@@ -202,13 +202,7 @@ impl Shard {
                 frame,
                 relayed_at,
                 seq,
-            }) => {
-                // Relayed game data that crossed shards is timed here, where it is delivered.
-                self.deliver_local(&slots, &frame, seq);
-                if let Some(since) = relayed_at {
-                    self.metrics.record_since(Op::GameDataRelay, since);
-                }
-            }
+            }) => self.deliver_frames(&slots, &frame, relayed_at, seq),
             ShardMsg::Delivery(Delivery::Control { slot, control }) => {
                 if let Some((to, cmd)) = self.control_local(slot, control) {
                     self.send(to, ShardMsg::Owner(cmd));
@@ -251,6 +245,16 @@ impl Shard {
         }
     }
 
+    /// Puts a frame in this shard's mailboxes for `slots`. Relayed game data is timed here,
+    /// where it is delivered (whether it came from this shard's owner or crossed shards), and
+    /// only when some mailbox took it.
+    fn deliver_frames(&self, slots: &[u64], frame: &Frame, relayed_at: Option<Instant>, seq: u64) {
+        let delivered = self.deliver_local(slots, frame, seq);
+        if let (true, Some(since)) = (delivered, relayed_at) {
+            self.metrics.record_since(Op::GameDataRelay, since);
+        }
+    }
+
     /// Routes one output of the owner machine; owner work for this shard goes to `pending`.
     fn route(&self, output: Output, pending: &mut VecDeque<OwnerCmd>) {
         match output {
@@ -260,27 +264,19 @@ impl Shard {
                 frame,
                 relayed_at,
                 seq,
-            } if shard == self.index => {
-                let delivered = self.deliver_local(&slots, &frame, seq);
-                if let (true, Some(since)) = (delivered, relayed_at) {
-                    self.metrics.record_since(Op::GameDataRelay, since);
+            } => {
+                if shard == self.index {
+                    self.deliver_frames(&slots, &frame, relayed_at, seq);
+                } else {
+                    let frames = Delivery::Frames {
+                        slots,
+                        frame,
+                        relayed_at,
+                        seq,
+                    };
+                    self.send(shard, ShardMsg::Delivery(frames));
                 }
             }
-            Output::Deliver {
-                shard,
-                slots,
-                frame,
-                relayed_at,
-                seq,
-            } => self.send(
-                shard,
-                ShardMsg::Delivery(Delivery::Frames {
-                    slots,
-                    frame,
-                    relayed_at,
-                    seq,
-                }),
-            ),
             Output::Control { to, control } if to.shard == self.index => {
                 if let Some((owner, cmd)) = self.control_local(to.slot, control) {
                     self.forward(owner, cmd, pending);
