@@ -140,20 +140,6 @@ start_server() {
     die "$kind server did not start"
 }
 
-stop_server() {
-    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-        if grep -qiE "panic|error" "$WORK/server.log"; then
-            say "server log of the last run mentions errors:"
-            grep -iE "panic|error" "$WORK/server.log" | head -5 >&2
-        fi
-    fi
-    SERVER_PID=""
-}
-
 bench() { taskset -c "$CLIENT_CPU" "$BENCH_BIN" --url "$URL" --server-pid "$SERVER_PID" "$@"; }
 
 # run_all NAME KIND SHARDS PIN

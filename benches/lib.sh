@@ -1,5 +1,6 @@
 # Shell helpers shared by the benchmark scripts (compare.sh, tls.sh). Source it after defining
-# say() and die(); wait_quiet reads QUIET_WAIT and QUIET_CORES.
+# say() and die(); wait_quiet reads QUIET_WAIT and QUIET_CORES; stop_server reads SERVER_PID and
+# WORK (the server's log is $WORK/server.log).
 
 port_busy() { ss -Hltn "sport = :$1" | grep -q .; }
 
@@ -22,6 +23,21 @@ wait_quiet() {
         fi
         sleep 2
     done
+}
+
+# Stops the server started last (TERM, then KILL after 5 s) and shows errors from its log.
+stop_server() {
+    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+        if grep -qiE "panic|error" "$WORK/server.log"; then
+            say "server log of the last run mentions errors:"
+            grep -iE "panic|error" "$WORK/server.log" | head -5 >&2
+        fi
+    fi
+    SERVER_PID=""
 }
 
 # Number formatting for the tables: fmt VALUE [DIGITS], ratio A B (n/a when either is missing).
