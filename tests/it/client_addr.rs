@@ -1,15 +1,13 @@
 //! The client's real address (decision 16): PROXY protocol headers and forwarding headers from
 //! trusted proxies decide which IP a connection counts against; anyone else's are ignored.
 
-mod common;
-
 use std::io::Write;
 use std::net::SocketAddr;
 
-use common::raw::{
+use crate::common::raw::{
     HEALTH, admitted, dial, http_status, local, loopback, refused_too_many, upgrade,
 };
-use common::{Client, start_with};
+use crate::common::{Client, start_with};
 use ppp::v2::{Builder, Command, Protocol, Version};
 
 fn v1(source: &str) -> Vec<u8> {

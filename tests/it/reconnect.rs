@@ -2,12 +2,10 @@
 //! through a connection on the other shard and gets every event it missed, once and in order,
 //! with live traffic carrying on without a gap or a duplicate.
 
-mod common;
-
 use std::sync::mpsc;
 use std::thread;
 
-use common::{Client, other_shard, start_with, str_of};
+use crate::common::{Client, other_shard, start_with, str_of};
 use serde_json::{Value, json};
 use tungstenite::Message;
 

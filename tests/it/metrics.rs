@@ -1,13 +1,11 @@
 //! Metrics over real traffic on a two-shard server: exact counter values, the JSON shape of
 //! `metrics.md`, Prometheus text that passes `promtool`, auth, and a scrape under load.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 
-use common::{Client, EVENT_TIMEOUT, start_with};
+use crate::common::{Client, EVENT_TIMEOUT, start_with};
 use serde_json::{Value, json};
 
 /// Sends one GET and returns (status, headers, body).

@@ -1,9 +1,7 @@
 //! Rooms whose players and owner sit on different shards, and concurrent joins for the last
 //! seat decided by the owner.
 
-mod common;
-
-use common::{Client, SHARDS, other_shard, owner_of, seat_room, start_server, str_of};
+use crate::common::{Client, SHARDS, other_shard, owner_of, seat_room, start_server, str_of};
 use serde_json::json;
 
 #[test]

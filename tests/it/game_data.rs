@@ -2,9 +2,7 @@
 //! (negotiated with `Authenticate{game_data_format:"message_pack"}`) as the 3-entry envelope to
 //! MessagePack clients and as decoded JSON to JSON clients.
 
-mod common;
-
-use common::{Client, SHARDS, seat_room, start_server, str_of};
+use crate::common::{Client, SHARDS, seat_room, start_server, str_of};
 use serde_json::{Value, json};
 use uuid::Uuid;
 

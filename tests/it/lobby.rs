@@ -2,11 +2,9 @@
 //! when every player is ready (then one `GameStarting`); a departure reverts to `waiting` and
 //! clears the ready marks. `ProvideConnectionInfo` feeds `GameStarting` and later snapshots.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::{Client, other_shard, owner_of, seat_room, start_server, str_of};
+use crate::common::{Client, other_shard, owner_of, seat_room, start_server, str_of};
 use serde_json::{Value, json};
 
 /// Clients alternating over both shards.

@@ -1,8 +1,6 @@
 //! `Authenticate`, with WebSocket auth off (decision 2: always answered, optional) and on.
 
-mod common;
-
-use common::{Client, start_server, start_with};
+use crate::common::{Client, start_server, start_with};
 use serde_json::json;
 use signal_fish_server::config::AuthorizedApp;
 
@@ -271,7 +269,7 @@ fn auth_on_the_per_app_ip_limit_counts_handshakes_on_every_shard() {
     let hello = json!({"app_id":"kart-racer","platform":"unity","sdk_version":"1.12.0"});
     // Handshakes of one IP (every test client is 127.0.0.1) on both shards count against the
     // one window of that (app, IP) pair.
-    for shard in 0..common::SHARDS {
+    for shard in 0..crate::common::SHARDS {
         Client::connect_to_shard(port, shard).authenticate(hello.clone());
     }
     let mut third = Client::connect(port);

@@ -1,9 +1,7 @@
 //! `AuthorityRequest` (decision 5): one `AuthorityResponse` per request, `AuthorityChanged`
 //! personalised per member, and a holder who leaves frees authority for everyone to see.
 
-mod common;
-
-use common::{Client, seat_room, start_server, str_of};
+use crate::common::{Client, seat_room, start_server, str_of};
 use serde_json::{Value, json};
 
 fn request(c: &mut Client, become_authority: bool) {

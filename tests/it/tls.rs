@@ -5,8 +5,6 @@
 //! Certificates are made at test time with rcgen: a test CA, a server certificate for
 //! `localhost` and `127.0.0.1`, client certificates from that CA and from another one.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -29,7 +27,7 @@ use tempfile::TempDir;
 use tungstenite::client::IntoClientRequest;
 use tungstenite::http::HeaderValue;
 
-use common::{Client, EVENT_TIMEOUT, SHARDS, start_with, str_of};
+use crate::common::{Client, EVENT_TIMEOUT, SHARDS, start_with, str_of};
 
 type TlsStream = StreamOwned<ClientConnection, TcpStream>;
 type TlsClient = Client<TlsStream>;

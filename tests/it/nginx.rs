@@ -4,17 +4,14 @@
 //! the forwarding headers nginx sets (decision 16). Clients connect from 127.0.0.2, 127.0.0.3, …
 //! so nginx sees distinct addresses.
 
-mod common;
-mod proxy;
-
 use std::net::Ipv4Addr;
 
-use proxy::{
+use crate::proxy::{
     ProxyProcess, TestPki, TlsStream, config_behind_proxy, connect_wss, free_port, render,
 };
 use signal_fish_server::ServerHandle;
 
-use common::Client;
+use crate::common::Client;
 
 const NGINX: &str = "/usr/sbin/nginx";
 
@@ -93,7 +90,7 @@ impl Nginx {
 }
 
 fn server_behind_nginx(max_connections_per_ip: usize, max_room_creations: u32) -> ServerHandle {
-    proxy::start_server_from_json(
+    crate::proxy::start_server_from_json(
         config_behind_proxy(max_connections_per_ip, max_room_creations, false),
         &["security.trusted_proxies"],
     )
@@ -103,7 +100,7 @@ fn server_behind_nginx(max_connections_per_ip: usize, max_room_creations: u32) -
 fn clients_behind_nginx_are_limited_per_address_not_as_one() {
     let server = server_behind_nginx(2, 1);
     let nginx = Nginx::start(server.port());
-    proxy::limits_are_per_client_address(|ip, headers| nginx.connect(ip, headers));
+    crate::proxy::limits_are_per_client_address(|ip, headers| nginx.connect(ip, headers));
     drop(nginx);
     server.shutdown();
 }
@@ -112,7 +109,7 @@ fn clients_behind_nginx_are_limited_per_address_not_as_one() {
 fn a_lobby_plays_through_nginx() {
     let server = server_behind_nginx(100, 100);
     let nginx = Nginx::start(server.port());
-    proxy::lobby_flow(|ip| nginx.connect(ip, &[]));
+    crate::proxy::lobby_flow(|ip| nginx.connect(ip, &[]));
     drop(nginx);
     server.shutdown();
 }

@@ -1,12 +1,10 @@
 //! Limits that end connections: `security.max_message_size`, `server.ping_timeout`
 //! (decision 9: silent connections are closed), and graceful shutdown (decision 15).
 
-mod common;
-
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Client, start_server, start_with};
+use crate::common::{Client, start_server, start_with};
 use serde_json::json;
 
 #[test]

@@ -2,9 +2,7 @@
 //! whatever the departure changes (authority freed, lobby reverted); a room whose last player
 //! drops is deleted.
 
-mod common;
-
-use common::{Client, seat_room, start_server, start_with, str_of};
+use crate::common::{Client, seat_room, start_server, start_with, str_of};
 use serde_json::json;
 
 fn waiting() -> serde_json::Value {

@@ -1,9 +1,7 @@
 //! Per-IP join-attempt quota (decision 10), beside the connection and creation quotas in
 //! `limits.rs`: attempts from every connection of one IP add up. Every test client is 127.0.0.1.
 
-mod common;
-
-use common::{Client, start_with};
+use crate::common::{Client, start_with};
 use serde_json::json;
 
 #[test]

@@ -1,8 +1,6 @@
 //! Per-IP limits (decision 10) across two shards.
 
-mod common;
-
-use common::{Client, start_with};
+use crate::common::{Client, start_with};
 use serde_json::json;
 
 #[test]

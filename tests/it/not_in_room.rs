@@ -1,9 +1,7 @@
 //! Room operations from a connection without a seat: `NOT_IN_ROOM` answers, and game data is
 //! dropped without a word.
 
-mod common;
-
-use common::{Client, start_server};
+use crate::common::{Client, start_server};
 use serde_json::json;
 
 /// Sends every room operation and checks the answers a seatless connection gets.

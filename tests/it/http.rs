@@ -1,8 +1,6 @@
 //! Plain HTTP on the server port (decision 12): health checks, 404s, and which paths upgrade.
 
-mod common;
-
-use common::{Client, http_get, start_server};
+use crate::common::{Client, http_get, start_server};
 
 #[test]
 fn health_endpoints_answer_ok() {

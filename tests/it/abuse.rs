@@ -2,15 +2,15 @@
 //! server. Each asserts the exact reply, how the connection ends (or that it stays open), and
 //! that the server still serves another client afterwards.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Client, EVENT_TIMEOUT, http_request, seat_room, start_with, str_of, tcp_connect};
+use crate::common::{
+    Client, EVENT_TIMEOUT, http_request, seat_room, start_with, str_of, tcp_connect,
+};
 use serde_json::{Value, json};
 use signal_fish_server::config::AuthorizedApp;
 

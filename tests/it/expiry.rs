@@ -1,8 +1,6 @@
 //! Rooms expire on inactivity (decision 9): members are told and freed to join again.
 
-mod common;
-
-use common::{Client, start_with};
+use crate::common::{Client, start_with};
 use serde_json::json;
 
 #[test]

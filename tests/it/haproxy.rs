@@ -6,18 +6,15 @@
 //! from it (decision 16). Clients connect from 127.0.0.2, 127.0.0.3, … so HAProxy sees
 //! distinct addresses.
 
-mod common;
-mod proxy;
-
 use std::net::Ipv4Addr;
 
-use proxy::{
+use crate::proxy::{
     ProxyProcess, TestPki, TlsStream, config_behind_proxy, connect_wss, free_port, render,
 };
 use serde_json::json;
 use signal_fish_server::ServerHandle;
 
-use common::Client;
+use crate::common::Client;
 
 const HAPROXY: &str = "/usr/sbin/haproxy";
 
@@ -93,7 +90,7 @@ fn server_behind_haproxy(
             "private_key_path": pki.key.display().to_string(),
         }});
     }
-    proxy::start_server_from_json(
+    crate::proxy::start_server_from_json(
         config,
         &["security.trusted_proxies", "security.proxy_protocol"],
     )
@@ -103,7 +100,7 @@ fn limits_are_per_address(tls: Tls) {
     let pki = TestPki::generate();
     let server = server_behind_haproxy(&pki, tls, 2, 1);
     let haproxy = Haproxy::start(server.port(), &pki, tls);
-    proxy::limits_are_per_client_address(|ip, headers| haproxy.connect(&pki, ip, headers));
+    crate::proxy::limits_are_per_client_address(|ip, headers| haproxy.connect(&pki, ip, headers));
     drop(haproxy);
     server.shutdown();
 }
@@ -112,7 +109,7 @@ fn lobby_plays(tls: Tls) {
     let pki = TestPki::generate();
     let server = server_behind_haproxy(&pki, tls, 100, 100);
     let haproxy = Haproxy::start(server.port(), &pki, tls);
-    proxy::lobby_flow(|ip| haproxy.connect(&pki, ip, &[]));
+    crate::proxy::lobby_flow(|ip| haproxy.connect(&pki, ip, &[]));
     drop(haproxy);
     server.shutdown();
 }

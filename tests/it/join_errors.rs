@@ -1,11 +1,9 @@
 //! `JoinRoom` refusals, one error code at a time (decision 7's codes), the validation order,
 //! the per-game room cap across shards, and the defaults a creation fills in.
 
-mod common;
-
 use std::net::IpAddr;
 
-use common::{Client, SHARDS, seat_room, start_server, start_with, str_of};
+use crate::common::{Client, SHARDS, seat_room, start_server, start_with, str_of};
 use serde_json::{Value, json};
 use signal_fish_server::shard::routing::{game_owner, ip_owner, room_owner};
 

@@ -1,9 +1,7 @@
 //! `LeaveRoom` (decision 8: leaving means leaving): `RoomLeft` to the leaver, `PlayerLeft` to
 //! the rest, nothing more from that room afterwards, and an emptied room is gone.
 
-mod common;
-
-use common::{Client, other_shard, owner_of, seat_room, start_server, str_of};
+use crate::common::{Client, other_shard, owner_of, seat_room, start_server, str_of};
 use serde_json::json;
 
 #[test]

@@ -1,9 +1,7 @@
 //! Spectators (decision 6): they join by code (case-insensitively), see every broadcast the
 //! players see, and come and go with notices to the players.
 
-mod common;
-
-use common::{Client, SHARDS, other_shard, owner_of, seat_room, start_server, str_of};
+use crate::common::{Client, SHARDS, other_shard, owner_of, seat_room, start_server, str_of};
 use serde_json::{Value, json};
 use signal_fish_server::shard::routing::room_owner;
 

@@ -1,8 +1,6 @@
 //! Creating, joining and leaving rooms over real WebSockets, on a two-shard server.
 
-mod common;
-
-use common::{Client, start_server, start_with};
+use crate::common::{Client, start_server, start_with};
 use serde_json::json;
 
 const ALPHABET: &str = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ";

@@ -1,9 +1,7 @@
 //! A client that stops reading is disconnected (decision 10) instead of making the server
 //! buffer without bound, and the rest of its room carries on.
 
-mod common;
-
-use common::{Client, seat_room, start_server};
+use crate::common::{Client, seat_room, start_server};
 use serde_json::json;
 
 #[test]

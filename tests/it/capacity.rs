@@ -1,12 +1,12 @@
 //! Capacity limits (decision 18): the process-wide `security.max_connections` keeps health and
 //! metrics answering, and sockets still in their handshake count toward the per-IP cap.
 
-mod common;
-
 use std::time::Duration;
 
-use common::raw::{HEALTH, admitted, closed_within, dial, http_status, local, loopback, upgrade};
-use common::start_with;
+use crate::common::raw::{
+    HEALTH, admitted, closed_within, dial, http_status, local, loopback, upgrade,
+};
+use crate::common::start_with;
 use signal_fish_server::limits::REFUSALS_PER_IP;
 use signal_fish_server::net::admission::REFUSAL_DEADLINE;
 
@@ -105,6 +105,6 @@ fn a_refused_ip_still_gets_health_answers_and_the_refusal_reply() {
     let addr = local(server.port());
     let _held = admitted(addr, loopback(4), b"", &[]);
     assert_eq!(http_status(dial(addr, loopback(4)), b"", HEALTH), Some(200));
-    common::raw::refused_too_many(addr, loopback(4), b"", &[], 1);
+    crate::common::raw::refused_too_many(addr, loopback(4), b"", &[], 1);
     server.shutdown();
 }

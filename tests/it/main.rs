@@ -1,0 +1,33 @@
+//! Integration tests: one binary, so the suite links once and one failing module never stops
+//! cargo before the others run. Each module starts real servers on loopback.
+
+mod common;
+mod proxy;
+
+mod abuse;
+mod auth;
+mod authority;
+mod capacity;
+mod cli;
+mod client_addr;
+mod cross_shard;
+mod disconnect;
+mod expiry;
+mod game_data;
+mod haproxy;
+mod http;
+mod join_errors;
+mod leave;
+mod limits;
+mod liveness;
+mod lobby;
+mod metrics;
+mod nginx;
+mod not_in_room;
+mod quotas;
+mod reconnect;
+mod restart;
+mod rooms;
+mod slow_client;
+mod spectators;
+mod tls;
