@@ -16,7 +16,7 @@ use socket2::{Domain, Socket, Type};
 
 use super::mailbox::Control;
 use super::outbox::{Batch, run_flusher, run_receiver};
-use super::{Shard, sweep};
+use super::{Shard, sweep, timer};
 use crate::config::Config;
 use crate::net::edge::Edge;
 use crate::protocol::close_code;
@@ -171,6 +171,9 @@ pub async fn run(boot: ShardBoot) {
             .ok();
     }
     glommio::spawn_local_into(sweep::run(shard.clone()), background)
+        .map(|t| t.detach())
+        .ok();
+    glommio::spawn_local_into(timer::run(shard.clone()), background)
         .map(|t| t.detach())
         .ok();
     let dashboard_shard = shard.clone();

@@ -268,3 +268,55 @@ fn a_reader_cut_off_with_1008_gets_what_it_missed_on_reconnect() {
     assert_exactly(&seen, last);
     server.shutdown();
 }
+
+/// Kept seats end at their deadline, not at the next room sweep: with a one-second window and
+/// the default `room_cleanup_interval` of 60 s, a room that waits only for a dropped player is
+/// deleted within seconds of the window's end, and a spectator still watching is told.
+#[test]
+fn a_kept_seat_expires_at_its_window_not_at_the_room_sweep() {
+    let server = start_with(|c| {
+        assert_eq!(
+            c.server.room_cleanup_interval, 60,
+            "the default sweep period"
+        );
+        c.server.reconnection_window = 1;
+    });
+    let port = server.port();
+    let mut stayer = Client::connect(port);
+    let created = stayer.create_room(GAME, "Stayer", 4);
+    let code = str_of(&created, "room_code").to_owned();
+    let mut dropper = Client::connect(port);
+    let ticket = Ticket::of(&dropper.join_room(GAME, &code, "Dropper"));
+    stayer.expect_player_joined("Dropper");
+    let mut watcher = Client::connect(port);
+    watcher.send(json!({"type":"JoinAsSpectator","data":{
+        "game_name": GAME, "room_code": code, "spectator_name": "Watcher"}}));
+    watcher.expect("SpectatorJoined");
+    stayer.expect("NewSpectatorJoined");
+
+    let dropped_at = std::time::Instant::now();
+    drop(dropper);
+    let left = stayer.expect("PlayerLeft");
+    assert_eq!(left["player_id"], ticket.player_id.as_str(), "told at once");
+    // The last seated player leaves: only the kept seat holds the room now.
+    stayer.leave();
+
+    // Waits on the room's end as an event; the client's read timeout (10 s) bounds the wait.
+    let gone = loop {
+        let msg = watcher.recv();
+        if msg["type"] == "Error" {
+            break msg;
+        }
+    };
+    assert_eq!(gone["data"]["error_code"], "ROOM_NOT_FOUND");
+    let waited = dropped_at.elapsed();
+    assert!(
+        waited < std::time::Duration::from_secs(10),
+        "the window (1 s) ended the seat, not the 60 s sweep: {waited:?}"
+    );
+    let mut back = Client::connect(port);
+    ticket.send(&mut back);
+    let failed = back.expect("ReconnectionFailed");
+    assert_eq!(failed["error_code"], "ROOM_NOT_FOUND");
+    server.shutdown();
+}
