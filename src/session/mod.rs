@@ -11,6 +11,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use uuid::Uuid;
 
+use crate::limits::JoinKind;
 use crate::metrics::Op;
 use crate::protocol::client::{self, ClientMessage};
 use crate::protocol::close_code;
@@ -430,9 +431,17 @@ impl Session {
             encoding: self.encoding,
             new_token: Uuid::new_v4().to_string(),
         };
+        // The per-IP join quota (decision 18), as for `JoinAsSpectator`: a token cannot be
+        // guessed faster than a room code. Requests refused above use none.
         self.shard.send(
-            owner,
-            ShardMsg::Owner(OwnerCmd::Reconnect(Box::new(rejoin))),
+            ip_owner(&self.ip, self.shard.count),
+            ShardMsg::Admission(AdmissionMsg::JoinQuota {
+                ip: self.ip,
+                kind: JoinKind::Reconnect,
+                from: self.addr,
+                next: owner,
+                then: Box::new(OwnerCmd::Reconnect(Box::new(rejoin))),
+            }),
         );
     }
 

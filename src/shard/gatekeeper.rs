@@ -17,6 +17,7 @@ use super::messages::{AdmissionMsg, OwnerCmd, ShardMsg};
 use super::{Shard, text_frame};
 use crate::auth::{AuthOutcome, authenticate};
 use crate::limits::{Admission, JoinKind};
+use crate::protocol::server::ReconnectionFailed;
 use crate::protocol::{ErrorCode, ServerMessage, client};
 use crate::room::{Rejection, SessionAddr};
 
@@ -194,7 +195,8 @@ impl Shard {
         }
     }
 
-    /// On the IP's owner: charge a valid `JoinRoom` or `JoinAsSpectator` to the IP's quota
+    /// On the IP's owner: charge a valid `JoinRoom`, `JoinAsSpectator` or `Reconnect` to the IP's
+    /// quota
     /// and pass it on, or refuse it with the request's own failure message.
     fn join_quota(&self, ip: IpAddr, kind: JoinKind, from: SessionAddr, next: u32, then: OwnerCmd) {
         let verdict =
@@ -209,6 +211,14 @@ impl Shard {
                     .into_spectator_join_failed();
                 self.deliver(from, text_frame(&reply));
                 self.control(from, Control::SpectateSettled);
+            }
+            Err(exceeded) if kind == JoinKind::Reconnect => {
+                self.metrics.count(|c| c.rate_limit_rejections += 1);
+                let reply = ServerMessage::ReconnectionFailed(ReconnectionFailed {
+                    reason: exceeded.reason,
+                    error_code: ErrorCode::RateLimitExceeded,
+                });
+                self.refuse_join(from, reply);
             }
             Err(exceeded) => {
                 self.metrics.count(|c| c.rate_limit_rejections += 1);
