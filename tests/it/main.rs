@@ -10,6 +10,7 @@ mod authority;
 mod capacity;
 mod cli;
 mod client_addr;
+mod client_crate;
 mod cross_shard;
 mod disconnect;
 mod expiry;
