@@ -236,6 +236,8 @@ async fn write_queued(
     }
     if wrote {
         ws.flush().await.map_err(|_| ())?;
+        // Everything fed left whole: settle the batch's room events at once.
+        mailbox.flushed();
     }
     Ok(None)
 }
