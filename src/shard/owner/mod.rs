@@ -10,7 +10,7 @@
 //! * Timers: [`Owner::poll_timeout`] says when the driver should next call
 //!   [`Owner::handle_timeout`], which expires what is due at `now`. Deadlines (inactivity,
 //!   reconnection windows, `server.empty_room_timeout`) sit in one ordered set of
-//!   `(instant, room)`, one entry per room, so `poll_timeout` reads its first entry and
+//!   `(instant, room)`, one entry per room (`deadlines.rs`), so `poll_timeout` reads its first entry and
 //!   `handle_timeout` visits only the rooms whose entries are due.
 //!
 //! Each room is the pure [`Room`] machine; this layer turns its effects into deliveries and
@@ -22,6 +22,7 @@
 //! before it, in order.
 
 mod clock;
+mod deadlines;
 mod members;
 mod outputs;
 mod reconnect;
@@ -30,7 +31,6 @@ mod seats;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeSet;
 use std::collections::hash_map::Entry;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -48,6 +48,7 @@ use crate::protocol::room_code::generate_room_code;
 use crate::protocol::{ErrorCode, PlayerId, RoomId, ServerMessage};
 use crate::room::{Audience, Effects, Rejection, Room, RoomSettings, SessionAddr};
 use clock::WallClock;
+use deadlines::Deadlines;
 pub use outputs::{Output, Outputs};
 pub use seats::{AwaySeat, Missed, MissedEvents};
 use seats::{Buffered, OwnedRoom};
@@ -93,7 +94,7 @@ pub struct Owner {
     /// later than the room's earliest deadline. Things that bring a deadline forward (a kept
     /// seat, a room left empty) move the entry; activity, which only pushes deadlines back,
     /// leaves it alone, so relaying never touches the set: a stale entry costs one early look.
-    deadlines: BTreeSet<(Instant, RoomId)>,
+    deadlines: Deadlines,
     codes: CodeSource,
     /// Outputs not yet taken by the driver.
     out: Outputs,
@@ -115,7 +116,7 @@ impl Owner {
             clock: WallClock::now(),
             rooms: RoomTable::default(),
             game_rooms: AHashMap::new(),
-            deadlines: BTreeSet::new(),
+            deadlines: Deadlines::default(),
             codes,
             out: Outputs::default(),
         }
@@ -168,9 +169,9 @@ impl Owner {
     /// reconnection window; the `server.empty_room_timeout` of a room that waits for its
     /// disconnected players), but it may be earlier: activity pushes a room's deadline back
     /// without moving its entry, and the look at the old time finds nothing due and files the
-    /// room under its true deadline. O(log n) in the rooms owned.
+    /// room under its true deadline. O(1): the set keeps its first instant at hand.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.deadlines.first().map(|(at, _)| *at)
+        self.deadlines.first()
     }
 
     /// Expires what is due at `now`, visiting only the rooms whose entries are due: reconnection
@@ -180,11 +181,7 @@ impl Owner {
     /// (`Error{ROOM_NOT_FOUND}`) and freed to join again (decision 9). A room that survives is
     /// filed again under its next deadline.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(&(at, room_id)) = self.deadlines.first() {
-            if at > now {
-                break;
-            }
-            self.deadlines.pop_first();
+        while let Some(room_id) = self.deadlines.pop_due(now) {
             if let Some(owned) = self.rooms.by_id.get_mut(&room_id) {
                 owned.wake_at = None;
                 self.expire_room(now, room_id);
@@ -239,9 +236,9 @@ impl Owner {
             return;
         }
         if let Some(at) = old {
-            self.deadlines.remove(&(at, room_id));
+            self.deadlines.remove(at, room_id);
         }
-        self.deadlines.insert((deadline, room_id));
+        self.deadlines.insert(deadline, room_id);
         if let Some(owned) = self.rooms.by_id.get_mut(&room_id) {
             owned.wake_at = Some(deadline);
         }
@@ -536,7 +533,7 @@ impl Owner {
             return;
         };
         if let Some(at) = owned.wake_at.take() {
-            self.deadlines.remove(&(at, room_id));
+            self.deadlines.remove(at, room_id);
         }
         // Seats still waiting for their players are gone with the room.
         let waiting = owned.away.len() as i64;
