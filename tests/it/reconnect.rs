@@ -224,16 +224,34 @@ fn a_reader_cut_off_with_1008_gets_what_it_missed_on_reconnect() {
     sender.expect_player_joined("Stalled");
     let first_shard = stalled.shard;
 
-    // About 1 KB a message, 12 MB in all: more than the socket buffers and the queue hold for
-    // a reader that takes nothing.
-    const SENT: u64 = 12_000;
+    // About 1 KB a message, up to 12 MB: more than the socket buffers and the queue hold for
+    // a reader that takes nothing. The server gives a cut-off reader 2 s to take what was
+    // written before the close frame, so sending stops soon after the cut-off (a ping round
+    // trip per chunk shows it) and the reader starts reading at once.
+    const MOST: u64 = 12_000;
+    const CHUNK: u64 = 250;
     let pad = "x".repeat(1_000);
-    for n in 1..=SENT {
-        sender.send_game_data(json!({ "n": n, "pad": pad }));
+    let mut sent = 0;
+    let mut cut_off = false;
+    while !cut_off && sent < MOST {
+        for _ in 0..CHUNK {
+            sent += 1;
+            sender.send_game_data(json!({ "n": sent, "pad": pad }));
+        }
+        sender.send(json!({"type":"Ping"}));
+        loop {
+            let msg = sender.recv();
+            match msg["type"].as_str() {
+                Some("Pong") => break,
+                Some("PlayerLeft") => {
+                    assert_eq!(msg["data"]["player_id"], ticket.player_id.as_str());
+                    cut_off = true;
+                }
+                _ => panic!("unexpected message to the sender: {msg}"),
+            }
+        }
     }
-    let left = sender.expect("PlayerLeft");
-    assert_eq!(left["player_id"], ticket.player_id.as_str(), "cut off");
-    let sent = SENT;
+    assert!(cut_off, "the stalled reader was never cut off");
 
     // The stalled reader now reads what reached it, up to the close (1008).
     let mut seen = Vec::new();
