@@ -13,6 +13,7 @@ mod client_addr;
 mod cross_shard;
 mod disconnect;
 mod docs_transcript;
+mod example_client;
 mod expiry;
 mod game_data;
 mod haproxy;
