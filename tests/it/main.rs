@@ -12,6 +12,7 @@ mod cli;
 mod client_addr;
 mod cross_shard;
 mod disconnect;
+mod docs_links;
 mod docs_transcript;
 mod example_client;
 mod expiry;
