@@ -4,8 +4,8 @@
 //! Two terminals, with the server running (`cargo run --release`):
 //!
 //! ```sh
-//! cargo run --release --example lobby_client -- create        # prints the room code
-//! cargo run --release --example lobby_client -- join QX7M4D   # the code the first printed
+//! cargo run --example lobby_client -- create          # prints the room code
+//! cargo run --example lobby_client -- join QX7M4D     # the code the first one printed
 //! ```
 //!
 //! Every frame is printed as it goes (`->` sent, `<-` received) and events as `*` lines, so the
@@ -168,7 +168,7 @@ fn run(args: &Args) -> Result<(), String> {
                 println!("* room code: {code}");
                 if matches!(args.command, Command::Create { .. }) {
                     println!(
-                        "* in another terminal: cargo run --release --example lobby_client -- join {code}"
+                        "* in another terminal: cargo run --example lobby_client -- join {code}"
                     );
                 }
                 phase = Phase::Seated { ready_sent: false };
