@@ -12,6 +12,7 @@ mod cli;
 mod client_addr;
 mod cross_shard;
 mod disconnect;
+mod drain;
 mod expiry;
 mod game_data;
 mod haproxy;
