@@ -88,11 +88,13 @@ fn run(config: Config) -> ExitCode {
         if grace.is_zero() {
             eprintln!("Received signal {signal}; closing connections");
         } else {
-            eprintln!(
-                "Received signal {signal}; draining for up to {}s (health answers 503, no new connections or rooms; a second signal closes at once)",
-                grace.as_secs()
-            );
             let mut drain = handle.drain(grace);
+            // Printed once every shard drains, so whoever reads it can rely on the 503s.
+            eprintln!(
+                "Received signal {signal}; draining for up to {}s with {} room(s) in play (health answers 503, no new connections or rooms; a second signal closes at once)",
+                grace.as_secs(),
+                drain.rooms_in_play()
+            );
             match drain.wait(&signal_rx) {
                 DrainEnd::Idle => eprintln!("Drained: no room in play; closing connections"),
                 DrainEnd::GraceExpired => eprintln!(
