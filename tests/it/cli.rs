@@ -82,7 +82,7 @@ impl Running {
             .expect("starts");
         // The start line comes once every shard listens, with the port really bound.
         let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
-        let line = next_line(&mut stderr);
+        let line = line_with(&mut stderr, "listening on");
         let port = line
             .split("listening on 0.0.0.0:")
             .nth(1)
@@ -117,6 +117,22 @@ fn next_line(stderr: &mut BufReader<ChildStderr>) -> String {
     let mut line = String::new();
     stderr.read_line(&mut line).expect("a line on stderr");
     line
+}
+
+/// The first line of stderr from here on that contains `needle` (log lines may come between).
+fn line_with(stderr: &mut BufReader<ChildStderr>, needle: &str) -> String {
+    let mut seen = String::new();
+    loop {
+        let line = next_line(stderr);
+        assert!(
+            !line.is_empty(),
+            "no line with {needle:?} on stderr: {seen}"
+        );
+        if line.contains(needle) {
+            return line;
+        }
+        seen.push_str(&line);
+    }
 }
 
 fn health(port: u16) -> String {
@@ -166,7 +182,7 @@ fn sigterm_drains_until_the_last_room_ends_then_exits_zero() {
     a.expect("LobbyStateChanged");
 
     server.signal("TERM");
-    let line = next_line(&mut server.stderr);
+    let line = line_with(&mut server.stderr, "draining");
     assert!(
         line.contains("draining for up to 60s with 1 room(s)"),
         "{line}"
@@ -195,7 +211,7 @@ fn a_second_signal_ends_the_drain_at_once() {
     let mut a = Client::connect(server.port);
     a.create_room("cli drain", "A", 2);
     server.signal("INT");
-    let line = next_line(&mut server.stderr);
+    let line = line_with(&mut server.stderr, "draining");
     assert!(line.contains("draining for up to 600s"), "{line}");
     server.signal("TERM");
     assert_eq!(a.expect_close(), Some(1001));
