@@ -14,6 +14,7 @@ mod cross_shard;
 mod disconnect;
 mod docs_links;
 mod docs_transcript;
+mod drain;
 mod example_client;
 mod expiry;
 mod game_data;
