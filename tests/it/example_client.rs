@@ -15,7 +15,7 @@ use crate::common::start_server;
 const DEADLINE: Duration = Duration::from_secs(30);
 
 /// Builds the example with the cargo that runs this test (a no-op when it is up to date, as
-/// after `cargo test --all-targets`) and returns the executable's path. Cargo has no
+/// after `cargo test --workspace --all-targets`) and returns the executable's path. Cargo has no
 /// `CARGO_BIN_EXE_` for examples; its JSON messages name the artifact instead.
 fn example_binary() -> PathBuf {
     let mut cargo = Command::new(env!("CARGO"));
@@ -41,6 +41,9 @@ fn example_binary() -> PathBuf {
     let out = cargo
         .args([
             "build",
+            // Features unified over the workspace, as in the suite's own
+            // `cargo test --workspace --all-targets`, which then built the example already.
+            "--workspace",
             "--example",
             "lobby_client",
             "--message-format=json-render-diagnostics",
