@@ -578,7 +578,7 @@ fn a_reconnect_after_the_window_is_expired() {
 }
 
 #[test]
-fn a_due_window_not_yet_swept_is_expired_too() {
+fn a_due_window_the_timer_has_not_reached_yet_is_expired_too() {
     let window = Duration::from_secs(30);
     let mut h = Harness::new(|c| c.server.reconnection_window = window.as_secs());
     let room = two_players(&mut h, 4);
