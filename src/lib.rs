@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod config;
 pub mod limits;
+pub mod log;
 pub mod metrics;
 pub mod net;
 pub mod protocol;

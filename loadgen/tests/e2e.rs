@@ -12,6 +12,9 @@ fn start(shards: usize, auth: bool) -> ServerHandle {
         ..Config::default()
     };
     config.server.shards = shards;
+    // No logs on the test output, no `logs/` directory.
+    config.logging.level = Some("off".to_owned());
+    config.logging.enable_file_logging = false;
     // Every client connects from 127.0.0.x: lift the per-IP caps (defaults 10 connections,
     // 5 room creations and 20 joins a minute).
     config.security.max_connections_per_ip = 100_000;

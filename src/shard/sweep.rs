@@ -28,6 +28,7 @@ pub async fn run(shard: Rc<Shard>) {
     loop {
         glommio::timer::sleep(period).await;
         let now = Instant::now();
+        crate::log::tick();
         if now.duration_since(last_room_sweep) >= room_sweep {
             last_room_sweep = now;
             shard.expire_rooms(now);

@@ -21,6 +21,7 @@ mod leave;
 mod limits;
 mod liveness;
 mod lobby;
+mod logging;
 mod metrics;
 mod nginx;
 mod not_in_room;
