@@ -133,6 +133,19 @@ impl<K: Hash + Eq, S> Flood<K, S> {
         summaries
     }
 
+    /// Ends every window now, over or not (the shard is stopping): their summaries.
+    pub fn drain(&mut self, now: Instant) -> Vec<Summary<S>> {
+        let mut summaries: Vec<_> = self
+            .windows
+            .drain()
+            .filter_map(|(_, window)| window.summary(now, true))
+            .collect();
+        if let Some(window) = self.overflow.take() {
+            summaries.extend(window.summary(now, false));
+        }
+        summaries
+    }
+
     /// Keys tracked now.
     #[cfg(test)]
     pub fn len(&self) -> usize {
@@ -211,6 +224,22 @@ mod tests {
         assert_eq!(summary.over, WINDOW);
         // The new window started with record 4.
         assert_eq!(flood.check(t0 + WINDOW, "k", 5), Check::Suppressed);
+    }
+
+    #[test]
+    fn drain_ends_open_windows_too() {
+        let t0 = Instant::now();
+        let mut flood = Flood::new(WINDOW, 1, 1);
+        kept(flood.check(t0, "a", 1));
+        assert_eq!(flood.check(t0, "a", 2), Check::Suppressed);
+        kept(flood.check(t0, "b", 3));
+        assert_eq!(flood.check(t0, "b", 4), Check::Suppressed);
+        let mut summaries = flood.drain(t0 + Duration::from_secs(2));
+        summaries.sort_by_key(|s| s.sample);
+        let counts: Vec<_> = summaries.iter().map(|s| (s.sample, s.suppressed)).collect();
+        assert_eq!(counts, vec![(None, 1), (Some(2), 1)]);
+        assert!(flood.is_empty());
+        assert!(flood.drain(t0 + WINDOW).is_empty());
     }
 
     #[test]

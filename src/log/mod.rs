@@ -164,6 +164,10 @@ impl ShardLog {
         let _default = tracing::dispatcher::set_default(&self.dispatch);
         queue::set_shard(Some(self.index));
         let output = shard.await;
+        // Floods still being counted are summarised now rather than lost.
+        if let Some(layer) = self.dispatch.downcast_ref::<QueueLayer>() {
+            layer.tick(Instant::now(), true);
+        }
         queue::set_shard(None);
         output
     }
@@ -179,7 +183,7 @@ pub fn dropped_records() -> u64 {
 pub fn tick() {
     tracing::dispatcher::get_default(|dispatch| {
         if let Some(layer) = dispatch.downcast_ref::<QueueLayer>() {
-            layer.tick(Instant::now());
+            layer.tick(Instant::now(), false);
         }
     });
 }
@@ -225,8 +229,19 @@ mod tests {
                     .filter(|r| r.level == Level::WARN && r.client_ip() == Some(ip))
                     .count()
             };
-            assert_eq!(warnings("198.51.100.1"), FLOOD_BURST as usize);
+            assert_eq!(warnings("198.51.100.1"), FLOOD_BURST as usize + 1);
             assert_eq!(warnings("198.51.100.2"), 1);
+            // The held-back rest became one summary when the shard stopped.
+            let summary = records
+                .iter()
+                .find(|r| r.message.contains("similar records suppressed"))
+                .expect("a summary");
+            assert_eq!(summary.client_ip(), Some("198.51.100.1"));
+            assert!(
+                summary
+                    .fields
+                    .contains(&("suppressed", record::Value::U64(45)))
+            );
             let opened = records.iter().filter(|r| r.message == "connection opened");
             assert_eq!(opened.count(), 50);
             assert!(records.iter().all(|r| r.shard == Some(3)));

@@ -81,9 +81,17 @@ impl QueueLayer {
         QueueLayer { queue }
     }
 
-    /// Writes the summaries of this thread's flood windows that are over at `now`.
-    pub fn tick(&self, now: Instant) {
-        let due = FLOOD.with(|f| f.borrow_mut().due(now));
+    /// Writes the summaries of this thread's flood windows that are over at `now`, or of all
+    /// of them when the shard stops (`all`).
+    pub fn tick(&self, now: Instant, all: bool) {
+        let due = FLOOD.with(|f| {
+            let mut flood = f.borrow_mut();
+            if all {
+                flood.drain(now)
+            } else {
+                flood.due(now)
+            }
+        });
         for summary in due {
             self.queue.push(summary_record(summary));
         }

@@ -23,12 +23,12 @@ pub struct Sinks {
 }
 
 impl Sinks {
-    fn write(&mut self, record: &Record, line: &mut Vec<u8>) {
-        if let Some((out, ansi)) = &mut self.console {
-            line.clear();
-            write_line(line, record, self.format, *ansi);
-            // A closed stdout (say a pipe whose reader left) must not stop the file copy.
-            let _ = out.write_all(line);
+    /// Formats `record`: the console copy into `batch` (written with one call at the next
+    /// flush; stdout is line-buffered, which would mean one system call per record), the file
+    /// copy into the file's buffer.
+    fn write(&mut self, record: &Record, line: &mut Vec<u8>, batch: &mut Vec<u8>) {
+        if let Some((_, ansi)) = &self.console {
+            write_line(batch, record, self.format, *ansi);
         }
         if let Some(file) = &mut self.file {
             line.clear();
@@ -39,10 +39,13 @@ impl Sinks {
         }
     }
 
-    fn flush(&mut self) {
+    fn flush(&mut self, batch: &mut Vec<u8>) {
         if let Some((out, _)) = &mut self.console {
+            // A closed stdout (say a pipe whose reader left) must not stop the file copy.
+            let _ = out.write_all(batch);
             let _ = out.flush();
         }
+        batch.clear();
         if let Some(file) = &mut self.file
             && let Err(err) = file.flush()
         {
@@ -83,16 +86,17 @@ impl Writer {
 
 fn run(records: Receiver<Record>, stop: Receiver<()>, mut sinks: Sinks) {
     let mut line = Vec::with_capacity(512);
+    let mut batch = Vec::with_capacity(64 << 10);
     loop {
         select! {
             recv(records) -> record => match record {
                 Ok(record) => {
-                    sinks.write(&record, &mut line);
+                    sinks.write(&record, &mut line, &mut batch);
                     // Everything that queued meanwhile goes out with one flush.
                     while let Ok(record) = records.try_recv() {
-                        sinks.write(&record, &mut line);
+                        sinks.write(&record, &mut line, &mut batch);
                     }
-                    sinks.flush();
+                    sinks.flush(&mut batch);
                 }
                 // Every sender is gone.
                 Err(_) => break,
@@ -101,19 +105,19 @@ fn run(records: Receiver<Record>, stop: Receiver<()>, mut sinks: Sinks) {
                 if signal.is_err() {
                     // The handle was dropped without `close`: serve until the senders go.
                     for record in records.iter() {
-                        sinks.write(&record, &mut line);
-                        sinks.flush();
+                        sinks.write(&record, &mut line, &mut batch);
+                        sinks.flush(&mut batch);
                     }
                     break;
                 }
                 while let Ok(record) = records.try_recv() {
-                    sinks.write(&record, &mut line);
+                    sinks.write(&record, &mut line, &mut batch);
                 }
                 break;
             }
         }
     }
-    sinks.flush();
+    sinks.flush(&mut batch);
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! and an authentication failure with the real client address, and a flood of refused
 //! connections from one address written as a few records, not one per socket.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 use signal_fish_server::config::{AuthorizedApp, Config, LogFormat, LogRotation};
@@ -152,4 +153,91 @@ fn a_flood_of_refused_connections_is_written_as_a_few_records() {
         assert_eq!(record["level"], "WARN");
         assert_eq!(record["fields"]["limit"], "security.max_connections_per_ip");
     }
+    // The rest are one summary, written when the shard stopped (before its 10 s were over).
+    let summaries: Vec<_> = records
+        .iter()
+        .filter(|r| r["fields"]["of"] == "limit reached" && r["fields"]["client_ip"] == "127.0.0.4")
+        .collect();
+    assert_eq!(summaries.len(), 1, "{records:#?}");
+    let held_back = refused - FLOOD_BURST;
+    assert_eq!(summaries[0]["fields"]["suppressed"], held_back);
+    assert_eq!(summaries[0]["level"], "WARN");
+    assert_eq!(
+        summaries[0]["fields"]["limit"],
+        "security.max_connections_per_ip"
+    );
+    let text = message(summaries[0]);
+    assert!(
+        text.starts_with(&format!(
+            "{held_back} similar records suppressed in the last "
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_binary_logs_json_on_stdout_and_keeps_its_start_line_first_on_stderr() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_signal-fish-server"));
+    cmd.current_dir(dir.path());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("SIGNAL_FISH") || key == "RUST_LOG" {
+            cmd.env_remove(key);
+        }
+    }
+    // Defaults otherwise: json at info, on stdout and in logs/server.log.<date>.
+    let mut child = cmd
+        .env("SIGNAL_FISH_PORT", "0")
+        .env("SIGNAL_FISH_SERVER__SHARDS", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut start = String::new();
+    stderr.read_line(&mut start).expect("start line");
+    let port = start
+        .split_once("listening on 0.0.0.0:")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("the start line comes first on stderr: {start}"));
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    stdout.read_line(&mut first).expect("first record");
+    let started: Value = serde_json::from_str(&first).expect("stdout carries JSON records");
+    assert_eq!(message(&started), "server started");
+    assert_eq!(started["fields"]["addr"], format!("0.0.0.0:{port}"));
+    assert_eq!(started["fields"]["log_filter"], "info");
+    // One request served (a record-free health check) before the signal, as an operator's
+    // probe would: the binary installs its signal handler right after the start line.
+    let port: u16 = port.parse().expect("port");
+    let (status, _) = crate::common::http_get(port, "GET /v2/health HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(status, 200);
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let mut rest = String::new();
+    stdout
+        .read_to_string(&mut rest)
+        .expect("the rest of stdout");
+    let exit = child.wait().expect("exits");
+    assert!(exit.success(), "SIGTERM must exit 0, got {exit:?}");
+    let last: Value =
+        serde_json::from_str(rest.lines().last().expect("more records")).expect("JSON");
+    assert_eq!(message(&last), "server stopped");
+
+    let logs: Vec<_> = std::fs::read_dir(dir.path().join("logs"))
+        .expect("logs/ created")
+        .filter_map(Result::ok)
+        .collect();
+    assert_eq!(logs.len(), 1);
+    let name = logs[0].file_name().to_string_lossy().into_owned();
+    assert!(
+        name.starts_with("server.log.20"),
+        "daily rotation by default: {name}"
+    );
+    let file = std::fs::read_to_string(logs[0].path()).expect("log file");
+    assert_eq!(file.lines().next(), Some(first.trim_end()));
 }
