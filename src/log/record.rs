@@ -42,7 +42,7 @@ impl Record {
             target,
             shard: None,
             message: message.into(),
-            fields: Vec::new(),
+            fields: Vec::with_capacity(6),
         }
     }
 
