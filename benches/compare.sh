@@ -25,8 +25,8 @@
 # RAMP_REFINE, RAMP_MAX, RAMP_P99_MS, TWO_SHARDS=0|1, SERVER_CPU, CLIENT_CPU, OURS_PORT,
 # UPSTREAM_PORT, UPSTREAM_BIN, QUIET_WAIT (seconds to wait for other load to settle before each
 # scenario, 0 = don't), QUIET_CORES, OUT_DIR, BUILD=0 (skip cargo build), TABLE_ONLY=1 (print
-# the table from the JSON already in OUT_DIR), LOG_LEVEL (logging.level of ours, default info;
-# its records go to the server's stdout, a file), LOGGING=1 (only the logging cost: the relay
+# the table from the JSON already in OUT_DIR), LOG_LEVEL (logging.level of ours, default warn
+# like 0.1.0 here; records go to the server's stdout, a file), LOGGING=1 (only the logging cost: the relay
 # scenario on ours with logging at info, then off, in one table; about 1.5 min).
 set -euo pipefail
 
@@ -91,31 +91,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The original reads config.json from its working directory; ours reads the same file and takes
-# the port and shard count from the environment. Limits are lifted so they do not interfere.
-cat >"$WORK/config.json" <<EOF
-{
-  "port": $UPSTREAM_PORT,
-  "server": { "max_rooms_per_game": 1000000 },
-  "rate_limit": { "max_room_creations": 1000000, "time_window": 60, "max_join_attempts": 1000000 },
-  "logging": { "enable_file_logging": false },
-  "security": {
-    "require_websocket_auth": true,
-    "require_metrics_auth": false,
-    "max_connections_per_ip": 1000000,
-    "authorized_apps": [
-      {
-        "app_id": "bench",
-        "app_secret": "unused-by-0.1.0",
-        "app_name": "Bench",
-        "max_rooms": 1000000,
-        "max_players_per_room": 100,
-        "rate_limit_per_minute": 100000000
-      }
-    ]
-  }
-}
-EOF
+# Both servers read config.json from their working directory: benches/config.json, the limits
+# lifted so they do not interfere (the README's "Benchmarks" says why each one). The original
+# takes its port from the file, ours from the environment.
+jq --argjson port "$UPSTREAM_PORT" '.port = $port' "$ROOT/benches/config.json" >"$WORK/config.json"
 
 # start_server ours|upstream SHARDS PIN
 start_server() {
@@ -125,7 +104,7 @@ start_server() {
     port_busy "$port" && die "port $port is already in use (a stale server would steal connections)"
     if [[ "$kind" == ours ]]; then
         (cd "$WORK" && SIGNAL_FISH_PORT=$port SIGNAL_FISH_SERVER__SHARDS=$shards \
-            SIGNAL_FISH_LOGGING__LEVEL=${LOG_LEVEL:-info} \
+            SIGNAL_FISH_LOGGING__LEVEL=${LOG_LEVEL:-warn} \
             exec "${wrap[@]}" "$OURS_BIN" >"$WORK/server.log" 2>&1) &
     else
         (cd "$WORK" && RUST_LOG=warn exec "${wrap[@]}" "$UPSTREAM_BIN" >"$WORK/server.log" 2>&1) &
@@ -143,7 +122,10 @@ start_server() {
     die "$kind server did not start"
 }
 
-bench() { taskset -c "$CLIENT_CPU" "$BENCH_BIN" --url "$URL" --server-pid "$SERVER_PID" "$@"; }
+bench() {
+    taskset -c "$CLIENT_CPU" "$BENCH_BIN" --url "$URL" --server-pid "$SERVER_PID" "$@" ||
+        die "signal-fish-bench failed against $URL (see above): no valid result"
+}
 
 # run_all NAME KIND SHARDS PIN
 run_all() {

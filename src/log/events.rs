@@ -85,6 +85,14 @@ pub fn filter_ignored(why: &str) {
     warn!(target: SERVER, reason = why, "log filter ignored, using info");
 }
 
+/// Draining began (decision 20): health answers 503, no new connections or rooms.
+pub fn server_draining(grace: std::time::Duration, rooms_in_play: usize) {
+    info!(
+        target: SERVER, grace_s = grace.as_secs(), rooms_in_play,
+        "server draining: no new connections or rooms"
+    );
+}
+
 pub fn server_stopping() {
     info!(target: SERVER, "server stopping: closing connections");
 }
