@@ -57,6 +57,19 @@ impl Logging {
     /// Starts logging as `config` says (`RUST_LOG` is read when `logging.level` is unset).
     /// With everything filtered out no thread starts and no file is created.
     pub fn start(config: &LoggingConfig) -> Logging {
+        let ansi = config.format == LogFormat::Text
+            && std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none();
+        Logging::start_to(config, Box::new(std::io::stdout()), ansi)
+    }
+
+    /// [`Logging::start`] with the console copy going to `console` (coloured if `ansi` and
+    /// the format is text) instead of stdout.
+    pub fn start_to(
+        config: &LoggingConfig,
+        console: Box<dyn std::io::Write + Send>,
+        ansi: bool,
+    ) -> Logging {
         let rust_log = std::env::var("RUST_LOG").ok();
         let chosen = filter::choose(config.level.as_deref(), rust_log.as_deref());
         let filter_text = chosen.filter.to_string();
@@ -84,12 +97,10 @@ impl Logging {
                 .flatten();
             file_path = file.as_ref().map(|f| f.path_at(now));
             // Colours only where a person reads them (0.1.0 coloured even pipes).
-            let ansi = config.format == LogFormat::Text
-                && std::io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none();
+            let ansi = ansi && config.format == LogFormat::Text;
             let sinks = Sinks {
                 format: config.format,
-                console: Some((Box::new(std::io::stdout()), ansi)),
+                console: Some((console, ansi)),
                 file,
             };
             match Writer::spawn(records, sinks) {
