@@ -529,7 +529,7 @@ mod tests {
         // No shards (a default snapshot): headers only, still valid.
         let text = render_prometheus(&MetricsSnapshot::default(), 0, 0);
         assert!(!text.contains("{shard="));
-        assert_eq!(families(&text).len(), 67);
+        assert_eq!(families(&text).len(), 58 + ADDED.len());
     }
 
     /// Pipes `text` into `promtool check metrics`; `None` when promtool is not installed.
