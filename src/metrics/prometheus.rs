@@ -159,6 +159,8 @@ pub fn render_prometheus(
     per_shard(&mut t, snapshot);
     // Ours (decision 3): a kept seat's buffer is bounded, oldest dropped first.
     t.single("signal_fish_reconnection_events_dropped_total", Counter, "Events a disconnected player missed beyond server.event_buffer_size (oldest first), so not replayed.", c.events_dropped);
+    // Ours (decision 21): logging drops rather than make a shard wait.
+    t.single("signal_fish_log_records_dropped_total", Counter, "Log records dropped because the log writer's queue was full.", c.log_records_dropped);
     t.0
 }
 
@@ -287,7 +289,7 @@ mod tests {
         "signal_fish_dashboard_cache_refresh_failures_total",
     ];
 
-    const ADDED: [&str; 9] = [
+    const ADDED: [&str; 10] = [
         "signal_fish_room_creation_duration_seconds",
         "signal_fish_room_join_duration_seconds",
         "signal_fish_game_data_relay_duration_seconds",
@@ -297,6 +299,7 @@ mod tests {
         "signal_fish_shard_cross_shard_messages_received_total",
         "signal_fish_shard_inbox_depth",
         "signal_fish_reconnection_events_dropped_total",
+        "signal_fish_log_records_dropped_total",
     ];
 
     const GAUGES: [&str; 11] = [
@@ -360,7 +363,7 @@ mod tests {
     fn fresh_output_has_every_family_in_order() {
         let text = render_prometheus(&fresh(2), 0, 0);
         let fams = families(&text);
-        assert_eq!(fams.len(), 58 + 9);
+        assert_eq!(fams.len(), 58 + ADDED.len());
         let names: Vec<&str> = fams.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names[..58], LEGACY);
         assert_eq!(names[58..], ADDED);
@@ -526,7 +529,7 @@ mod tests {
         // No shards (a default snapshot): headers only, still valid.
         let text = render_prometheus(&MetricsSnapshot::default(), 0, 0);
         assert!(!text.contains("{shard="));
-        assert_eq!(families(&text).len(), 67);
+        assert_eq!(families(&text).len(), 58 + ADDED.len());
     }
 
     /// Pipes `text` into `promtool check metrics`; `None` when promtool is not installed.

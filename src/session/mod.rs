@@ -12,6 +12,7 @@ use bytes::Bytes;
 use uuid::Uuid;
 
 use crate::limits::JoinKind;
+use crate::log::events;
 use crate::metrics::Op;
 use crate::protocol::client::{self, ClientMessage};
 use crate::protocol::close_code;
@@ -203,6 +204,8 @@ impl Session {
     pub fn on_control(&mut self, control: Control) -> Verdict {
         match control {
             Control::Joined { room, player } => {
+                let reconnect = self.pending == Some(Pending::Reconnect);
+                events::player_joined(self.ip, self.addr.slot, player, room.id, reconnect);
                 self.room = Some(room);
                 // The same id after a join; the old player's after a reconnect.
                 self.id = player;
@@ -266,6 +269,7 @@ impl Session {
         // Dropping the slot tells the IP's owner.
         self.ip_slot = None;
         if let Some(room) = self.room.take() {
+            events::player_left(self.ip, self.addr.slot, self.id, room.id, false);
             // Decision 3: the seat is kept; the owner buffers from the last event written.
             let delivered = self.mailbox.delivered_seq();
             self.room_op(room, RoomOp::Dropped { delivered, closing });
@@ -349,6 +353,7 @@ impl Session {
             ClientMessage::JoinRoom(req) => self.on_join_room(req),
             ClientMessage::LeaveRoom => {
                 if let Some(room) = self.room.take() {
+                    events::player_left(self.ip, self.addr.slot, self.id, room.id, true);
                     self.pending = Some(Pending::Leave);
                     self.room_op(room, RoomOp::Leave(LeaveKind::Voluntary));
                 }

@@ -17,6 +17,7 @@ use super::messages::{AdmissionMsg, OwnerCmd, ShardMsg};
 use super::{Shard, text_frame};
 use crate::auth::{AuthOutcome, authenticate};
 use crate::limits::{Admission, JoinKind};
+use crate::log::events;
 use crate::protocol::server::ReconnectionFailed;
 use crate::protocol::{ErrorCode, ServerMessage, client};
 use crate::room::{Rejection, SessionAddr};
@@ -158,12 +159,23 @@ impl Shard {
         );
         match outcome {
             AuthOutcome::Accepted {
-                encoding, replies, ..
+                encoding,
+                replies,
+                app_id,
             } => {
+                events::authenticated(
+                    ip,
+                    &app_id,
+                    req.sdk_version.as_deref(),
+                    req.platform.as_deref(),
+                );
                 let replies = replies.iter().map(text_frame).collect();
                 self.control(from, Control::Authenticated { encoding, replies });
             }
             AuthOutcome::Rejected { reply, close } => {
+                if let ServerMessage::AuthenticationError(err) = &reply {
+                    events::auth_failed(ip, &req.app_id, err.error_code, &err.error);
+                }
                 if let ServerMessage::AuthenticationError(err) = &reply
                     && err.error_code == ErrorCode::RateLimitExceeded
                 {
@@ -183,6 +195,8 @@ impl Shard {
             Admission::Admitted => self.control(from, Control::Admitted { ip }),
             Admission::Refused { current, answer } => {
                 self.metrics.count(|c| c.connection_errors += 1);
+                let why = "too many connections from this IP";
+                events::limit_reached(Some(ip), "security.max_connections_per_ip", why);
                 self.control(
                     from,
                     Control::ConnectionRefused {
@@ -203,6 +217,9 @@ impl Shard {
             self.ips
                 .borrow_mut()
                 .take_quota(ip, kind, &self.config.rate_limit, Instant::now());
+        if let Err(exceeded) = &verdict {
+            events::join_quota_exceeded(ip, kind, &exceeded.reason);
+        }
         match verdict {
             Ok(()) => self.send(next, ShardMsg::Owner(then)),
             Err(exceeded) if kind == JoinKind::Spectate => {

@@ -27,6 +27,7 @@ pub async fn run(shard: Rc<Shard>) {
     loop {
         glommio::timer::sleep(period).await;
         let now = Instant::now();
+        crate::log::tick();
         if now.duration_since(last_purge) >= cleanup {
             last_purge = now;
             shard.app_limiter.borrow_mut().purge(now);

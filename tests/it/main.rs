@@ -26,6 +26,7 @@ mod leave;
 mod limits;
 mod liveness;
 mod lobby;
+mod logging;
 mod metrics;
 mod nginx;
 mod not_in_room;

@@ -342,6 +342,7 @@ impl Owner {
                 "Game `{}` already has {current} rooms (limit {limit})",
                 req.game_name
             );
+            crate::log::events::limit_reached(None, "server.max_rooms_per_game", &reason);
             self.out.refuse_join(
                 req.creator.addr,
                 ServerMessage::join_failed(reason, ErrorCode::MaxRoomsPerGameExceeded),
@@ -402,6 +403,7 @@ impl Owner {
         match room.join(req.creator, wall) {
             Ok(effects) => {
                 self.metrics.count(|c| c.rooms_created += 1);
+                crate::log::events::room_created(room_id, &code, &req.game_name, req.max_players);
                 self.metrics
                     .rooms
                     .borrow_mut()
@@ -553,6 +555,12 @@ impl Owner {
         let room = &mut owned.room;
         let game_name = room.settings().game_name.clone();
         self.metrics.count(|c| c.rooms_deleted += 1);
+        crate::log::events::room_deleted(
+            room_id,
+            &room.settings().code,
+            &game_name,
+            room.player_count(),
+        );
         players_moved(&self.metrics, &game_name, room.player_count(), 0);
         self.metrics.rooms.borrow_mut().room_removed(&game_name, 0);
         if let Entry::Occupied(e) = self
