@@ -12,6 +12,7 @@ pub mod control;
 pub mod drain;
 mod gatekeeper;
 pub use gatekeeper::{IpSlot, IpVerdict};
+mod deadlines;
 pub mod mailbox;
 pub mod messages;
 mod outbox;
@@ -60,6 +61,8 @@ pub struct Shard {
     /// Connections still in their handshake, waiting for their IP owner's answer, by slot
     /// (the same slot numbers as `sessions`; see `gatekeeper::admit_ip`).
     waiting: RefCell<AHashMap<u64, Rc<Mailbox>>>,
+    /// When each local connection's liveness must next be checked (`sweep.rs`).
+    liveness: RefCell<deadlines::DeadlineQueue<u64>>,
     /// Trusted proxies and the process-wide connection cap, shared by all shards.
     pub edge: Arc<Edge>,
     next_slot: Cell<u64>,
@@ -116,6 +119,7 @@ impl Shard {
             config,
             sessions: RefCell::new(AHashMap::new()),
             waiting: RefCell::new(AHashMap::new()),
+            liveness: RefCell::default(),
             edge: Arc::new(Edge::open()),
             next_slot: Cell::new(1),
             owner: RefCell::new(owner),
@@ -153,6 +157,9 @@ impl Shard {
         let slot = self.take_slot();
         let mailbox = Rc::new(Mailbox::new(self.mailbox_limit, now));
         self.sessions.borrow_mut().insert(slot, mailbox.clone());
+        // Due at once: the next sweep files it at its real deadline, once the session has
+        // set (or not) an auth deadline.
+        self.liveness.borrow_mut().file(now, slot);
         self.metrics.count(|c| c.total_connections += 1);
         self.metrics.gauge(|g| g.active_connections += 1);
         (
@@ -417,9 +424,20 @@ impl Shard {
         }
     }
 
-    /// Every local mailbox, for sweeps.
-    pub(crate) fn mailboxes(&self) -> Vec<Rc<Mailbox>> {
-        self.sessions.borrow().values().cloned().collect()
+    /// The local connections whose liveness check is due at `now`, taken off the queue (the
+    /// sweep re-files those still alive with [`Shard::file_liveness`]). Connections gone since
+    /// are left out, and their entries end here.
+    pub(crate) fn due_liveness(&self, now: Instant) -> Vec<(u64, Rc<Mailbox>)> {
+        let due = self.liveness.borrow_mut().take_due(now);
+        let sessions = self.sessions.borrow();
+        due.into_iter()
+            .filter_map(|slot| sessions.get(&slot).map(|m| (slot, m.clone())))
+            .collect()
+    }
+
+    /// Files local connection `slot` for a liveness check at `at`.
+    pub(crate) fn file_liveness(&self, slot: u64, at: Instant) {
+        self.liveness.borrow_mut().file(at, slot);
     }
 
     /// Expires the rooms and seats that are due at `now` (called by the owner timer, `timer.rs`)

@@ -1,13 +1,15 @@
 //! The shard's periodic sweep: closes connections that went silent (decision 9) or never
-//! authenticated in time, and every `server.room_cleanup_interval` prunes the rate-limit windows
-//! (per-IP room creations and joins, per-(app, IP) `Authenticate`) that only grow between
-//! purges. Runs in a low-priority queue; it only queues controls. Rooms and kept seats are not
+//! authenticated in time, looking only at those whose deadline passed (`deadlines.rs`), so a
+//! tick costs nothing per idle connection, and every `server.room_cleanup_interval` prunes the
+//! rate-limit windows (per-IP room creations and joins, per-(app, IP) `Authenticate`) that only
+//! grow between purges. Runs in a low-priority queue; it only queues controls. Rooms and kept seats are not
 //! swept: the owner's own timer expires them at their deadlines (`timer.rs`).
 
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::Shard;
+use super::deadlines::{Verdict, judge};
 use super::mailbox::Control;
 use crate::protocol::{ErrorCode, ServerMessage, close_code};
 
@@ -34,31 +36,40 @@ pub async fn run(shard: Rc<Shard>) {
             let window = Duration::from_secs(shard.config.rate_limit.time_window);
             shard.ips.borrow_mut().purge(now, window);
         }
-        for mailbox in shard.mailboxes() {
-            if mailbox
-                .auth_deadline
-                .get()
-                .is_some_and(|deadline| now >= deadline)
-            {
-                mailbox.auth_deadline.set(None);
-                mailbox.push_frame(super::text_frame(&ServerMessage::error(
-                    format!(
-                        "Authentication timeout - must authenticate within {auth_timeout} seconds"
-                    ),
-                    ErrorCode::AuthenticationTimeout,
-                )));
-                mailbox.push_control(Control::Close {
-                    code: close_code::POLICY_VIOLATION,
-                    reason: "authentication timeout",
-                });
-            } else if now.duration_since(mailbox.last_seen.get()) > ping_timeout {
-                // Push the last-seen time forward so one silent connection is told once.
-                mailbox.last_seen.set(now);
-                shard.metrics.count(|c| c.expired_players_cleaned += 1);
-                mailbox.push_control(Control::Close {
-                    code: close_code::POLICY_VIOLATION,
-                    reason: "ping timeout",
-                });
+        for (slot, mailbox) in shard.due_liveness(now) {
+            let verdict = judge(
+                now,
+                mailbox.last_seen.get(),
+                mailbox.auth_deadline.get(),
+                ping_timeout,
+            );
+            match verdict {
+                Verdict::AuthTimeout => {
+                    mailbox.auth_deadline.set(None);
+                    mailbox.push_frame(super::text_frame(&ServerMessage::error(
+                        format!(
+                            "Authentication timeout - must authenticate within {auth_timeout} seconds"
+                        ),
+                        ErrorCode::AuthenticationTimeout,
+                    )));
+                    mailbox.push_control(Control::Close {
+                        code: close_code::POLICY_VIOLATION,
+                        reason: "authentication timeout",
+                    });
+                    // Still filed: a client that never closes is then judged on silence.
+                    shard.file_liveness(slot, mailbox.last_seen.get() + ping_timeout);
+                }
+                Verdict::PingTimeout => {
+                    // Push the last-seen time forward so one silent connection is told once.
+                    mailbox.last_seen.set(now);
+                    shard.metrics.count(|c| c.expired_players_cleaned += 1);
+                    mailbox.push_control(Control::Close {
+                        code: close_code::POLICY_VIOLATION,
+                        reason: "ping timeout",
+                    });
+                    shard.file_liveness(slot, now + ping_timeout);
+                }
+                Verdict::RecheckAt(at) => shard.file_liveness(slot, at),
             }
             glommio::yield_if_needed().await;
         }
