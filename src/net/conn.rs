@@ -30,16 +30,44 @@ use crate::shard::drain::LiveConnection;
 use crate::shard::mailbox::{Mailbox, Outgoing};
 use crate::shard::{IpSlot, Shard, text_frame};
 
+/// Bytes tungstenite reads at a time (see [`ws_config`]).
+const READ_BUFFER: usize = 1024;
+
 /// How long a closing connection may take to accept our close frame.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Serves one accepted TCP connection to the end, over TLS when `tls` is given.
-pub async fn serve(shard: Rc<Shard>, mut tcp: TcpStream, tls: Option<TlsAcceptor>) {
+pub async fn serve(shard: Rc<Shard>, tcp: TcpStream, tls: Option<TlsAcceptor>) {
     // Lets a stopping shard wait until this task, socket and all, is done.
     let _live = LiveConnection::new(&shard);
-    // Connection cap, PROXY header, per-IP slot (see `admission`), before any TLS byte.
-    let Some(mut gate) = Gate::open(&shard, &mut tcp, Instant::now()).await else {
+    // The handshake's state (TLS, request head, metrics answers) is large and short-lived:
+    // boxed, so this task's future, kept for the connection's whole life, only holds the
+    // WebSocket phase (half the size; see `footprint.rs` and tuning.md).
+    let Some(Upgraded {
+        ws,
+        sent,
+        ip_slot,
+        binding,
+    }) = Box::pin(open(&shard, tcp, tls)).await
+    else {
         return;
+    };
+    run_websocket(shard, ws, sent, ip_slot, binding).await;
+}
+
+/// A connection upgraded to WebSocket, ready for its session.
+struct Upgraded {
+    ws: WebSocketStream<Counted<Stream>>,
+    sent: Rc<Cell<u64>>,
+    ip_slot: IpSlot,
+    binding: Option<Binding>,
+}
+
+/// Answers HTTP on an accepted connection until it is upgraded to WebSocket (`Some`) or done.
+async fn open(shard: &Rc<Shard>, mut tcp: TcpStream, tls: Option<TlsAcceptor>) -> Option<Upgraded> {
+    // Connection cap, PROXY header, per-IP slot (see `admission`), before any TLS byte.
+    let Some(mut gate) = Gate::open(shard, &mut tcp, Instant::now()).await else {
+        return None;
     };
     // Forwarded fingerprint headers are believed only from trusted proxies.
     let peer_is_trusted_proxy = gate.peer_is_trusted();
@@ -61,7 +89,7 @@ pub async fn serve(shard: Rc<Shard>, mut tcp: TcpStream, tls: Option<TlsAcceptor
     })
     .await;
     let Ok(Some((mut stream, head))) = opened else {
-        return;
+        return None;
     };
     let (head, leftover) = match head {
         Ok(parsed) => parsed,
@@ -70,9 +98,9 @@ pub async fn serve(shard: Rc<Shard>, mut tcp: TcpStream, tls: Option<TlsAcceptor
             shard.cors.decorate(&mut response, None);
             let _ = stream.write_all(&response).await;
             let _ = stream.close().await;
-            return;
+            return None;
         }
-        Err(super::http::HeadError::Io) => return,
+        Err(super::http::HeadError::Io) => return None,
     };
     let head_only = head.method == "HEAD";
     let origin = head.header("origin");
@@ -110,7 +138,7 @@ pub async fn serve(shard: Rc<Shard>, mut tcp: TcpStream, tls: Option<TlsAcceptor
                         let limit = shard.config.security.max_connections_per_ip;
                         refuse_websocket(stream, leftover, current, limit, place).await;
                     }
-                    return;
+                    return None;
                 }
                 Upgrade::Unavailable => {
                     events::limit_reached(
@@ -125,7 +153,7 @@ pub async fn serve(shard: Rc<Shard>, mut tcp: TcpStream, tls: Option<TlsAcceptor
                         head_only,
                     )
                 }
-                Upgrade::Close => return,
+                Upgrade::Close => return None,
             },
             Err((status, reason, body)) => text_response(status, reason, body, head_only),
         },
@@ -140,7 +168,7 @@ pub async fn serve(shard: Rc<Shard>, mut tcp: TcpStream, tls: Option<TlsAcceptor
         Some(slot) if sent && upgraded => slot,
         _ => {
             let _ = stream.close().await;
-            return;
+            return None;
         }
     };
     // Counts what the socket takes, so a drop knows which frames left whole (decision 3).
@@ -152,7 +180,12 @@ pub async fn serve(shard: Rc<Shard>, mut tcp: TcpStream, tls: Option<TlsAcceptor
         Some(ws_config(shard.config.security.max_message_size)),
     )
     .await;
-    run_websocket(shard, ws, sent, ip_slot, binding).await;
+    Some(Upgraded {
+        ws,
+        sent,
+        ip_slot,
+        binding,
+    })
 }
 
 /// The answer to a WebSocket upgrade request: the 101 (naming the token-binding subprotocol
@@ -207,12 +240,14 @@ fn on_bound_text(shard: &Shard, session: &mut Session, binding: &Binding, text: 
     }
 }
 
-/// Transport limits: frames are buffered until our one flush per wake-up; nothing larger than `max_message_size` is ever buffered, and the read
-/// buffer starts small (tungstenite's 128 KiB default alone would cost ~137 KB per idle
-/// connection).
+/// Transport limits: frames are buffered until our one flush per wake-up; nothing larger than
+/// `max_message_size` is ever buffered. The read buffer is small because every connection keeps
+/// it for life, idle or not (tungstenite's 128 KiB default alone would cost ~137 KB per idle
+/// connection; 4 KiB was 40% of an idle connection, tuning.md): 1 KiB still takes a relay frame
+/// in one read, and a larger message grows the buffer to its size, read 1 KiB at a time.
 fn ws_config(max_message_size: usize) -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(4096)
+        .read_buffer_size(READ_BUFFER)
         .write_buffer_size(64 << 10)
         .max_write_buffer_size((4 * max_message_size).max(1 << 20))
         .max_message_size(Some(max_message_size))
@@ -271,7 +306,7 @@ fn wire_len(message: &Message) -> usize {
     2 + extended + payload
 }
 
-async fn run_websocket(
+pub(crate) async fn run_websocket(
     shard: Rc<Shard>,
     mut ws: WebSocketStream<Counted<Stream>>,
     sent: Rc<Cell<u64>>,
@@ -364,10 +399,11 @@ async fn run_websocket(
                 ended_by = "client closed";
                 // tungstenite queued the answering close frame; send it so the client sees a
                 // clean closing handshake.
-                let _ = glommio::timer::timeout(CLOSE_TIMEOUT, async {
+                // Boxed, like the close below: rare states kept out of the long-lived future.
+                let _ = Box::pin(glommio::timer::timeout(CLOSE_TIMEOUT, async {
                     let _ = ws.flush().await;
                     Ok(())
-                })
+                }))
                 .await;
                 break None;
             }
@@ -409,14 +445,16 @@ async fn run_websocket(
             code: CloseCode::from(code),
             reason: reason.into(),
         };
-        let _ = glommio::timer::timeout(CLOSE_TIMEOUT, async {
+        // Boxed: the closing handshake's state would otherwise size the future every idle
+        // connection keeps (`footprint.rs`).
+        let _ = Box::pin(glommio::timer::timeout(CLOSE_TIMEOUT, async {
             let _ = ws.close(Some(frame)).await;
             // Every frame before the close frame is out: the room learns what left whole.
             session.on_closed();
             // Let the peer answer the close so the socket ends cleanly.
             while let Some(Ok(_)) = ws.next().await {}
             Ok(())
-        })
+        }))
         .await;
         // The close frame never went out: what left whole is final now.
         session.on_closed();

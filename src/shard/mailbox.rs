@@ -12,6 +12,8 @@ use crate::signal::Signal;
 
 /// How many times the limit a queue may reach while its client is still taking writes.
 const HARD_LIMIT_FACTOR: usize = 8;
+/// Entries a queue may keep room for once empty; beyond it the room is given back.
+const SHRINK_ABOVE: usize = 256;
 /// Queued bytes that count as full while the client takes no writes.
 const SOFT_BYTES: usize = 8 << 20;
 
@@ -202,6 +204,16 @@ impl Mailbox {
         if let Some(&(_, seq)) = in_flight.last() {
             self.delivered_seq.set(seq);
             in_flight.clear();
+        }
+        // After a burst, give back what the queues grew to, so a connection that goes idle
+        // does not keep its peak (issue 10). Only past a size no steady flow reaches, so the
+        // hot path never frees and regrows.
+        if in_flight.capacity() > SHRINK_ABOVE {
+            in_flight.shrink_to(0);
+        }
+        let mut queue = self.queue.borrow_mut();
+        if queue.capacity() > SHRINK_ABOVE && queue.is_empty() {
+            queue.shrink_to(0);
         }
     }
 
