@@ -15,6 +15,9 @@
 #           Members connect and authenticate right before their JoinRoom ("fresh"); with
 #           JOIN_AHEAD=1 both runs are repeated with members connected beforehand and silent
 #           until their JoinRoom (join-idle-ahead, join-load-ahead)
+#   crowd : (CROWD > 0, ours with one shard) the relay scenario again beside CROWD idle
+#           authenticated connections held by a second load generator -> relay p99 and
+#           deliveries per server CPU-second with the crowd, as ratios to the relay scenario
 #   ramp  : the offered rate rises step by step -> highest rate with 100% delivery and
 #           p99 < RAMP_P99_MS
 # and prints a markdown table (ours, 0.1.0, ratio). JSON results stay in OUT_DIR.
@@ -25,7 +28,9 @@
 # RAMP_REFINE, RAMP_MAX, RAMP_P99_MS, TWO_SHARDS=0|1, SERVER_CPU, CLIENT_CPU, OURS_PORT,
 # UPSTREAM_PORT, UPSTREAM_BIN, QUIET_WAIT (seconds to wait for other load to settle before each
 # scenario, 0 = don't), QUIET_CORES, OUT_DIR, BUILD=0 (skip cargo build), TABLE_ONLY=1 (print
-# the table from the JSON already in OUT_DIR), LOG_LEVEL (logging.level of ours, default warn
+# the table from the JSON already in OUT_DIR), CROWD (idle connections beside the relay, default 0
+# = no crowd scenario; 18000 for issue 10), UPSTREAM=0 (skip 0.1.0), OURS_BIN (another build of
+# ours, e.g. a baseline), LOG_LEVEL (logging.level of ours, default warn
 # like 0.1.0 here; records go to the server's stdout, a file), LOGGING=1 (only the logging cost: the relay
 # scenario on ours with logging at info, then off, in one table; about 1.5 min).
 set -euo pipefail
@@ -65,8 +70,10 @@ UPSTREAM_BIN=${UPSTREAM_BIN:-$HOME/sf-upstream/bin/signal-fish-server}
 QUIET_WAIT=${QUIET_WAIT:-60}
 QUIET_CORES=${QUIET_CORES:-0.3}
 OUT_DIR=${OUT_DIR:-$ROOT/target/bench-compare}
+CROWD=${CROWD:-0}
+UPSTREAM=${UPSTREAM:-1}
 
-OURS_BIN=$ROOT/target/release/signal-fish-server
+OURS_BIN=${OURS_BIN:-$ROOT/target/release/signal-fish-server}
 BENCH_BIN=$ROOT/target/release/signal-fish-bench
 
 say() { echo "compare.sh: $*" >&2; }
@@ -75,7 +82,7 @@ die() { say "$*"; exit 1; }
 source "$ROOT/benches/lib.sh"
 
 command -v jq >/dev/null || die "jq is required"
-[[ "${LOGGING:-0}" == 1 || -x "$UPSTREAM_BIN" ]] || die "no original server at $UPSTREAM_BIN
+[[ "${LOGGING:-0}" == 1 || "$UPSTREAM" == 0 || -x "$UPSTREAM_BIN" ]] || die "no original server at $UPSTREAM_BIN
   (cargo install signal-fish-server --version 0.1.0 --locked --root ~/sf-upstream)"
 
 if [[ "${BUILD:-1}" == 1 && "${TABLE_ONLY:-0}" != 1 ]]; then
@@ -85,7 +92,9 @@ fi
 mkdir -p "$OUT_DIR"
 WORK=$(mktemp -d)
 SERVER_PID=""
+CROWD_PID=""
 cleanup() {
+    stop_crowd
     stop_server
     rm -rf "$WORK"
 }
@@ -127,6 +136,31 @@ bench() {
         die "signal-fish-bench failed against $URL (see above): no valid result"
 }
 
+# The idle crowd: CROWD authenticated connections that only ping, from a load generator of
+# their own, open until stop_crowd. Returns once all of them are connected and authenticated.
+start_crowd() {
+    # Each connection is a descriptor on both sides: take the whole hard limit.
+    ulimit -n "$(ulimit -Hn)"
+    taskset -c "$CLIENT_CPU" "$BENCH_BIN" --url "$URL" --mode idle -n "$CROWD" \
+        --source-ip-count 2 --idle-settle 3600 --progress 0 --label crowd \
+        >"$WORK/crowd.json" 2>"$WORK/crowd.log" &
+    CROWD_PID=$!
+    until grep -q "connected" "$WORK/crowd.log"; do
+        kill -0 "$CROWD_PID" 2>/dev/null || die "the idle crowd's load generator quit: $(tail -3 "$WORK/crowd.log")"
+        sleep 0.5
+    done
+    say "crowd: $(grep -m1 connected "$WORK/crowd.log")"
+    grep -q "connected $CROWD (0 failed)" "$WORK/crowd.log" || die "the idle crowd is incomplete"
+}
+
+stop_crowd() {
+    if [[ -n "$CROWD_PID" ]]; then
+        kill -TERM "$CROWD_PID" 2>/dev/null || true
+        wait "$CROWD_PID" 2>/dev/null || true
+    fi
+    CROWD_PID=""
+}
+
 # run_all NAME KIND SHARDS PIN
 run_all() {
     local name=$1 kind=$2 shards=$3 pin=$4
@@ -142,6 +176,17 @@ run_all() {
     bench --mode relay -n "$PLAYERS" -p "$ROOM_SIZE" -r "$RATE" -d "$DURATION" -w "$WARMUP" \
         --payload-bytes "$PAYLOAD" --label "$name" >"$OUT_DIR/$name-relay.json"
     stop_server
+
+    if [[ "$CROWD" -gt 0 && "$name" == ours ]]; then
+        say "== $name: relay beside $CROWD idle connections"
+        wait_quiet
+        start_server "$kind" "$shards" "$pin"
+        start_crowd
+        bench --mode relay -n "$PLAYERS" -p "$ROOM_SIZE" -r "$RATE" -d "$DURATION" -w "$WARMUP" \
+            --payload-bytes "$PAYLOAD" --label "$name" >"$OUT_DIR/$name-relay-crowd.json"
+        stop_crowd
+        stop_server
+    fi
 
     if [[ "$JOIN" == 1 ]]; then
         local connect suffix
@@ -234,7 +279,7 @@ if [[ "${LOGGING:-0}" == 1 ]]; then
 fi
 if [[ "${TABLE_ONLY:-0}" != 1 ]]; then
     run_all ours ours 1 1
-    run_all upstream upstream 0 1
+    if [[ "$UPSTREAM" == 1 ]]; then run_all upstream upstream 0 1; else rm -f "$OUT_DIR"/upstream-*.json; fi
     if [[ "$TWO_SHARDS" == 1 ]]; then run_all ours2 ours 2 0; else rm -f "$OUT_DIR"/ours2-*.json; fi
 fi
 
@@ -308,6 +353,19 @@ TABLE=$OUT_DIR/compare.md
     row "server CPU during relay (cores)" lower relay '.relay.server.cpu_util' 3
     row "deliveries per server CPU-second" higher relay '.relay.server.deliveries_per_cpu_s' 0
     row "server RSS under relay load (KiB)" lower relay '.relay.server.rss_kb' 0
+    if [[ "$CROWD" -gt 0 ]]; then
+        cp99=$(val ours relay-crowd '.relay.relay.p99_ms'); p99=$(val ours relay '.relay.relay.p99_ms')
+        cdel=$(val ours relay-crowd '.relay.server.deliveries_per_cpu_s')
+        del=$(val ours relay '.relay.server.deliveries_per_cpu_s')
+        printf '| relay latency p99 (ms) beside %s idle connections (1 shard) | %s | | | lower | |\n' \
+            "$CROWD" "$(fmt "$cp99" 3)"
+        printf '| relay p99 with %s idle ÷ without (1 shard; goal ≤ 1.2) | %s | | | lower | |\n' \
+            "$CROWD" "$(ratio "$cp99" "$p99")"
+        printf '| deliveries per server CPU-second with %s idle ÷ without (1 shard) | %s | | | higher | |\n' \
+            "$CROWD" "$(ratio "$cdel" "$del")"
+        info "crowd run: delivery ratio, server errors (disconnects, Error frames)" relay-crowd \
+            '"\(.relay.delivery_ratio), \(.relay.disconnects) / \(.relay.other_frames.Error // 0)"'
+    fi
     if [[ "$RAMP" == 1 ]]; then
         row "ramp: highest rate with 100% delivery and p99 < ${RAMP_P99_MS} ms (msg/s per player)" higher ramp '.ramp.max_sustainable.rate_per_player' 1
         row "ramp: ... as deliveries/s" higher ramp '.ramp.max_sustainable.delivered_per_s' 0

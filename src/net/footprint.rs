@@ -20,6 +20,7 @@ mod tests {
         size_of::<Fut>()
     }
 
+    /// The same for five arguments.
     fn future_size5<A, B, C, D, E, Fut: Future>(_: impl FnOnce(A, B, C, D, E) -> Fut) -> usize {
         size_of::<Fut>()
     }
@@ -35,6 +36,11 @@ mod tests {
         eprintln!(
             "connection future {task} B, websocket {ws} B, session {session} B, mailbox {mailbox} B"
         );
-        assert!(task <= 1 << 20, "connection future {task} B");
+        // 1,896 B (debug) once the handshake was boxed out; it was 4,680 B before. A rise past
+        // this bound means some new state is held by every idle connection: box it if rare.
+        assert!(
+            task <= 2560,
+            "the connection task future grew to {task} B; see tuning.md section 8"
+        );
     }
 }
