@@ -159,6 +159,7 @@ pub fn render_prometheus(
     per_shard(&mut t, snapshot);
     // Ours (decision 3): a kept seat's buffer is bounded, oldest dropped first.
     t.single("signal_fish_reconnection_events_dropped_total", Counter, "Events a disconnected player missed beyond server.event_buffer_size (oldest first), so not replayed.", c.events_dropped);
+    t.single("signal_fish_rooms_active", Gauge, "Rooms open right now over all shards, empty rooms awaiting reconnection or expiry included.", snapshot.rooms.active_rooms());
     t.0
 }
 
@@ -287,7 +288,7 @@ mod tests {
         "signal_fish_dashboard_cache_refresh_failures_total",
     ];
 
-    const ADDED: [&str; 9] = [
+    const ADDED: [&str; 10] = [
         "signal_fish_room_creation_duration_seconds",
         "signal_fish_room_join_duration_seconds",
         "signal_fish_game_data_relay_duration_seconds",
@@ -297,9 +298,10 @@ mod tests {
         "signal_fish_shard_cross_shard_messages_received_total",
         "signal_fish_shard_inbox_depth",
         "signal_fish_reconnection_events_dropped_total",
+        "signal_fish_rooms_active",
     ];
 
-    const GAUGES: [&str; 11] = [
+    const GAUGES: [&str; 12] = [
         "signal_fish_connections_active",
         "signal_fish_rate_limit_minute_limit",
         "signal_fish_rate_limit_minute_used",
@@ -311,6 +313,7 @@ mod tests {
         "signal_fish_reconnection_sessions_active",
         "signal_fish_dashboard_cache_age_seconds",
         "signal_fish_shard_connections_active",
+        "signal_fish_rooms_active",
     ];
 
     fn fresh(shards: u32) -> MetricsSnapshot {
@@ -360,7 +363,7 @@ mod tests {
     fn fresh_output_has_every_family_in_order() {
         let text = render_prometheus(&fresh(2), 0, 0);
         let fams = families(&text);
-        assert_eq!(fams.len(), 58 + 9);
+        assert_eq!(fams.len(), 58 + ADDED.len());
         let names: Vec<&str> = fams.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names[..58], LEGACY);
         assert_eq!(names[58..], ADDED);
@@ -526,7 +529,7 @@ mod tests {
         // No shards (a default snapshot): headers only, still valid.
         let text = render_prometheus(&MetricsSnapshot::default(), 0, 0);
         assert!(!text.contains("{shard="));
-        assert_eq!(families(&text).len(), 67);
+        assert_eq!(families(&text).len(), 58 + ADDED.len());
     }
 
     /// Pipes `text` into `promtool check metrics`; `None` when promtool is not installed.
