@@ -36,7 +36,10 @@ impl ProcessStats {
         let ticks = procfs::ticks_per_second();
         let per_tick = |t: u64| (ticks > 0).then(|| t as f64 / ticks as f64);
         ProcessStats {
-            open_fds: me.as_ref().and_then(|p| p.fd_count().ok()).map(|n| n as u64),
+            open_fds: me
+                .as_ref()
+                .and_then(|p| p.fd_count().ok())
+                .map(|n| n as u64),
             max_fds: rlimit::getrlimit(rlimit::Resource::NOFILE)
                 .ok()
                 .map(|(soft, _)| soft),
@@ -154,7 +157,10 @@ mod tests {
         let started = stats.start_time_seconds.expect("start time");
         let now = chrono::Utc::now().timestamp() as f64;
         // This test process started a moment ago (allow for a clock tick of rounding).
-        assert!(started <= now + 1.0 && started > now - 3600.0, "{started} vs {now}");
+        assert!(
+            started <= now + 1.0 && started > now - 3600.0,
+            "{started} vs {now}"
+        );
     }
 
     #[test]

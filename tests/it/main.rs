@@ -24,6 +24,7 @@ mod lobby;
 mod metrics;
 mod nginx;
 mod not_in_room;
+mod process_metrics;
 mod quotas;
 mod reconnect;
 mod restart;
