@@ -27,10 +27,10 @@ fn main() {
 
 /// Reruns the script when `.git/<path>` changes (resolved by git, so worktrees work too).
 fn watch_git_path(path: &str) {
-    if let Some(full) = run("git", &["rev-parse", "--git-path", path]) {
-        if Path::new(&full).exists() {
-            println!("cargo:rerun-if-changed={full}");
-        }
+    if let Some(full) = run("git", &["rev-parse", "--git-path", path])
+        && Path::new(&full).exists()
+    {
+        println!("cargo:rerun-if-changed={full}");
     }
 }
 

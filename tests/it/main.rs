@@ -11,6 +11,7 @@ mod capacity;
 mod cli;
 mod client_addr;
 mod cross_shard;
+mod decode_errors;
 mod disconnect;
 mod expiry;
 mod game_data;
