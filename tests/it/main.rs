@@ -12,6 +12,7 @@ mod cli;
 mod client_addr;
 mod cross_shard;
 mod decode_errors;
+mod deploy;
 mod disconnect;
 mod expiry;
 mod game_data;
