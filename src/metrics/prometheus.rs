@@ -511,6 +511,23 @@ mod tests {
     }
 
     #[test]
+    fn rooms_active_sums_every_shards_rooms() {
+        let a = ShardMetrics::new(2);
+        a.rooms.borrow_mut().room_added("demo", 2);
+        a.rooms.borrow_mut().room_added("other", 0);
+        let b = ShardMetrics::new(2);
+        b.rooms.borrow_mut().room_added("demo", 1);
+        let merged =
+            MetricsSnapshot::merge(vec![a.snapshot(0, 0, 2), b.snapshot(1, 0, 1)], Utc::now());
+        let text = render_prometheus(&merged, 0, 0);
+        assert_eq!(
+            value(&text, "signal_fish_rooms_active").as_deref(),
+            Some("3")
+        );
+        assert!(text.contains("# TYPE signal_fish_rooms_active gauge\n"));
+    }
+
+    #[test]
     fn per_shard_series_carry_a_shard_label() {
         let text = render_prometheus(&sampled(), 0, 0);
         let has = |line: &str| text.lines().any(|l| l == line);
