@@ -5,7 +5,9 @@
 //! Start one with [`Server::start`].
 
 pub mod auth;
+pub mod cli;
 pub mod config;
+pub mod drain;
 pub mod limits;
 pub mod metrics;
 pub mod net;
@@ -16,4 +18,5 @@ pub mod session;
 pub mod shard;
 mod signal;
 
+pub use drain::{Drain, DrainEnd};
 pub use server::{Server, ServerHandle, StartError};

@@ -2,14 +2,16 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use glommio::{LocalExecutorBuilder, Placement};
 
 use crate::config::{Config, ConfigError};
+use crate::drain::Drain;
 use crate::net::edge::Edge;
 use crate::net::tls;
 use crate::shard::boot::{self, ShardBoot};
+use crate::shard::control::{self, ControlSender, ShardControl, ShardReport};
 use crate::shard::routing::MAX_SHARDS;
 
 /// Listen backlog per shard socket; the kernel caps it at `net.core.somaxconn`.
@@ -52,7 +54,10 @@ pub struct ServerHandle {
     addr: SocketAddr,
     max_connections: usize,
     shards: usize,
-    stop: Arc<AtomicBool>,
+    /// One control channel per shard, by index. Dropping them stops the shards.
+    control: Vec<ControlSender>,
+    /// What draining shards report.
+    reports: crossbeam_channel::Receiver<ShardReport>,
     threads: Vec<glommio::ExecutorJoinHandle<()>>,
 }
 
@@ -93,12 +98,18 @@ impl Server {
             .unwrap_or(addr);
         let (mut senders, mut receivers) = boot::build_mesh(shards);
         let config = Arc::new(config);
-        let stop = Arc::new(AtomicBool::new(false));
+        let (control, control_rx): (Vec<_>, Vec<_>) =
+            (0..shards).map(|_| control::channel()).unzip();
+        // Unbounded: a shard never waits on a report, and it sends one per change of its
+        // rooms in play, only while draining.
+        let (reports_tx, reports) = crossbeam_channel::unbounded();
         let mut threads = Vec::with_capacity(shards);
         // Each shard reports once it listens; a shard whose executor cannot be built dies
         // before that, which closes its sender.
         let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<()>(shards);
-        for (index, listener) in listeners.into_iter().enumerate().rev() {
+        for (index, (listener, control_rx)) in
+            listeners.into_iter().zip(control_rx).enumerate().rev()
+        {
             let boot = ShardBoot {
                 index: index as u32,
                 count: shards as u32,
@@ -107,7 +118,8 @@ impl Server {
                 listener,
                 senders: senders.pop().unwrap_or_default(),
                 receivers: receivers.pop().unwrap_or_default(),
-                stop: stop.clone(),
+                control: control_rx,
+                reports: reports_tx.clone(),
                 tls: tls.clone(),
                 ready: ready_tx.clone(),
             };
@@ -119,16 +131,15 @@ impl Server {
                 .name(&format!("shard-{index}"))
                 .io_memory(IO_MEMORY)
                 .spawn(move || boot::run(boot))
-                .map_err(|source| {
-                    stop.store(true, Ordering::Relaxed);
-                    StartError::Executor { index, source }
-                })?;
+                // Returning drops `control`, which stops the shards already started.
+                .map_err(|source| StartError::Executor { index, source })?;
             threads.push(handle);
         }
         drop(ready_tx);
+        drop(reports_tx);
         for _ in 0..shards {
             if ready_rx.recv_timeout(READY_TIMEOUT).is_err() {
-                stop.store(true, Ordering::Relaxed);
+                drop(control);
                 let failures: Vec<String> = threads
                     .into_iter()
                     .filter_map(|t| t.join().err().map(|e| e.to_string()))
@@ -140,7 +151,8 @@ impl Server {
             addr,
             max_connections,
             shards,
-            stop,
+            control,
+            reports,
             threads,
         })
     }
@@ -168,9 +180,19 @@ impl ServerHandle {
         self.shards
     }
 
+    /// Starts draining (decision 20) and returns once every shard drains: from then on
+    /// `/health` and `/v2/health` answer 503, WebSocket upgrades get 503 and new rooms are
+    /// refused, while rooms in play keep going. Wait for the end with [`Drain::wait`], then call
+    /// [`ServerHandle::shutdown`]. Shards stop on their own once `grace` has passed.
+    pub fn drain(&self, grace: Duration) -> Drain<'_> {
+        Drain::begin(&self.control, &self.reports, grace)
+    }
+
     /// Stops accepting, closes every WebSocket with 1001 and waits for the shards to finish.
     pub fn shutdown(self) {
-        self.stop.store(true, Ordering::Relaxed);
+        for shard in &self.control {
+            shard.send(ShardControl::Stop);
+        }
         for thread in self.threads {
             let _ = thread.join();
         }

@@ -14,6 +14,7 @@ mod env;
 mod error;
 mod load;
 mod protocol;
+mod redact;
 mod sections;
 mod security;
 mod validate;
@@ -90,7 +91,30 @@ impl Config {
     /// `SIGNAL_FISH_CONFIG_PATH` or else `./config.json`, then per-key env overrides.
     /// Warnings (unknown keys, weak metrics token) go to stderr. Does not validate.
     pub fn load() -> Result<Config, ConfigError> {
-        let env = load::process_env()?;
+        Self::load_with(None)
+    }
+
+    /// Like [`Config::load`], but `config_path` (the binary's `--config`), when given, is the
+    /// file read in place of `SIGNAL_FISH_CONFIG_PATH` or `./config.json`; it must exist.
+    pub fn load_with(config_path: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut env = load::process_env()?;
+        if let Some(path) = config_path {
+            // The file must be there: a typo must not fall back to another source silently.
+            if let Err(source) = std::fs::metadata(path) {
+                return Err(ConfigError::Read {
+                    source_label: format!("file {} (from --config)", path.display()),
+                    source,
+                });
+            }
+            let Some(text) = path.to_str() else {
+                return Err(ConfigError::Parse {
+                    source_label: format!("--config {}", path.display()),
+                    message: "the path is not valid UTF-8".to_owned(),
+                });
+            };
+            // The lookup takes the last value of a variable, so this one wins.
+            env.push(("SIGNAL_FISH_CONFIG_PATH".to_owned(), text.to_owned()));
+        }
         let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
         let stdin = load::read_stdin_if_requested(&env)?;
         let loaded = load::load_sources(&env, &cwd, stdin.as_deref())?;

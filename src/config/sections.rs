@@ -40,6 +40,9 @@ pub struct ServerConfig {
     /// New in this server: the address to listen on. `0.0.0.0` (all IPv4 interfaces), `::`
     /// (IPv6 and IPv4, dual-stack), or one interface's address such as `127.0.0.1` or `::1`.
     pub host: String,
+    /// New in this server: on the first SIGTERM/SIGINT, how long to keep rooms in play going
+    /// while refusing new connections and rooms (decision 20); 0 closes everything at once.
+    pub drain_grace_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -59,6 +62,7 @@ impl Default for ServerConfig {
             room_code_prefix: None,
             shards: 0,
             host: "0.0.0.0".to_owned(),
+            drain_grace_secs: 0,
         }
     }
 }

@@ -9,6 +9,10 @@ use super::error::ConfigError;
 /// The rule line of the metrics-credentials banner, as 0.1.0 prints it.
 const RULE: &str = "================================================================";
 
+/// The longest drain we accept (a day): longer is a unit mistake (milliseconds?) rather than
+/// a plan, and would hold a rolling restart for good.
+pub(crate) const MAX_DRAIN_GRACE_SECS: u64 = 86_400;
+
 /// Log levels `logging.level` accepts (ASCII case ignored, surrounding spaces trimmed).
 const LOG_LEVELS: &[&str] = &["trace", "debug", "info", "warn", "warning", "error", "err"];
 
@@ -27,6 +31,7 @@ impl Config {
     /// Then ours, each a value that would break the server rather than configure it:
     /// - zero `server.room_cleanup_interval`, `server.ping_timeout` or `rate_limit.time_window`
     ///   (0.1.0 panicked a task or expired every connection at once);
+    /// - `server.drain_grace_secs` above a day;
     /// - zero `websocket.batch_interval_ms` while `websocket.enable_batching` is on (a zero
     ///   flush period; with batching off the value is unused and accepted);
     /// - `server.default_max_players` 0 or above `protocol.max_players_limit`;
@@ -207,6 +212,16 @@ impl Config {
         ];
         for (key, value, unit) in positive {
             must_be_positive(key, value, unit)?;
+        }
+        let grace = self.server.drain_grace_secs;
+        if grace > MAX_DRAIN_GRACE_SECS {
+            return Err(ConfigError::invalid(
+                "server.drain_grace_secs",
+                format!(
+                    "server.drain_grace_secs must be at most {MAX_DRAIN_GRACE_SECS} seconds \
+                     (configured: {grace})"
+                ),
+            ));
         }
         if self.websocket.enable_batching {
             must_be_positive(

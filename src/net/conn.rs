@@ -25,6 +25,7 @@ use super::token_binding::{self, Binding};
 use crate::protocol::depth::{MAX_NESTING_DEPTH, TOO_DEEP_MESSAGE, json_too_deep};
 use crate::protocol::{ErrorCode, Frame, ServerMessage, close_code};
 use crate::session::{Session, Verdict};
+use crate::shard::drain::LiveConnection;
 use crate::shard::mailbox::{Mailbox, Outgoing};
 use crate::shard::{IpSlot, Shard, text_frame};
 
@@ -33,6 +34,8 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Serves one accepted TCP connection to the end, over TLS when `tls` is given.
 pub async fn serve(shard: Rc<Shard>, mut tcp: TcpStream, tls: Option<TlsAcceptor>) {
+    // Lets a stopping shard wait until this task, socket and all, is done.
+    let _live = LiveConnection::new(&shard);
     // Connection cap, PROXY header, per-IP slot (see `admission`), before any TLS byte.
     let Some(mut gate) = Gate::open(&shard, &mut tcp, Instant::now()).await else {
         return;
@@ -77,6 +80,10 @@ pub async fn serve(shard: Rc<Shard>, mut tcp: TcpStream, tls: Option<TlsAcceptor
     let mut response = match route(&head.path) {
         // Any OPTIONS request is a CORS preflight, whatever the path (operations.md §3.4).
         _ if head.method == "OPTIONS" => shard.cors.preflight(origin),
+        // Draining (decision 20): tell load balancers to stop sending players here.
+        Route::Health if (head.method == "GET" || head_only) && shard.drain.is_draining() => {
+            text_response(503, "Service Unavailable", "Draining", head_only)
+        }
         Route::Health if head.method == "GET" || head_only => {
             text_response(200, "OK", "OK", head_only)
         }
@@ -84,6 +91,9 @@ pub async fn serve(shard: Rc<Shard>, mut tcp: TcpStream, tls: Option<TlsAcceptor
         Route::NotFound => text_response(404, "Not Found", "Not Found", head_only),
         route @ (Route::Metrics | Route::MetricsProm) => {
             super::metrics::respond(&shard, &head, route).await
+        }
+        Route::WebSocket if shard.drain.is_draining() => {
+            text_response(503, "Service Unavailable", "Server is draining", head_only)
         }
         Route::WebSocket => match upgrade(&shard, &stream, &head, peer_is_trusted_proxy) {
             Ok((response, bound)) => match gate.websocket(&shard, &head).await {

@@ -53,6 +53,13 @@ impl Session {
         {
             Some(Err(reason)) => return self.refuse_join(reason, ErrorCode::InvalidRoomCode),
             Some(Ok(code)) => Some(code),
+            // Draining (decision 20): rooms in play go on, no new ones start.
+            None if self.shard.drain.is_draining() => {
+                return self.reply(&ServerMessage::join_failed(
+                    "Server is shutting down; no new rooms can be created".to_owned(),
+                    ErrorCode::ServiceUnavailable,
+                ));
+            }
             None => None,
         };
         let joiner = Joiner {

@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::os::fd::{FromRawFd, IntoRawFd};
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_rustls::{TlsAcceptor, rustls};
@@ -14,19 +13,14 @@ use glommio::net::TcpListener;
 use glommio::{Latency, Shares};
 use socket2::{Domain, Socket, Type};
 
-use super::mailbox::Control;
+use super::control::{ControlReceiver, ShardControl, ShardReport};
 use super::outbox::{Batch, run_flusher, run_receiver};
-use super::{Shard, sweep};
+use super::{Shard, drain, sweep};
 use crate::config::Config;
 use crate::net::edge::Edge;
-use crate::protocol::close_code;
 
 /// Batches that may wait in one shard-to-shard channel before the sender's flusher waits.
 const CHANNEL_BATCHES: usize = 1024;
-/// How often a shard checks whether the process asked it to stop.
-const STOP_POLL: Duration = Duration::from_millis(20);
-/// How long a stopping shard waits for its connections to close.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Everything one shard needs to start on its thread.
 pub struct ShardBoot {
@@ -40,7 +34,10 @@ pub struct ShardBoot {
     pub senders: Vec<Option<SharedSender<Batch>>>,
     /// Receivers from every peer, by peer index.
     pub receivers: Vec<Option<SharedReceiver<Batch>>>,
-    pub stop: Arc<AtomicBool>,
+    /// Drain and stop orders from the process.
+    pub control: ControlReceiver,
+    /// Where the shard reports its rooms in play while draining.
+    pub reports: crossbeam_channel::Sender<ShardReport>,
     /// The TLS configuration every shard shares, when `security.transport.tls.enabled`.
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Told once this shard listens.
@@ -141,8 +138,8 @@ pub fn build_mesh(
     (senders, receivers)
 }
 
-/// Runs one shard on the current (executor) thread until the stop flag is raised and its
-/// connections have closed.
+/// Runs one shard on the current (executor) thread until the process tells it to stop (or a
+/// drain's deadline passes) and its connections have closed.
 pub async fn run(boot: ShardBoot) {
     // glommio 0.9's first timer on Linux >= 6.6 fires 30-50 ms late; take that hit here, not
     // on a client's first timeout.
@@ -185,13 +182,7 @@ pub async fn run(boot: ShardBoot) {
     let listener = unsafe { TcpListener::from_raw_fd(boot.listener.into_raw_fd()) };
     let _ = boot.ready.send(());
     drop(boot.ready);
-    let stop = boot.stop.clone();
     let tls = boot.tls.map(TlsAcceptor::from);
-    let stopped = async {
-        while !stop.load(Ordering::Relaxed) {
-            glommio::timer::sleep(STOP_POLL).await;
-        }
-    };
     let accepting = async {
         loop {
             match listener.accept().await {
@@ -207,16 +198,48 @@ pub async fn run(boot: ShardBoot) {
             }
         }
     };
-    futures_lite::future::or(stopped, accepting).await;
+    // Accept until told to stop; a drain keeps accepting so health checks get their 503.
+    let controlled = obey(&shard, &boot.control, &boot.reports, background);
+    futures_lite::future::or(controlled, accepting).await;
     drop(listener);
+    // Graceful shutdown (decisions 15 and 20): close every WebSocket with 1001.
+    drain::close_all(&shard).await;
+}
 
-    // Graceful shutdown (decision 15): close every WebSocket with 1001, wait for them briefly.
-    shard.control_all_local(Control::Close {
-        code: close_code::GOING_AWAY,
-        reason: "server shutting down",
-    });
-    let deadline = Instant::now() + DRAIN_TIMEOUT;
-    while shard.session_count() > 0 && Instant::now() < deadline {
-        glommio::timer::sleep(Duration::from_millis(10)).await;
+/// Follows the process's orders until `Stop`, or until the deadline of a drain passes (so a
+/// draining shard ends on time even if the process's stop were late).
+async fn obey(
+    shard: &Rc<Shard>,
+    control: &ControlReceiver,
+    reports: &crossbeam_channel::Sender<ShardReport>,
+    background: glommio::TaskQueueHandle,
+) {
+    let mut deadline: Option<Instant> = None;
+    loop {
+        let order = match deadline {
+            None => control.recv().await,
+            Some(at) => {
+                let expiry = async {
+                    glommio::timer::sleep(at.saturating_duration_since(Instant::now())).await;
+                    ShardControl::Stop
+                };
+                futures_lite::future::or(control.recv(), expiry).await
+            }
+        };
+        match order {
+            ShardControl::Drain { deadline: at } => {
+                deadline = Some(deadline.map_or(at, |d| d.min(at)));
+                let first = shard.drain.begin();
+                // Every drain order is answered, so the process knows the shard drains now.
+                let rooms = drain::report_rooms(shard, reports);
+                if first {
+                    let watch = drain::watch_rooms(shard.clone(), reports.clone(), rooms);
+                    if let Ok(task) = glommio::spawn_local_into(watch, background) {
+                        task.detach();
+                    }
+                }
+            }
+            ShardControl::Stop => return,
+        }
     }
 }

@@ -8,6 +8,8 @@
 //! outboxes (`outbox.rs`).
 
 pub mod boot;
+pub mod control;
+pub mod drain;
 mod gatekeeper;
 pub use gatekeeper::{IpSlot, IpVerdict};
 pub mod mailbox;
@@ -84,6 +86,8 @@ pub struct Shard {
     next_scrape: Cell<u64>,
     /// Frames a connection may have queued before it counts as too slow (decision 10).
     pub mailbox_limit: usize,
+    /// Whether the shard drains (decision 20), and the wake-ups of its drain tasks.
+    pub drain: drain::DrainState,
 }
 
 impl Shard {
@@ -123,6 +127,7 @@ impl Shard {
             scrapes: RefCell::new(AHashMap::new()),
             next_scrape: Cell::new(1),
             mailbox_limit,
+            drain: drain::DrainState::default(),
         }
     }
 
@@ -243,6 +248,7 @@ impl Shard {
                 },
             }
         }
+        self.drain.owner_worked();
     }
 
     /// Puts a frame in this shard's mailboxes for `slots`. Relayed game data is timed here,
@@ -425,6 +431,13 @@ impl Shard {
     /// Rooms owned here.
     pub fn owned_rooms(&self) -> usize {
         self.owner.borrow().room_count()
+    }
+
+    /// Rooms owned here that still have a connected player: what a drain waits for. A room
+    /// whose players all dropped only waits for reconnections, which a draining server no
+    /// longer accepts.
+    pub fn rooms_in_play(&self) -> usize {
+        self.owner.borrow().occupied_room_count()
     }
 }
 

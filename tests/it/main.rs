@@ -14,6 +14,7 @@ mod cross_shard;
 mod decode_errors;
 mod deploy;
 mod disconnect;
+mod drain;
 mod expiry;
 mod game_data;
 mod haproxy;

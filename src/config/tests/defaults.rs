@@ -14,7 +14,8 @@ fn default_tree_matches_the_key_reference() {
             "reconnection_window": 300, "event_buffer_size": 100, "enable_reconnection": true,
             "heartbeat_throttle_secs": 30, "region_id": "default", "room_code_prefix": null,
             "shards": 0,
-            "host": "0.0.0.0"
+            "host": "0.0.0.0",
+            "drain_grace_secs": 0
         },
         "rate_limit": { "max_room_creations": 5, "time_window": 60, "max_join_attempts": 20 },
         "protocol": {

@@ -265,3 +265,17 @@ fn edge_keys_from_the_environment() {
     .unwrap();
     assert_eq!(cfg.security.trusted_proxies, vec!["192.168.0.0/16"]);
 }
+
+#[test]
+fn drain_grace_comes_from_either_prefix() {
+    for var in [
+        "SIGNAL_FISH_SERVER__DRAIN_GRACE_SECS",
+        "SIGNAL_FISH__SERVER__DRAIN_GRACE_SECS",
+    ] {
+        assert_eq!(
+            load_env(&[(var, "45")]).unwrap().server.drain_grace_secs,
+            45,
+            "{var}"
+        );
+    }
+}

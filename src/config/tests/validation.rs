@@ -339,3 +339,17 @@ fn bind_host_and_trusted_proxies_must_parse() {
     assert_eq!(key, "security.trusted_proxies");
     assert!(message.contains("`10.0.0.0/40`"), "{message}");
 }
+
+#[test]
+fn drain_grace_is_bounded_by_a_day() {
+    let mut cfg = Config::default();
+    assert_eq!(cfg.server.drain_grace_secs, 0);
+    cfg.server.drain_grace_secs = 86_400;
+    cfg.validate().unwrap();
+    cfg.server.drain_grace_secs = 86_401;
+    fails(
+        &cfg,
+        "server.drain_grace_secs",
+        "server.drain_grace_secs must be at most 86400 seconds (configured: 86401)",
+    );
+}

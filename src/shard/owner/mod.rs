@@ -236,6 +236,16 @@ impl Owner {
         self.rooms.by_id.len()
     }
 
+    /// How many rooms this shard owns that have at least one connected player (a walk over the
+    /// rooms: for draining, not for hot paths).
+    pub fn occupied_room_count(&self) -> usize {
+        self.rooms
+            .by_id
+            .values()
+            .filter(|owned| !owned.room.is_empty())
+            .count()
+    }
+
     /// A room this shard owns, by id (for tests and introspection).
     pub fn room(&self, id: &RoomId) -> Option<&Room> {
         self.rooms.by_id.get(id).map(|owned| &owned.room)

@@ -1,0 +1,186 @@
+//! The control plane: what the process tells a shard (drain, stop) and what a shard reports
+//! back while it drains.
+//!
+//! The process side is an ordinary thread (the signal loop of the binary, or a test), not an
+//! executor, so glommio's shared channels (whose sender must be connected from an executor) do
+//! not fit. Messages travel in a bounded `crossbeam-channel`; a crossbeam receiver cannot wake
+//! a parked glommio executor by itself, so the sender also wakes the receiving task through an
+//! [`AtomicWaker`]. A glommio task's waker woken from a foreign thread queues itself on that
+//! executor and writes its eventfd, which wakes the executor out of its io_uring wait: the shard
+//! reacts at once and never polls.
+
+use std::future::poll_fn;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
+use futures_util::task::AtomicWaker;
+
+/// Control messages that may wait for one shard. The process sends at most a drain and a stop.
+const CAPACITY: usize = 4;
+
+/// What the process tells a shard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardControl {
+    /// Start draining (decision 20): refuse new upgrades and rooms, answer health with 503,
+    /// keep existing rooms playing, and report rooms in play until told to stop. `deadline` is
+    /// when the process will stop the shard at the latest.
+    Drain { deadline: Instant },
+    /// Stop accepting, close every WebSocket with 1001 and exit.
+    Stop,
+}
+
+/// What a draining shard tells the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardReport {
+    /// Shard `shard` owns `rooms` rooms that still have a connected player. The first report
+    /// after a `Drain` also says the shard now drains.
+    RoomsInPlay { shard: u32, rooms: usize },
+}
+
+/// The process's end of one shard's control channel. Dropping it stops the shard, so a
+/// server whose handle is dropped does not run on unseen.
+pub struct ControlSender {
+    tx: Option<Sender<ShardControl>>,
+    waker: Arc<AtomicWaker>,
+}
+
+/// The shard's end of its control channel.
+pub struct ControlReceiver {
+    rx: Receiver<ShardControl>,
+    waker: Arc<AtomicWaker>,
+}
+
+/// A control channel for one shard.
+pub fn channel() -> (ControlSender, ControlReceiver) {
+    let (tx, rx) = crossbeam_channel::bounded(CAPACITY);
+    let waker = Arc::new(AtomicWaker::new());
+    (
+        ControlSender {
+            tx: Some(tx),
+            waker: waker.clone(),
+        },
+        ControlReceiver { rx, waker },
+    )
+}
+
+impl ControlSender {
+    /// Queues `msg` and wakes the shard. Returns false when the shard is gone (its executor
+    /// ended) or its queue is full of earlier messages, which it will act on first.
+    pub fn send(&self, msg: ShardControl) -> bool {
+        let Some(tx) = &self.tx else { return false };
+        let sent = match tx.try_send(msg) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
+        };
+        self.waker.wake();
+        sent
+    }
+}
+
+impl Drop for ControlSender {
+    fn drop(&mut self) {
+        // Disconnect first, then wake: the shard sees the channel closed and stops.
+        self.tx = None;
+        self.waker.wake();
+    }
+}
+
+impl ControlReceiver {
+    /// The next control message; `Stop` once the process's end is gone.
+    pub async fn recv(&self) -> ShardControl {
+        poll_fn(|cx| {
+            // Register before the second look, so a message sent in between still wakes us.
+            if let Some(msg) = self.try_recv() {
+                return Poll::Ready(msg);
+            }
+            self.waker.register(cx.waker());
+            match self.try_recv() {
+                Some(msg) => Poll::Ready(msg),
+                None => Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    fn try_recv(&self) -> Option<ShardControl> {
+        match self.rx.try_recv() {
+            Ok(msg) => Some(msg),
+            Err(TryRecvError::Disconnected) => Some(ShardControl::Stop),
+            Err(TryRecvError::Empty) => None,
+        }
+    }
+}
+
+impl Drop for ControlReceiver {
+    fn drop(&mut self) {
+        // Drop the registered waker here, on the shard's own thread, rather than leave it to
+        // the process thread after the executor is gone.
+        drop(self.waker.take());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_arrive_in_order_and_a_dropped_sender_means_stop() {
+        let (tx, rx) = channel();
+        let deadline = Instant::now();
+        assert!(tx.send(ShardControl::Drain { deadline }));
+        let first = futures_lite::future::block_on(rx.recv());
+        assert_eq!(first, ShardControl::Drain { deadline });
+        drop(tx);
+        assert_eq!(
+            futures_lite::future::block_on(rx.recv()),
+            ShardControl::Stop
+        );
+    }
+
+    #[test]
+    fn a_waiting_receiver_is_woken_by_another_thread() {
+        let (tx, rx) = channel();
+        let sender = std::thread::spawn(move || {
+            assert!(tx.send(ShardControl::Stop));
+            tx
+        });
+        assert_eq!(
+            futures_lite::future::block_on(rx.recv()),
+            ShardControl::Stop
+        );
+        drop(sender.join().expect("sender thread"));
+    }
+
+    #[test]
+    fn a_parked_glommio_executor_wakes_for_a_message_from_a_plain_thread() {
+        let (tx, rx) = channel();
+        let (waiting_tx, waiting_rx) = std::sync::mpsc::channel();
+        let (got_tx, got_rx) = std::sync::mpsc::channel();
+        let executor = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+            .spawn(move || async move {
+                // Nothing else runs on this executor: with the message not sent yet it parks
+                // in io_uring, and only the waker can bring it back.
+                let _ = waiting_tx.send(());
+                let _ = got_tx.send(rx.recv().await);
+            })
+            .expect("executor starts");
+        waiting_rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("executor runs");
+        assert!(tx.send(ShardControl::Stop));
+        let got = got_rx.recv_timeout(std::time::Duration::from_secs(10));
+        assert_eq!(got, Ok(ShardControl::Stop), "the executor was not woken");
+        executor.join().expect("executor ends");
+    }
+
+    #[test]
+    fn a_full_queue_refuses_instead_of_blocking() {
+        let (tx, _rx) = channel();
+        for _ in 0..CAPACITY {
+            assert!(tx.send(ShardControl::Stop));
+        }
+        assert!(!tx.send(ShardControl::Stop));
+    }
+}
