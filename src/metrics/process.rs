@@ -122,6 +122,20 @@ pub fn render_process(out: &mut String, stats: &ProcessStats, build: &BuildInfo)
     let _ = writeln!(out, "}} 1");
 }
 
+/// Appends `signal_fish_draining`: 1 from a drain (`server.drain_grace_secs`) or stop on, so an
+/// alert can catch a drain that never ends. Every shard drains together, so the scraping
+/// shard's own state is the process's.
+pub fn render_draining(out: &mut String, draining: bool) {
+    let name = "signal_fish_draining";
+    header(
+        out,
+        name,
+        "gauge",
+        "1 while the server drains before stopping (health answers 503, no new rooms), else 0.",
+    );
+    let _ = writeln!(out, "{name} {}", u8::from(draining));
+}
+
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");

@@ -1,5 +1,5 @@
 //! The families beside the 0.1.0 set: `process_*` (read from /proc at scrape time),
-//! `signal_fish_build_info` and `signal_fish_rooms_active`.
+//! `signal_fish_build_info`, `signal_fish_rooms_active` and `signal_fish_draining`.
 //!
 //! The process figures are checked on the real binary in a child process: this test binary
 //! runs other tests in parallel, whose sockets would blur an open-fd count taken here.
@@ -185,5 +185,18 @@ fn rooms_active_follows_creates_and_leaves_on_both_shards() {
     assert_eq!(rooms(), 0.0);
     let text = get(port, "/metrics/prom", None).2;
     promtool_check(&text);
+    server.shutdown();
+}
+
+#[test]
+fn draining_gauge_says_when_the_server_drains() {
+    let server = start_with(|_| {});
+    let port = server.port();
+    let draining = || prom_value(&get(port, "/metrics/prom", None).2, "signal_fish_draining");
+    assert_eq!(draining(), 0.0);
+    let drain = server.drain(EVENT_TIMEOUT);
+    // `drain` returns once every shard drains, and scrapes still answer while it lasts.
+    assert_eq!(draining(), 1.0);
+    drop(drain);
     server.shutdown();
 }
