@@ -55,14 +55,16 @@ impl ProcessStats {
     }
 }
 
-/// Boot time plus the start offset; constant for the process, so worked out once.
+/// Boot time plus the start offset; constant for the process, so worked out once (a failed
+/// reading is tried again at the next scrape).
 fn start_time_seconds(stat: Option<&procfs::process::Stat>, ticks: u64) -> Option<f64> {
-    static START: OnceLock<Option<f64>> = OnceLock::new();
-    *START.get_or_init(|| {
-        let boot = procfs::boot_time_secs().ok()?;
-        let since_boot = stat?.starttime as f64 / (ticks > 0).then_some(ticks)? as f64;
-        Some(boot as f64 + since_boot)
-    })
+    static START: OnceLock<f64> = OnceLock::new();
+    if let Some(start) = START.get() {
+        return Some(*start);
+    }
+    let boot = procfs::boot_time_secs().ok()?;
+    let since_boot = stat?.starttime as f64 / (ticks > 0).then_some(ticks)? as f64;
+    Some(*START.get_or_init(|| boot as f64 + since_boot))
 }
 
 /// What this binary is, for `signal_fish_build_info`.
