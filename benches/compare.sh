@@ -89,31 +89,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The original reads config.json from its working directory; ours reads the same file and takes
-# the port and shard count from the environment. Limits are lifted so they do not interfere.
-cat >"$WORK/config.json" <<EOF
-{
-  "port": $UPSTREAM_PORT,
-  "server": { "max_rooms_per_game": 1000000 },
-  "rate_limit": { "max_room_creations": 1000000, "time_window": 60, "max_join_attempts": 1000000 },
-  "logging": { "enable_file_logging": false },
-  "security": {
-    "require_websocket_auth": true,
-    "require_metrics_auth": false,
-    "max_connections_per_ip": 1000000,
-    "authorized_apps": [
-      {
-        "app_id": "bench",
-        "app_secret": "unused-by-0.1.0",
-        "app_name": "Bench",
-        "max_rooms": 1000000,
-        "max_players_per_room": 100,
-        "rate_limit_per_minute": 100000000
-      }
-    ]
-  }
-}
-EOF
+# Both servers read config.json from their working directory: benches/config.json, the limits
+# lifted so they do not interfere (the README's "Benchmarks" says why each one). The original
+# takes its port from the file, ours from the environment.
+jq --argjson port "$UPSTREAM_PORT" '.port = $port' "$ROOT/benches/config.json" >"$WORK/config.json"
 
 # start_server ours|upstream SHARDS PIN
 start_server() {
@@ -140,7 +119,10 @@ start_server() {
     die "$kind server did not start"
 }
 
-bench() { taskset -c "$CLIENT_CPU" "$BENCH_BIN" --url "$URL" --server-pid "$SERVER_PID" "$@"; }
+bench() {
+    taskset -c "$CLIENT_CPU" "$BENCH_BIN" --url "$URL" --server-pid "$SERVER_PID" "$@" ||
+        die "signal-fish-bench failed against $URL (see above): no valid result"
+}
 
 # run_all NAME KIND SHARDS PIN
 run_all() {

@@ -13,7 +13,7 @@
 #   relay : PLAYERS players in rooms of ROOM_SIZE, RATE msg/s each, DURATION s after WARMUP s
 #           -> relay p50/p99/p99.9, delivery ratio, deliveries per server CPU-second
 # Every connection pays a full TLS handshake (the generator resumes no session), as a crowd of
-# distinct players would. Per-IP limits are lifted as in compare.sh.
+# distinct players would. Limits are lifted by benches/config.json, as in compare.sh.
 #
 # Prints a markdown table (plain, TLS, TLS / plain) and keeps the JSON in OUT_DIR.
 # Knobs (environment): IDLE_CONNS PLAYERS ROOM_SIZE RATE DURATION WARMUP PAYLOAD
@@ -90,36 +90,11 @@ make_certificates() {
     cat "$WORK/ca.pem" >>"$WORK/server.crt"
 }
 
-# --- server configs: limits lifted (as in compare.sh), TLS on or off ---------------------------
+# --- server configs: benches/config.json (limits lifted), TLS on or off ------------------------
 write_config() { # write_config FILE TLS(true|false)
-    cat >"$1" <<EOF
-{
-  "server": { "max_rooms_per_game": 1000000 },
-  "rate_limit": { "max_room_creations": 1000000, "time_window": 60, "max_join_attempts": 1000000 },
-  "logging": { "enable_file_logging": false },
-  "security": {
-    "require_websocket_auth": true,
-    "require_metrics_auth": false,
-    "max_connections_per_ip": 1000000,
-    "transport": {
-      "tls": {
-        "enabled": $2,
-        "certificate_path": "$WORK/server.crt",
-        "private_key_path": "$WORK/server.key"
-      }
-    },
-    "authorized_apps": [
-      {
-        "app_id": "bench",
-        "app_name": "Bench",
-        "max_rooms": 1000000,
-        "max_players_per_room": 100,
-        "rate_limit_per_minute": 100000000
-      }
-    ]
-  }
-}
-EOF
+    jq --argjson on "$2" --arg crt "$WORK/server.crt" --arg key "$WORK/server.key" \
+        '.security.transport.tls = {enabled: $on, certificate_path: $crt, private_key_path: $key}' \
+        "$ROOT/benches/config.json" >"$1"
 }
 
 # start_server plain|tls
@@ -153,7 +128,8 @@ start_server() {
 
 bench() {
     taskset -c "$CLIENT_CPU" "$BENCH_BIN" --url "$URL" "${BENCH_TLS[@]}" \
-        --server-pid "$SERVER_PID" --connect-concurrency "$CONNECT_CONCURRENCY" "$@"
+        --server-pid "$SERVER_PID" --connect-concurrency "$CONNECT_CONCURRENCY" "$@" ||
+        die "signal-fish-bench failed against $URL (see above): no valid result"
 }
 
 run_variant() { # run_variant plain|tls

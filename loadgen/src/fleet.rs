@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::clock::{mono_ns, secs_ns, sleep_until, until};
 use crate::engine::{Engine, EngineConfig};
+use crate::failures::Failures;
 use crate::procstat;
 use crate::report::{Cmd, ConnectReport, Event, JoinReport, ProbePlan, StepPlan, StepReport};
 use crate::summary::{self, StepSummary};
@@ -439,11 +440,20 @@ pub fn coordinate(cli: &Cli, config: Arc<EngineConfig>) -> Result<(), String> {
         fleet.units,
         cli.processes,
     );
-    let result = run(cli, &mut fleet, before);
+    let mut failures = Failures::new(cli.max_failures);
+    let result = run(cli, &mut fleet, before, &mut failures);
     fleet.quit();
     let mut out = result?;
     out["label"] = json!(cli.label);
+    out["failures"] = json!(failures);
+    eprintln!("  {}", failures.line());
     println!("{out}");
+    if failures.exceeded() {
+        return Err(format!(
+            "{} setup failures, more than --max-failures {}: these numbers do not describe the load asked for",
+            failures.total, failures.allowed
+        ));
+    }
     Ok(())
 }
 
@@ -476,7 +486,14 @@ fn connect_cpu(
     out
 }
 
-fn run(cli: &Cli, fleet: &mut Fleet, before: Option<procstat::Sample>) -> Result<Value, String> {
+/// Runs the scenario. Setup failures go into `failures`; once they exceed the threshold the run
+/// stops after that phase (what was measured so far is still returned).
+fn run(
+    cli: &Cli,
+    fleet: &mut Fleet,
+    before: Option<procstat::Sample>,
+    failures: &mut Failures,
+) -> Result<Value, String> {
     let pid = cli.server_pid;
     let server_start = pid.and_then(procstat::sample);
     let client_start = procstat::sample(std::process::id());
@@ -508,6 +525,10 @@ fn run(cli: &Cli, fleet: &mut Fleet, before: Option<procstat::Sample>) -> Result
         "connect": connect,
         "connect_cpu": connect_cpu,
     });
+    failures.add_connections(connect.failed);
+    if failures.exceeded() {
+        return Ok(out);
+    }
     if cli.mode == Mode::Idle {
         sleep_until(mono_ns() + secs_ns(cli.idle_settle));
         let after = pid.and_then(procstat::sample);
@@ -541,7 +562,11 @@ fn run(cli: &Cli, fleet: &mut Fleet, before: Option<procstat::Sample>) -> Result
             join.join.p99_ms,
             first_error(&join.errors),
         );
+        failures.add_rooms(join.rooms_failed, join.joins_failed);
         out["join"] = json!(join);
+        if failures.exceeded() {
+            return Ok(out);
+        }
     }
     out["room_size"] = json!(cli.room_size);
     out["rooms"] = json!(cli.room_count());
@@ -754,6 +779,7 @@ fn run(cli: &Cli, fleet: &mut Fleet, before: Option<procstat::Sample>) -> Result
                 summary::paced_line(&paced),
                 first_error(&paced.errors)
             );
+            failures.add_rooms(paced.rooms_failed, paced.joins_failed);
             out["paced"] = json!(paced);
         }
         Mode::Idle => unreachable!("handled above"),

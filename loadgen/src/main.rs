@@ -7,6 +7,7 @@
 
 mod clock;
 mod engine;
+mod failures;
 mod fleet;
 mod procstat;
 mod report;
@@ -127,6 +128,11 @@ pub struct Cli {
     /// Seconds allowed to connect + authenticate, and for each JoinRoom.
     #[arg(long, default_value_t = 10.0)]
     pub setup_timeout: f64,
+    /// Failed connections plus failed rooms tolerated before the run counts as failed (exit 1,
+    /// stopping after the phase that exceeded it). A failed run's numbers describe a different
+    /// load than the one asked for.
+    #[arg(long, default_value_t = 0)]
+    pub max_failures: u64,
     /// Seconds between Ping frames of a running connection.
     #[arg(long, default_value_t = 10.0)]
     pub heartbeat: f64,

@@ -236,3 +236,128 @@ fn join_mode_paced_rooms_with_and_without_background() {
     assert!(idle.get("relay").is_none());
     server.shutdown();
 }
+
+/// Runs the binary expecting it to fail the run; returns its JSON line and stderr.
+fn bench_failing(port: u16, args: &[&str]) -> (Value, String) {
+    let out = bench_output(port, args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the run should fail (exit 1):\n{stderr}"
+    );
+    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    let json = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    (json, stderr)
+}
+
+fn bench_output(port: u16, args: &[&str]) -> std::process::Output {
+    let url = format!("ws://127.0.0.1:{port}/v2/ws");
+    Command::new(env!("CARGO_BIN_EXE_signal-fish-bench"))
+        .args(["--url", &url, "--progress", "0", "--setup-timeout", "5"])
+        .args(args)
+        .output()
+        .expect("bench runs")
+}
+
+/// A relay run short enough for tests: 8 players in rooms of 4.
+const SHORT_RELAY: &[&str] = &["-n", "8", "-p", "4", "-r", "10", "-d", "0.5", "-w", "0"];
+
+#[test]
+fn nothing_listening_fails_the_run() {
+    // A port that was free a moment ago: every connect is refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let (out, stderr) = bench_failing(port, SHORT_RELAY);
+    assert_eq!(out["failures"]["connections"], 8, "{out}");
+    assert!(
+        stderr.contains("failures: 8 connections"),
+        "no failure summary:\n{stderr}"
+    );
+    // It stopped after the connect phase instead of "measuring" empty rooms.
+    assert!(out.get("relay").is_none(), "{out}");
+}
+
+#[test]
+fn refused_connections_fail_the_run_unless_tolerated() {
+    // 4 connections per IP for 8 players (all of them from 127.0.0.1).
+    let start_capped = || {
+        let mut config = Config {
+            port: 0,
+            ..Config::default()
+        };
+        config.server.shards = 1;
+        config.security.max_connections_per_ip = 4;
+        config.rate_limit.max_room_creations = 100_000;
+        config.rate_limit.max_join_attempts = 100_000;
+        Server::start(config).expect("server starts")
+    };
+    let server = start_capped();
+    let (out, stderr) = bench_failing(server.port(), SHORT_RELAY);
+    assert_eq!(out["connect"]["ok"], 4, "{out}");
+    assert_eq!(out["failures"]["connections"], 4, "{out}");
+    assert!(stderr.contains("TOO_MANY_CONNECTIONS"), "{stderr}");
+    server.shutdown();
+
+    let server = start_capped();
+    let mut args = SHORT_RELAY.to_vec();
+    args.extend(["--max-failures", "10"]);
+    let out = bench_output(server.port(), &args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "tolerated failures still failed:\n{stderr}"
+    );
+    assert!(stderr.contains("failures: 4 connections"), "{stderr}");
+    server.shutdown();
+}
+
+#[test]
+fn refused_room_creations_fail_the_run() {
+    let mut config = Config {
+        port: 0,
+        ..Config::default()
+    };
+    config.server.shards = 1;
+    config.security.max_connections_per_ip = 100_000;
+    config.rate_limit.max_room_creations = 1;
+    config.rate_limit.max_join_attempts = 100_000;
+    let server = Server::start(config).expect("server starts");
+    let (out, stderr) = bench_failing(server.port(), SHORT_RELAY);
+    assert_eq!(out["failures"]["connections"], 0, "{out}");
+    assert_eq!(out["failures"]["rooms"], 1, "{out}");
+    assert_eq!(out["join"]["rooms_ok"], 1, "{out}");
+    assert!(stderr.contains("RATE_LIMIT_EXCEEDED"), "{stderr}");
+    server.shutdown();
+}
+
+#[test]
+fn the_shipped_bench_config_lifts_every_limit_the_generator_meets() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace root");
+    let path = root.join("benches/config.json");
+    let env = [(
+        "SIGNAL_FISH_CONFIG_PATH".to_owned(),
+        path.display().to_string(),
+    )];
+    let mut config = Config::load_from(&env, root).expect("benches/config.json loads");
+    assert!(
+        config.security.require_websocket_auth,
+        "the bench measures Authenticate too"
+    );
+    config.port = 0;
+    config.server.shards = 1;
+    let server = Server::start(config).expect("server starts");
+    // 24 connections from one address and 12 room creations: over the defaults (10 and 5).
+    let out = bench(
+        server.port(),
+        &["-n", "24", "-p", "2", "-r", "10", "-d", "0.5", "-w", "0"],
+    );
+    assert_eq!(out["failures"]["total"], 0, "{out}");
+    assert_eq!(out["join"]["rooms_ok"], 12, "{out}");
+    assert_eq!(out["relay"]["delivery_ratio"], 1.0, "{out}");
+    server.shutdown();
+}

@@ -61,6 +61,12 @@ fn bench(args: &[&str]) -> Output {
 fn json_of(out: &Output) -> Value {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "bench failed: {stderr}");
+    parse(out)
+}
+
+/// The JSON line of a run, whether it succeeded or not.
+fn parse(out: &Output) -> Value {
+    let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
     serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"))
 }
@@ -103,8 +109,9 @@ fn relay_over_wss_and_refusals() {
         out["connect_cpu"]
     );
 
-    // A server certificate from a CA the generator was not given is refused.
-    let out = json_of(&bench(&[
+    // A server certificate from a CA the generator was not given is refused, and a run whose
+    // connections all failed fails.
+    let refused = bench(&[
         "--url",
         &url,
         "--tls-ca",
@@ -115,8 +122,11 @@ fn relay_over_wss_and_refusals() {
         "2",
         "--idle-settle",
         "0",
-    ]));
+    ]);
+    assert_eq!(refused.status.code(), Some(1));
+    let out = parse(&refused);
     assert_eq!(out["connect"]["ok"], 0);
+    assert_eq!(out["failures"]["connections"], 2, "{out}");
     let error = out["connect"]["errors"][0].as_str().unwrap_or_default();
     assert!(
         error.contains("TLS handshake") && error.contains("certificate"),
