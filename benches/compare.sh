@@ -25,7 +25,9 @@
 # RAMP_REFINE, RAMP_MAX, RAMP_P99_MS, TWO_SHARDS=0|1, SERVER_CPU, CLIENT_CPU, OURS_PORT,
 # UPSTREAM_PORT, UPSTREAM_BIN, QUIET_WAIT (seconds to wait for other load to settle before each
 # scenario, 0 = don't), QUIET_CORES, OUT_DIR, BUILD=0 (skip cargo build), TABLE_ONLY=1 (print
-# the table from the JSON already in OUT_DIR).
+# the table from the JSON already in OUT_DIR), LOG_LEVEL (logging.level of ours, default warn
+# like 0.1.0 here; records go to the server's stdout, a file), LOGGING=1 (only the logging cost: the relay
+# scenario on ours with logging at info, then off, in one table; about 1.5 min).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -73,7 +75,7 @@ die() { say "$*"; exit 1; }
 source "$ROOT/benches/lib.sh"
 
 command -v jq >/dev/null || die "jq is required"
-[[ -x "$UPSTREAM_BIN" ]] || die "no original server at $UPSTREAM_BIN
+[[ "${LOGGING:-0}" == 1 || -x "$UPSTREAM_BIN" ]] || die "no original server at $UPSTREAM_BIN
   (cargo install signal-fish-server --version 0.1.0 --locked --root ~/sf-upstream)"
 
 if [[ "${BUILD:-1}" == 1 && "${TABLE_ONLY:-0}" != 1 ]]; then
@@ -102,6 +104,7 @@ start_server() {
     port_busy "$port" && die "port $port is already in use (a stale server would steal connections)"
     if [[ "$kind" == ours ]]; then
         (cd "$WORK" && SIGNAL_FISH_PORT=$port SIGNAL_FISH_SERVER__SHARDS=$shards \
+            SIGNAL_FISH_LOGGING__LEVEL=${LOG_LEVEL:-warn} \
             exec "${wrap[@]}" "$OURS_BIN" >"$WORK/server.log" 2>&1) &
     else
         (cd "$WORK" && RUST_LOG=warn exec "${wrap[@]}" "$UPSTREAM_BIN" >"$WORK/server.log" 2>&1) &
@@ -177,7 +180,58 @@ run_all() {
     fi
 }
 
+# val NAME SCENARIO JQ-PATH -> number or empty
+val() {
+    local f="$OUT_DIR/$1-$2.json"
+    [[ -s "$f" ]] || return 0
+    jq -r "($3) // empty" "$f" 2>/dev/null || true
+}
+
 START=$SECONDS
+if [[ "${LOGGING:-0}" == 1 ]]; then
+    # What logging costs: the same relay run with logging at info and off (ours, one shard).
+    if [[ "${TABLE_ONLY:-0}" != 1 ]]; then
+        for level in info off; do
+            say "== ours, logging $level: relay"
+            wait_quiet
+            LOG_LEVEL=$level start_server ours 1 1
+            bench --mode relay -n "$PLAYERS" -p "$ROOM_SIZE" -r "$RATE" -d "$DURATION" \
+                -w "$WARMUP" --payload-bytes "$PAYLOAD" --label "log-$level" \
+                >"$OUT_DIR/log-$level-relay.json"
+            say "records written with logging $level: $(grep -c . "$WORK/server.log" || true) lines"
+            stop_server
+        done
+    fi
+    lrow() { # lrow LABEL BETTER JQ-PATH DIGITS
+        local a b
+        a=$(val log-info relay "$3"); b=$(val log-off relay "$3")
+        printf '| %s | %s | %s | %s | %s |\n' "$1" "$(fmt "$a" "$4")" "$(fmt "$b" "$4")" \
+            "$(ratio "$a" "$b")" "$2"
+    }
+    {
+        echo "Logging cost — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, kernel $(uname -r)"
+        echo
+        echo "Ours, 1 shard pinned to CPU $SERVER_CPU, load generator pinned to CPU $CLIENT_CPU; relay: $PLAYERS players"
+        echo "in rooms of $ROOM_SIZE, $RATE msg/s each, ${DURATION}s after ${WARMUP}s warm-up; logging.level info (records to"
+        echo "stdout, redirected to a file) against off."
+        echo
+        echo "| metric | logging info | logging off | info / off | better |"
+        echo "|---|---|---|---|---|"
+        lrow "connect + upgrade + auth rate (conn/s)" higher '.connect.conns_per_s' 0
+        lrow "relay latency p50 (ms)" lower '.relay.relay.p50_ms' 3
+        lrow "relay latency p99 (ms)" lower '.relay.relay.p99_ms' 3
+        lrow "relay latency p99.9 (ms)" lower '.relay.relay.p999_ms' 3
+        lrow "delivery ratio" higher '.relay.delivery_ratio' 6
+        lrow "delivered messages/s" higher '.relay.delivered_per_s' 0
+        lrow "server CPU during relay (cores)" lower '.relay.server.cpu_util' 3
+        lrow "deliveries per server CPU-second" higher '.relay.server.deliveries_per_cpu_s' 0
+        lrow "other load on the machine during relay (cores)" lower '.relay.other_cpu_cores' 2
+        echo
+        echo "Total run time: $((SECONDS - START)) s. JSON: ${OUT_DIR#"$ROOT"/}/log-*.json"
+    } >"$OUT_DIR/logging.md"
+    cat "$OUT_DIR/logging.md"
+    exit 0
+fi
 if [[ "${TABLE_ONLY:-0}" != 1 ]]; then
     run_all ours ours 1 1
     run_all upstream upstream 0 1
@@ -185,12 +239,6 @@ if [[ "${TABLE_ONLY:-0}" != 1 ]]; then
 fi
 
 # --- the table ------------------------------------------------------------------------------
-# val NAME SCENARIO JQ-PATH -> number or empty
-val() {
-    local f="$OUT_DIR/$1-$2.json"
-    [[ -s "$f" ]] || return 0
-    jq -r "($3) // empty" "$f" 2>/dev/null || true
-}
 row() { # row LABEL BETTER SCENARIO JQ-PATH DIGITS
     local a b c
     a=$(val ours "$3" "$4"); b=$(val upstream "$3" "$4"); c=$(val ours2 "$3" "$4")

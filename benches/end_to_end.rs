@@ -34,6 +34,9 @@ fn relay(c: &mut Criterion) {
             ..Config::default()
         };
         config.server.shards = shards;
+        // No logs on the test output, no `logs/` directory.
+        config.logging.level = Some("off".to_owned());
+        config.logging.enable_file_logging = false;
         config.security.max_connections_per_ip = 1000;
         let server = Server::start(config).expect("server");
         let port = server.port();

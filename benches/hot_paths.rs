@@ -1,15 +1,17 @@
 //! Criterion benchmarks of the hot paths, without sockets: decoding a client frame, framing
-//! relayed game data once and fanning it out to 4/16/64 members, a room join, a cross-shard
-//! delivery over a real glommio shared channel between two executors, and the process families
-//! of a scrape.
+//! relayed game data once and fanning it out to 4/16/64 members, a room join, a
+//! cross-shard delivery over a real glommio shared channel between two executors, what a
+//! log record costs the shard that emits it, and the process families of a scrape.
 
 use std::hint::black_box;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use signal_fish_server::config::Config;
+use signal_fish_server::config::{Config, LoggingConfig};
+use signal_fish_server::log::{Logging, events};
 use signal_fish_server::metrics::{BuildInfo, ProcessStats, render_process};
 use signal_fish_server::protocol::codec::{decode_client, encode_game_data};
 use signal_fish_server::protocol::depth::{MAX_NESTING_DEPTH, json_too_deep};
@@ -182,12 +184,48 @@ fn cross_shard(c: &mut Criterion) {
     group.finish();
 }
 
+/// What a record costs the shard that emits it (the writer thread's formatting and writing
+/// are not in the loop): filtered out by the level, kept (copied and queued; when the writer
+/// cannot keep up with the loop the queue is full and the copy is dropped), and a `warn`
+/// record from one address past its flood budget (copied, then counted).
+fn log_record(c: &mut Criterion) {
+    let mut group = c.benchmark_group("log_record");
+    let ip = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7));
+    for level in ["off", "info"] {
+        let config = LoggingConfig {
+            level: Some(level.to_owned()),
+            enable_file_logging: false,
+            ..LoggingConfig::default()
+        };
+        let logging = Logging::start_to(&config, Box::new(std::io::sink()), false);
+        logging.scope(|| {
+            group.bench_function(format!("connection_opened_{level}"), |b| {
+                b.iter(|| events::connection_opened(black_box(ip), black_box(7)))
+            });
+            if level == "info" {
+                group.bench_function("limit_reached_flooded", |b| {
+                    b.iter(|| {
+                        events::limit_reached(
+                            Some(black_box(ip)),
+                            "security.max_connections_per_ip",
+                            "x",
+                        )
+                    })
+                });
+            }
+        });
+        logging.close();
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     decode,
     fanout,
     room_join,
     cross_shard,
+    log_record,
     process_metrics
 );
 criterion_main!(benches);

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod drain;
 pub mod limits;
+pub mod log;
 pub mod metrics;
 pub mod net;
 pub mod protocol;

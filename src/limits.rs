@@ -19,6 +19,9 @@ pub enum JoinKind {
     /// `JoinAsSpectator`: uses a join slot like a join by code (decision 18), so room codes
     /// cannot be probed through it faster than through `JoinRoom`.
     Spectate,
+    /// `Reconnect`: uses a join slot too, so reconnection tokens cannot be guessed faster
+    /// than room codes.
+    Reconnect,
 }
 
 /// Why a quota check failed: the message text and the whole seconds left in the window.
@@ -125,7 +128,9 @@ impl IpTable {
             JoinKind::Create if entry.creations >= cfg.max_room_creations => Err(QuotaExceeded {
                 reason: format!("Room creation rate limit exceeded. Try again in {left} seconds."),
             }),
-            JoinKind::Join | JoinKind::Spectate if entry.joins >= cfg.max_join_attempts => {
+            JoinKind::Join | JoinKind::Spectate | JoinKind::Reconnect
+                if entry.joins >= cfg.max_join_attempts =>
+            {
                 Err(QuotaExceeded {
                     reason: format!(
                         "Join attempt rate limit exceeded. Try again in {left} seconds."
@@ -137,7 +142,7 @@ impl IpTable {
                 entry.joins += 1;
                 Ok(())
             }
-            JoinKind::Join | JoinKind::Spectate => {
+            JoinKind::Join | JoinKind::Spectate | JoinKind::Reconnect => {
                 entry.joins += 1;
                 Ok(())
             }
@@ -240,7 +245,7 @@ mod tests {
     }
 
     #[test]
-    fn spectating_shares_the_join_quota() {
+    fn spectating_and_reconnecting_share_the_join_quota() {
         let mut t = IpTable::default();
         let now = Instant::now();
         let c = cfg(5, 2);
@@ -252,6 +257,11 @@ mod tests {
         assert!(err.reason.starts_with("Join attempt rate limit exceeded"));
         assert!(t.take_quota(ip(1), JoinKind::Join, &c, now).is_err());
         assert!(t.take_quota(ip(2), JoinKind::Spectate, &c, now).is_ok());
+        assert!(t.take_quota(ip(2), JoinKind::Reconnect, &c, now).is_ok());
+        assert!(
+            t.take_quota(ip(2), JoinKind::Reconnect, &c, now).is_err(),
+            "a reconnect uses the join slots too"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ use glommio::{LocalExecutorBuilder, Placement};
 
 use crate::config::{Config, ConfigError};
 use crate::drain::Drain;
+use crate::log::{Logging, events};
 use crate::net::edge::Edge;
 use crate::net::tls;
 use crate::shard::boot::{self, ShardBoot};
@@ -59,6 +60,7 @@ pub struct ServerHandle {
     /// What draining shards report.
     reports: crossbeam_channel::Receiver<ShardReport>,
     threads: Vec<glommio::ExecutorJoinHandle<()>>,
+    logging: Logging,
 }
 
 /// Entry point for the binary, tests and embedders.
@@ -97,6 +99,7 @@ impl Server {
             .and_then(|a| a.as_socket())
             .unwrap_or(addr);
         let (mut senders, mut receivers) = boot::build_mesh(shards);
+        let logging = Logging::start(&config.logging);
         let config = Arc::new(config);
         let (control, control_rx): (Vec<_>, Vec<_>) =
             (0..shards).map(|_| control::channel()).unzip();
@@ -127,10 +130,11 @@ impl Server {
                 Some(core) if pin => Placement::Fixed(core.id),
                 _ => Placement::Unbound,
             };
+            let log = logging.for_shard(index as u32);
             let handle = LocalExecutorBuilder::new(placement)
                 .name(&format!("shard-{index}"))
                 .io_memory(IO_MEMORY)
-                .spawn(move || boot::run(boot))
+                .spawn(move || log.run(boot::run(boot)))
                 // Returning drops `control`, which stops the shards already started.
                 .map_err(|source| StartError::Executor { index, source })?;
             threads.push(handle);
@@ -144,9 +148,14 @@ impl Server {
                     .into_iter()
                     .filter_map(|t| t.join().err().map(|e| e.to_string()))
                     .collect();
+                logging.close();
                 return Err(StartError::ShardsDown(failures.join("; ")));
             }
         }
+        logging.report_filter();
+        logging.scope(|| {
+            events::server_started(&summary(&config, addr, shards, max_connections, &logging))
+        });
         Ok(ServerHandle {
             addr,
             max_connections,
@@ -154,6 +163,7 @@ impl Server {
             control,
             reports,
             threads,
+            logging,
         })
     }
 }
@@ -185,16 +195,52 @@ impl ServerHandle {
     /// refused, while rooms in play keep going. Wait for the end with [`Drain::wait`], then call
     /// [`ServerHandle::shutdown`]. Shards stop on their own once `grace` has passed.
     pub fn drain(&self, grace: Duration) -> Drain<'_> {
-        Drain::begin(&self.control, &self.reports, grace)
+        let drain = Drain::begin(&self.control, &self.reports, grace);
+        let rooms = drain.rooms_in_play();
+        self.logging.scope(|| events::server_draining(grace, rooms));
+        drain
     }
 
     /// Stops accepting, closes every WebSocket with 1001 and waits for the shards to finish.
     pub fn shutdown(self) {
+        self.logging.scope(events::server_stopping);
         for shard in &self.control {
             shard.send(ShardControl::Stop);
         }
         for thread in self.threads {
             let _ = thread.join();
         }
+        self.logging.scope(events::server_stopped);
+        self.logging.close();
+    }
+}
+
+/// The settings the start record shows.
+fn summary<'a>(
+    config: &'a Config,
+    addr: SocketAddr,
+    shards: usize,
+    max_connections: usize,
+    logging: &'a Logging,
+) -> events::Summary<'a> {
+    let security = &config.security;
+    events::Summary {
+        addr,
+        shards,
+        max_connections,
+        max_connections_per_ip: security.max_connections_per_ip,
+        tls: security.transport.tls.enabled,
+        websocket_auth: security.require_websocket_auth,
+        metrics_auth: security.require_metrics_auth,
+        apps: security.authorized_apps.len(),
+        reconnection: config.server.enable_reconnection,
+        trusted_proxies: security.trusted_proxies.len(),
+        proxy_protocol: security.proxy_protocol,
+        log_filter: logging.filter(),
+        log_format: match config.logging.format {
+            crate::config::LogFormat::Json => "json",
+            crate::config::LogFormat::Text => "text",
+        },
+        log_file: logging.file().and_then(|p| p.to_str()),
     }
 }

@@ -6,6 +6,13 @@ use serde_json::Value;
 use signal_fish_server::config::{AuthorizedApp, Config};
 use signal_fish_server::{Server, ServerHandle};
 
+/// No logs on the test output, no `logs/` directory in the working directory.
+fn quiet(mut config: Config) -> Config {
+    config.logging.level = Some("off".to_owned());
+    config.logging.enable_file_logging = false;
+    config
+}
+
 fn start(shards: usize, auth: bool) -> ServerHandle {
     let mut config = Config {
         port: 0,
@@ -29,7 +36,7 @@ fn start(shards: usize, auth: bool) -> ServerHandle {
             rate_limit_per_minute: None,
         }];
     }
-    Server::start(config).expect("server starts")
+    Server::start(quiet(config)).expect("server starts")
 }
 
 /// Runs the binary and returns its JSON line.
@@ -292,7 +299,7 @@ fn refused_connections_fail_the_run_unless_tolerated() {
         config.security.max_connections_per_ip = 4;
         config.rate_limit.max_room_creations = 100_000;
         config.rate_limit.max_join_attempts = 100_000;
-        Server::start(config).expect("server starts")
+        Server::start(quiet(config)).expect("server starts")
     };
     let server = start_capped();
     let (out, stderr) = bench_failing(server.port(), SHORT_RELAY);
@@ -324,7 +331,7 @@ fn refused_room_creations_fail_the_run() {
     config.security.max_connections_per_ip = 100_000;
     config.rate_limit.max_room_creations = 1;
     config.rate_limit.max_join_attempts = 100_000;
-    let server = Server::start(config).expect("server starts");
+    let server = Server::start(quiet(config)).expect("server starts");
     let (out, stderr) = bench_failing(server.port(), SHORT_RELAY);
     assert_eq!(out["failures"]["connections"], 0, "{out}");
     assert_eq!(out["failures"]["rooms"], 1, "{out}");
@@ -350,7 +357,7 @@ fn the_shipped_bench_config_lifts_every_limit_the_generator_meets() {
     );
     config.port = 0;
     config.server.shards = 1;
-    let server = Server::start(config).expect("server starts");
+    let server = Server::start(quiet(config)).expect("server starts");
     // 24 connections from one address and 12 room creations: over the defaults (10 and 5).
     let out = bench(
         server.port(),

@@ -40,6 +40,9 @@ fn start_tls(chain: &str, key: &str) -> ServerHandle {
         ..Config::default()
     };
     config.server.shards = 2;
+    // No logs on the test output, no `logs/` directory.
+    config.logging.level = Some("off".to_owned());
+    config.logging.enable_file_logging = false;
     config.security.max_connections_per_ip = 100_000;
     config.rate_limit.max_room_creations = 100_000;
     config.rate_limit.max_join_attempts = 100_000;

@@ -14,7 +14,10 @@ const RULE: &str = "============================================================
 pub(crate) const MAX_DRAIN_GRACE_SECS: u64 = 86_400;
 
 /// Log levels `logging.level` accepts (ASCII case ignored, surrounding spaces trimmed).
-const LOG_LEVELS: &[&str] = &["trace", "debug", "info", "warn", "warning", "error", "err"];
+/// `off` is ours: it turns logging off entirely (0.1.0 had no such level).
+const LOG_LEVELS: &[&str] = &[
+    "trace", "debug", "info", "warn", "warning", "error", "err", "off",
+];
 
 impl Config {
     /// Checks the configuration; the first failure is returned.
@@ -274,7 +277,7 @@ impl Config {
                     "logging.level",
                     format!(
                         "logging.level `{level}` is not a log level \
-                         (expected trace, debug, info, warn or error)"
+                         (expected trace, debug, info, warn, error or off)"
                     ),
                 ))
             }

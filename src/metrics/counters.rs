@@ -62,6 +62,9 @@ counter_block! {
         cross_shard_received,
         /// Batches (channel sends) this shard shipped.
         cross_shard_batches,
+        /// Log records this shard dropped because the log writer's queue was full (filled in
+        /// from the logging layer's own count when the shard reports).
+        log_records_dropped,
     }
 }
 

@@ -159,6 +159,8 @@ pub fn render_prometheus(
     per_shard(&mut t, snapshot);
     // Ours (decision 3): a kept seat's buffer is bounded, oldest dropped first.
     t.single("signal_fish_reconnection_events_dropped_total", Counter, "Events a disconnected player missed beyond server.event_buffer_size (oldest first), so not replayed.", c.events_dropped);
+    // Ours (decision 21): logging drops rather than make a shard wait.
+    t.single("signal_fish_log_records_dropped_total", Counter, "Log records dropped because the log writer's queue was full.", c.log_records_dropped);
     t.single("signal_fish_rooms_active", Gauge, "Rooms open right now over all shards, empty rooms awaiting reconnection or expiry included.", snapshot.rooms.active_rooms());
     t.0
 }
@@ -288,7 +290,7 @@ mod tests {
         "signal_fish_dashboard_cache_refresh_failures_total",
     ];
 
-    const ADDED: [&str; 10] = [
+    const ADDED: [&str; 11] = [
         "signal_fish_room_creation_duration_seconds",
         "signal_fish_room_join_duration_seconds",
         "signal_fish_game_data_relay_duration_seconds",
@@ -298,6 +300,7 @@ mod tests {
         "signal_fish_shard_cross_shard_messages_received_total",
         "signal_fish_shard_inbox_depth",
         "signal_fish_reconnection_events_dropped_total",
+        "signal_fish_log_records_dropped_total",
         "signal_fish_rooms_active",
     ];
 

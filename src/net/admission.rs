@@ -30,6 +30,7 @@ use glommio::net::TcpStream;
 use super::capacity::{Slot, Ticket};
 use super::http::RequestHead;
 use super::proxy_header::{self, Peeked};
+use crate::log::events;
 use crate::protocol::{ErrorCode, ServerMessage};
 use crate::protocol::{Frame, close_code};
 use crate::shard::{IpSlot, IpVerdict, Shard, text_frame};
@@ -84,6 +85,7 @@ impl Gate {
             Ticket::Overflow(slot) => (slot, true),
             Ticket::Full => {
                 shard.metrics.count(|c| c.connection_errors += 1);
+                events::capacity_reached(|| stream.peer_addr().ok().map(|a| a.ip().to_canonical()));
                 return None;
             }
         };
@@ -127,7 +129,11 @@ impl Gate {
         if shard.edge.proxy_protocol && !peer_trusted {
             match within(deadline, proxy_header::peek_kind(stream)).await? {
                 Ok(Peeked::NotProxy) => {}
-                _ => return None,
+                Ok(_) => {
+                    events::connection_refused(peer, "PROXY header from an untrusted peer");
+                    return None;
+                }
+                Err(_) => return None,
             }
         }
         Some(gate)
@@ -136,6 +142,11 @@ impl Gate {
     /// When the request head must be complete.
     pub fn deadline(&self) -> Instant {
         self.deadline
+    }
+
+    /// The client's address as known so far (the real one once `websocket` resolved it).
+    pub fn client(&self) -> IpAddr {
+        self.client
     }
 
     /// The TCP peer (not the client behind it).

@@ -22,6 +22,7 @@ use super::http::{
 };
 use super::stream::Stream;
 use super::token_binding::{self, Binding};
+use crate::log::events;
 use crate::protocol::depth::{MAX_NESTING_DEPTH, TOO_DEEP_MESSAGE, json_too_deep};
 use crate::protocol::{ErrorCode, Frame, ServerMessage, close_code};
 use crate::session::{Session, Verdict};
@@ -111,12 +112,19 @@ pub async fn serve(shard: Rc<Shard>, mut tcp: TcpStream, tls: Option<TlsAcceptor
                     }
                     return;
                 }
-                Upgrade::Unavailable => text_response(
-                    503,
-                    "Service Unavailable",
-                    "Server at connection capacity",
-                    head_only,
-                ),
+                Upgrade::Unavailable => {
+                    events::limit_reached(
+                        Some(gate.client()),
+                        "security.max_connections",
+                        "server at connection capacity",
+                    );
+                    text_response(
+                        503,
+                        "Service Unavailable",
+                        "Server at connection capacity",
+                        head_only,
+                    )
+                }
                 Upgrade::Close => return,
             },
             Err((status, reason, body)) => text_response(status, reason, body, head_only),
@@ -246,6 +254,8 @@ async fn write_queued(
     }
     if wrote {
         ws.flush().await.map_err(|_| ())?;
+        // Everything fed left whole: settle the batch's room events at once.
+        mailbox.flushed();
     }
     Ok(None)
 }
@@ -272,6 +282,9 @@ async fn run_websocket(
     let (addr, mailbox) = shard.register(now);
     mailbox.count_transport(sent);
     let mut session = Session::new(shard.clone(), addr, mailbox.clone(), ip_slot, now);
+    events::connection_opened(session.ip(), addr.slot);
+    // Why the connection ended when the server did not close it (for the log).
+    let mut ended_by = "connection lost";
     let mut verdict = Verdict::Continue;
     let closing = loop {
         // Write everything queued and flush once, raced against the client being too slow
@@ -286,7 +299,7 @@ async fn run_websocket(
                     if mailbox.overflowed() {
                         return Ok(Some(Verdict::Close {
                             code: close_code::POLICY_VIOLATION,
-                            reason: "outbound queue overflow",
+                            reason: events::SLOW_CONSUMER,
                         }));
                     }
                     if let Some((code, reason)) = mailbox.close_requested() {
@@ -306,7 +319,7 @@ async fn run_websocket(
         if mailbox.overflowed() {
             verdict = Verdict::Close {
                 code: close_code::POLICY_VIOLATION,
-                reason: "outbound queue overflow",
+                reason: events::SLOW_CONSUMER,
             };
         }
         if let Verdict::Close { code, reason } = verdict {
@@ -348,6 +361,7 @@ async fn run_websocket(
             }
             Some(Ok(Message::Frame(_))) => Verdict::Continue,
             Some(Ok(Message::Close(_))) => {
+                ended_by = "client closed";
                 // tungstenite queued the answering close frame; send it so the client sees a
                 // clean closing handshake.
                 let _ = glommio::timer::timeout(CLOSE_TIMEOUT, async {
@@ -388,6 +402,8 @@ async fn run_websocket(
     };
     session.on_disconnect(closing.is_some());
     shard.unregister(addr);
+    let (code, reason) = closing.map_or((None, ended_by), |(code, reason)| (Some(code), reason));
+    events::connection_closed(session.ip(), addr.slot, code, reason, now);
     if let Some((code, reason)) = closing {
         let frame = CloseFrame {
             code: CloseCode::from(code),

@@ -11,6 +11,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use uuid::Uuid;
 
+use crate::limits::JoinKind;
+use crate::log::events;
 use crate::metrics::Op;
 use crate::protocol::client::{self, ClientMessage};
 use crate::protocol::close_code;
@@ -202,6 +204,8 @@ impl Session {
     pub fn on_control(&mut self, control: Control) -> Verdict {
         match control {
             Control::Joined { room, player } => {
+                let reconnect = self.pending == Some(Pending::Reconnect);
+                events::player_joined(self.ip, self.addr.slot, player, room.id, reconnect);
                 self.room = Some(room);
                 // The same id after a join; the old player's after a reconnect.
                 self.id = player;
@@ -265,6 +269,7 @@ impl Session {
         // Dropping the slot tells the IP's owner.
         self.ip_slot = None;
         if let Some(room) = self.room.take() {
+            events::player_left(self.ip, self.addr.slot, self.id, room.id, false);
             // Decision 3: the seat is kept; the owner buffers from the last event written.
             let delivered = self.mailbox.delivered_seq();
             self.room_op(room, RoomOp::Dropped { delivered, closing });
@@ -348,6 +353,7 @@ impl Session {
             ClientMessage::JoinRoom(req) => self.on_join_room(req),
             ClientMessage::LeaveRoom => {
                 if let Some(room) = self.room.take() {
+                    events::player_left(self.ip, self.addr.slot, self.id, room.id, true);
                     self.pending = Some(Pending::Leave);
                     self.room_op(room, RoomOp::Leave(LeaveKind::Voluntary));
                 }
@@ -430,9 +436,17 @@ impl Session {
             encoding: self.encoding,
             new_token: Uuid::new_v4().to_string(),
         };
+        // The per-IP join quota (decision 18), as for `JoinAsSpectator`: a token cannot be
+        // guessed faster than a room code. Requests refused above use none.
         self.shard.send(
-            owner,
-            ShardMsg::Owner(OwnerCmd::Reconnect(Box::new(rejoin))),
+            ip_owner(&self.ip, self.shard.count),
+            ShardMsg::Admission(AdmissionMsg::JoinQuota {
+                ip: self.ip,
+                kind: JoinKind::Reconnect,
+                from: self.addr,
+                next: owner,
+                then: Box::new(OwnerCmd::Reconnect(Box::new(rejoin))),
+            }),
         );
     }
 

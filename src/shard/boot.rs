@@ -15,7 +15,7 @@ use socket2::{Domain, Socket, Type};
 
 use super::control::{ControlReceiver, ShardControl, ShardReport};
 use super::outbox::{Batch, run_flusher, run_receiver};
-use super::{Shard, drain, sweep};
+use super::{Shard, drain, sweep, timer};
 use crate::config::Config;
 use crate::net::edge::Edge;
 
@@ -168,6 +168,9 @@ pub async fn run(boot: ShardBoot) {
             .ok();
     }
     glommio::spawn_local_into(sweep::run(shard.clone()), background)
+        .map(|t| t.detach())
+        .ok();
+    glommio::spawn_local_into(timer::run(shard.clone()), background)
         .map(|t| t.detach())
         .ok();
     let dashboard_shard = shard.clone();

@@ -17,6 +17,8 @@ use super::messages::{AdmissionMsg, OwnerCmd, ShardMsg};
 use super::{Shard, text_frame};
 use crate::auth::{AuthOutcome, authenticate};
 use crate::limits::{Admission, JoinKind};
+use crate::log::events;
+use crate::protocol::server::ReconnectionFailed;
 use crate::protocol::{ErrorCode, ServerMessage, client};
 use crate::room::{Rejection, SessionAddr};
 
@@ -157,12 +159,23 @@ impl Shard {
         );
         match outcome {
             AuthOutcome::Accepted {
-                encoding, replies, ..
+                encoding,
+                replies,
+                app_id,
             } => {
+                events::authenticated(
+                    ip,
+                    &app_id,
+                    req.sdk_version.as_deref(),
+                    req.platform.as_deref(),
+                );
                 let replies = replies.iter().map(text_frame).collect();
                 self.control(from, Control::Authenticated { encoding, replies });
             }
             AuthOutcome::Rejected { reply, close } => {
+                if let ServerMessage::AuthenticationError(err) = &reply {
+                    events::auth_failed(ip, &req.app_id, err.error_code, &err.error);
+                }
                 if let ServerMessage::AuthenticationError(err) = &reply
                     && err.error_code == ErrorCode::RateLimitExceeded
                 {
@@ -182,6 +195,8 @@ impl Shard {
             Admission::Admitted => self.control(from, Control::Admitted { ip }),
             Admission::Refused { current, answer } => {
                 self.metrics.count(|c| c.connection_errors += 1);
+                let why = "too many connections from this IP";
+                events::limit_reached(Some(ip), "security.max_connections_per_ip", why);
                 self.control(
                     from,
                     Control::ConnectionRefused {
@@ -194,13 +209,17 @@ impl Shard {
         }
     }
 
-    /// On the IP's owner: charge a valid `JoinRoom` or `JoinAsSpectator` to the IP's quota
+    /// On the IP's owner: charge a valid `JoinRoom`, `JoinAsSpectator` or `Reconnect` to the IP's
+    /// quota
     /// and pass it on, or refuse it with the request's own failure message.
     fn join_quota(&self, ip: IpAddr, kind: JoinKind, from: SessionAddr, next: u32, then: OwnerCmd) {
         let verdict =
             self.ips
                 .borrow_mut()
                 .take_quota(ip, kind, &self.config.rate_limit, Instant::now());
+        if let Err(exceeded) = &verdict {
+            events::join_quota_exceeded(ip, kind, &exceeded.reason);
+        }
         match verdict {
             Ok(()) => self.send(next, ShardMsg::Owner(then)),
             Err(exceeded) if kind == JoinKind::Spectate => {
@@ -209,6 +228,14 @@ impl Shard {
                     .into_spectator_join_failed();
                 self.deliver(from, text_frame(&reply));
                 self.control(from, Control::SpectateSettled);
+            }
+            Err(exceeded) if kind == JoinKind::Reconnect => {
+                self.metrics.count(|c| c.rate_limit_rejections += 1);
+                let reply = ServerMessage::ReconnectionFailed(ReconnectionFailed {
+                    reason: exceeded.reason,
+                    error_code: ErrorCode::RateLimitExceeded,
+                });
+                self.refuse_join(from, reply);
             }
             Err(exceeded) => {
                 self.metrics.count(|c| c.rate_limit_rejections += 1);

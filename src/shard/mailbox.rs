@@ -12,8 +12,6 @@ use crate::signal::Signal;
 
 /// How many times the limit a queue may reach while its client is still taking writes.
 const HARD_LIMIT_FACTOR: usize = 8;
-/// How many events may wait to be settled as delivered before the mailbox settles them.
-const SETTLE_EVERY: usize = 64;
 /// Queued bytes that count as full while the client takes no writes.
 const SOFT_BYTES: usize = 8 << 20;
 
@@ -90,9 +88,9 @@ pub struct Mailbox {
     transport_bytes: RefCell<Rc<Cell<u64>>>,
     /// Bytes of the frames handed to the transport so far, as they go on the wire.
     fed_bytes: Cell<u64>,
-    /// `(end offset, seq)` of the room events handed to the transport and not yet known to
-    /// have left whole.
-    in_flight: RefCell<VecDeque<(u64, u64)>>,
+    /// `(end offset, seq)` of the room events handed to the transport since its last
+    /// completed flush: not yet known to have left whole. A flush settles them all at once.
+    in_flight: RefCell<Vec<(u64, u64)>>,
     /// The number of the last room event that left whole: where a replay after a drop
     /// starts (decision 3).
     delivered_seq: Cell<u64>,
@@ -120,7 +118,7 @@ impl Mailbox {
             transit_seq: Cell::new(0),
             transport_bytes: RefCell::new(Rc::new(Cell::new(0))),
             fed_bytes: Cell::new(0),
-            in_flight: RefCell::new(VecDeque::new()),
+            in_flight: RefCell::new(Vec::new()),
             delivered_seq: Cell::new(0),
             signal: Signal::default(),
             last_seen: Cell::new(now),
@@ -186,20 +184,24 @@ impl Mailbox {
     }
 
     /// The frame last taken off the queue is handed to the transport, `wire_len` bytes on the
-    /// wire. Its end offset is noted, so [`Mailbox::delivered_seq`] knows when it left whole.
+    /// wire. Its end offset is noted, so a connection that dies before the next flush
+    /// completes knows which frames of the batch left whole ([`Mailbox::delivered_seq`]).
     pub fn feeding(&self, wire_len: usize) {
         let end = self.fed_bytes.get() + wire_len as u64;
         self.fed_bytes.set(end);
         let seq = self.transit_seq.replace(0);
         if seq != 0 {
-            let mut in_flight = self.in_flight.borrow_mut();
-            // Settled in bulk, now and then: the count is only read when a connection drops.
-            if in_flight.len() >= SETTLE_EVERY {
-                drop(in_flight);
-                self.settle_delivered();
-                in_flight = self.in_flight.borrow_mut();
-            }
-            in_flight.push_back((end, seq));
+            self.in_flight.borrow_mut().push((end, seq));
+        }
+    }
+
+    /// The transport completed a flush: every byte handed to it so far was accepted, so the
+    /// batch's last room event left whole. Settles the batch in one step instead of per frame.
+    pub fn flushed(&self) {
+        let mut in_flight = self.in_flight.borrow_mut();
+        if let Some(&(_, seq)) = in_flight.last() {
+            self.delivered_seq.set(seq);
+            in_flight.clear();
         }
     }
 
@@ -208,17 +210,16 @@ impl Mailbox {
         self.fed_bytes.set(self.fed_bytes.get() + wire_len as u64);
     }
 
-    /// Moves the events whose last byte the transport accepted out of `in_flight`.
+    /// Moves the events whose last byte the transport accepted out of `in_flight` (for a
+    /// batch whose flush never completed: the connection is being read as it dropped).
     fn settle_delivered(&self) {
         let sent = self.transport_bytes.borrow().get();
         let mut in_flight = self.in_flight.borrow_mut();
-        while let Some(&(end, seq)) = in_flight.front() {
-            if end > sent {
-                break;
-            }
+        let whole = in_flight.partition_point(|&(end, _)| end <= sent);
+        if let Some(&(_, seq)) = whole.checked_sub(1).and_then(|i| in_flight.get(i)) {
             self.delivered_seq.set(seq);
-            in_flight.pop_front();
         }
+        in_flight.drain(..whole);
     }
 
     /// The number of the last room event whose every byte the transport accepted (0 if none
@@ -333,6 +334,29 @@ mod tests {
         assert_eq!(mb.delivered_seq(), 8);
         mb.reset_delivered();
         assert_eq!(mb.delivered_seq(), 0);
+    }
+
+    #[test]
+    fn a_completed_flush_settles_its_whole_batch() {
+        let mb = Mailbox::new(4, Instant::now());
+        let sent = Rc::new(Cell::new(0));
+        mb.count_transport(sent.clone());
+        for seq in [3, 4] {
+            mb.push_event(Frame::Binary(Bytes::from_static(b"a")), seq);
+            assert!(matches!(mb.pop(), Some(Outgoing::Frame(_))));
+            mb.feeding(10);
+        }
+        sent.set(20);
+        mb.flushed();
+        assert_eq!(mb.delivered_seq(), 4);
+        // The next batch dies half-way: only its first event left whole.
+        for seq in [5, 6] {
+            mb.push_event(Frame::Binary(Bytes::from_static(b"a")), seq);
+            assert!(matches!(mb.pop(), Some(Outgoing::Frame(_))));
+            mb.feeding(10);
+        }
+        sent.set(35);
+        assert_eq!(mb.delivered_seq(), 5);
     }
 
     #[test]

@@ -68,6 +68,10 @@ pub enum OwnerCmd {
     },
 }
 
+/// The local sessions (slot numbers) a frame is for. Inline up to four: a room's members on one
+/// shard rarely outnumber that, so a relay allocates no list.
+pub type Slots = smallvec::SmallVec<[u64; 4]>;
+
 /// Something for the connections a shard holds.
 #[derive(Debug)]
 pub enum Delivery {
@@ -75,7 +79,7 @@ pub enum Delivery {
     /// entered the server, for the relay latency histogram. `seq` is the frame's room event
     /// number (0 for a reply), which the mailbox notes for replay after a drop.
     Frames {
-        slots: Vec<u64>,
+        slots: Slots,
         frame: Frame,
         relayed_at: Option<Instant>,
         seq: u64,

@@ -19,6 +19,7 @@ pub mod owner;
 pub mod routing;
 pub mod scrape;
 mod sweep;
+mod timer;
 
 #[cfg(test)]
 mod tests;
@@ -44,6 +45,7 @@ use mailbox::{Control, Mailbox};
 use messages::{AdmissionMsg, Delivery, OwnerCmd, RoomOp, ShardMsg};
 use outbox::Outbox;
 use owner::{Output, Outputs, Owner};
+use timer::OwnerTimer;
 
 /// A shard's state. Lives in an `Rc` on its executor thread; nothing in it is shared with
 /// another thread.
@@ -63,6 +65,8 @@ pub struct Shard {
     next_slot: Cell<u64>,
     /// The rooms this shard owns and the games it counts, as a sans-IO machine.
     owner: RefCell<Owner>,
+    /// The owner machine's timer (`timer.rs`), re-armed after each batch of owner commands.
+    timer: OwnerTimer,
     /// One outbox per peer shard (`None` at our own index).
     outboxes: Vec<Option<Rc<Outbox>>>,
     /// Connection counts and join quotas of the IPs this shard owns.
@@ -115,6 +119,7 @@ impl Shard {
             edge: Arc::new(Edge::open()),
             next_slot: Cell::new(1),
             owner: RefCell::new(owner),
+            timer: OwnerTimer::default(),
             outboxes,
             app_limiter: RefCell::new(AppRateLimiter::new()),
             ips: RefCell::new(IpTable::default()),
@@ -248,6 +253,8 @@ impl Shard {
                 },
             }
         }
+        // The commands may have brought a deadline forward (a kept seat, an emptied room).
+        self.timer.rearm(self.owner.borrow().poll_timeout());
         self.drain.owner_worked();
     }
 
@@ -415,8 +422,9 @@ impl Shard {
         self.sessions.borrow().values().cloned().collect()
     }
 
-    /// Expires the rooms that are due at `now` (called by the sweep).
-    pub fn expire_rooms(&self, now: Instant) {
+    /// Expires the rooms and seats that are due at `now` (called by the owner timer, `timer.rs`)
+    /// and returns the owner's next deadline.
+    pub fn expire_rooms(&self, now: Instant) -> Option<Instant> {
         let due = self
             .owner
             .borrow()
@@ -426,6 +434,7 @@ impl Shard {
             self.owner.borrow_mut().handle_timeout(now);
             self.drain_owner();
         }
+        self.owner.borrow().poll_timeout()
     }
 
     /// Rooms owned here.

@@ -32,6 +32,7 @@ impl Shard {
             self.session_count() as u64,
             self.owned_rooms() as u64,
         );
+        report.counters.log_records_dropped = crate::log::dropped_records();
         report.dashboard = self
             .dashboard
             .borrow()

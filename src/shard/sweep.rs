@@ -1,5 +1,8 @@
 //! The shard's periodic sweep: closes connections that went silent (decision 9) or never
-//! authenticated in time. Runs in a low-priority queue; it only queues controls.
+//! authenticated in time, and every `server.room_cleanup_interval` prunes the rate-limit windows
+//! (per-IP room creations and joins, per-(app, IP) `Authenticate`) that only grow between
+//! purges. Runs in a low-priority queue; it only queues controls. Rooms and kept seats are not
+//! swept: the owner's own timer expires them at their deadlines (`timer.rs`).
 
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -7,9 +10,6 @@ use std::time::{Duration, Instant};
 use super::Shard;
 use super::mailbox::Control;
 use crate::protocol::{ErrorCode, ServerMessage, close_code};
-
-/// How often per-(app, IP) `Authenticate` windows are pruned (they only grow between purges).
-const LIMITER_PURGE: Duration = Duration::from_secs(60);
 
 /// How often the sweep runs for a given ping timeout: often enough that a silent connection is
 /// closed within a quarter of the timeout past it, and at least once a second.
@@ -23,16 +23,12 @@ pub async fn run(shard: Rc<Shard>) {
     let auth_timeout = shard.config.websocket.auth_timeout_secs;
     let period = sweep_period(ping_timeout);
     let mut last_purge = Instant::now();
-    let mut last_room_sweep = Instant::now();
-    let room_sweep = Duration::from_secs(shard.config.server.room_cleanup_interval);
+    let cleanup = Duration::from_secs(shard.config.server.room_cleanup_interval);
     loop {
         glommio::timer::sleep(period).await;
         let now = Instant::now();
-        if now.duration_since(last_room_sweep) >= room_sweep {
-            last_room_sweep = now;
-            shard.expire_rooms(now);
-        }
-        if now.duration_since(last_purge) >= LIMITER_PURGE {
+        crate::log::tick();
+        if now.duration_since(last_purge) >= cleanup {
             last_purge = now;
             shard.app_limiter.borrow_mut().purge(now);
             let window = Duration::from_secs(shard.config.rate_limit.time_window);

@@ -148,6 +148,68 @@ fn spectator_probing_uses_the_join_quota() {
     server.shutdown();
 }
 
+fn reconnect(c: &mut Client, player_id: &str, room_id: &str, token: &str) -> Value {
+    c.send(json!({"type":"Reconnect","data":{
+        "player_id": player_id, "room_id": room_id, "auth_token": token}}));
+    c.recv()
+}
+
+#[test]
+fn reconnection_token_guessing_uses_the_join_quota() {
+    let server = start_with(|c| {
+        c.rate_limit.max_join_attempts = 3;
+        c.rate_limit.time_window = 60;
+    });
+    let port = server.port();
+    // A victim's seat is kept: its player dropped.
+    let mut host = Client::connect_from(port, [127, 0, 0, 4]);
+    let code = str_of(&host.create_room("guess game", "Host", 4), "room_code").to_owned();
+    let mut victim = Client::connect_from(port, [127, 0, 0, 5]);
+    let joined = victim.join_room("guess game", &code, "Victim");
+    let (player, room) = (str_of(&joined, "player_id"), str_of(&joined, "room_id"));
+    let token = str_of(&joined, "reconnection_token").to_owned();
+    host.expect_player_joined("Victim");
+    drop(victim);
+    host.expect("PlayerLeft");
+
+    let mut prober = Client::connect_from(port, [127, 0, 0, 2]);
+    // A request that does not parse uses no quota.
+    for _ in 0..5 {
+        let failed = reconnect(&mut prober, "not-a-uuid", room, "guess");
+        assert_eq!(failed["type"], "Error", "{failed}");
+        assert_eq!(failed["data"]["error_code"], "INVALID_INPUT");
+    }
+    // Guesses use the join quota…
+    for guess in ["guess-1", "guess-2", "guess-3"] {
+        let failed = reconnect(&mut prober, player, room, guess);
+        assert_eq!(
+            failed,
+            json!({"type":"ReconnectionFailed","data":{
+                "reason":"Invalid reconnection token","error_code":"RECONNECTION_TOKEN_INVALID"}})
+        );
+    }
+    // …until it runs out, even for the right token, and for joins from that IP.
+    let failed = reconnect(&mut prober, player, room, &token);
+    assert_eq!(failed["type"], "ReconnectionFailed", "{failed}");
+    assert_eq!(failed["data"]["error_code"], "RATE_LIMIT_EXCEEDED");
+    let reason = str_of(&failed["data"], "reason");
+    assert!(
+        reason.starts_with("Join attempt rate limit exceeded. Try again in "),
+        "{reason}"
+    );
+    let failed = prober
+        .join_failed(json!({"game_name":"guess game","room_code":code,"player_name":"Probe"}));
+    assert_eq!(failed["error_code"], "RATE_LIMIT_EXCEEDED");
+    prober.expect_quiet();
+    // The player, from its own IP, still gets its seat back.
+    let mut back = Client::connect_from(port, [127, 0, 0, 5]);
+    let answer = reconnect(&mut back, player, room, &token);
+    assert_eq!(answer["type"], "Reconnected", "{answer}");
+    assert_eq!(host.expect("PlayerReconnected")["player_id"], player);
+    still_serves(port);
+    server.shutdown();
+}
+
 /// A server with auth on and one app, `locked` ("Locked"), with a secret.
 fn auth_server(tweak: impl FnOnce(&mut AuthorizedApp)) -> signal_fish_server::ServerHandle {
     start_with(|c| {

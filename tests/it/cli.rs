@@ -17,6 +17,9 @@ fn server() -> Command {
             cmd.env_remove(key);
         }
     }
+    // The default file logging would leave logs/ in the shared temp dir (tests/it/logging.rs
+    // covers it in a directory of its own).
+    cmd.env("SIGNAL_FISH_LOGGING__ENABLE_FILE_LOGGING", "false");
     cmd
 }
 

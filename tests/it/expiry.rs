@@ -18,7 +18,7 @@ fn an_inactive_room_is_deleted_and_its_members_can_join_again() {
     let mut b = Client::connect(port);
     b.join_room("g", &code, "B");
     a.expect("PlayerJoined");
-    // Nobody does anything: the sweep deletes the room and tells both.
+    // Nobody does anything: at the deadline the owner deletes the room and tells both.
     for client in [&mut a, &mut b] {
         let gone = client.expect("Error");
         assert_eq!(gone["error_code"], "ROOM_NOT_FOUND");

@@ -224,16 +224,34 @@ fn a_reader_cut_off_with_1008_gets_what_it_missed_on_reconnect() {
     sender.expect_player_joined("Stalled");
     let first_shard = stalled.shard;
 
-    // About 1 KB a message, 12 MB in all: more than the socket buffers and the queue hold for
-    // a reader that takes nothing.
-    const SENT: u64 = 12_000;
+    // About 1 KB a message, up to 12 MB: more than the socket buffers and the queue hold for
+    // a reader that takes nothing. The server gives a cut-off reader 2 s to take what was
+    // written before the close frame, so sending stops soon after the cut-off (a ping round
+    // trip per chunk shows it) and the reader starts reading at once.
+    const MOST: u64 = 12_000;
+    const CHUNK: u64 = 250;
     let pad = "x".repeat(1_000);
-    for n in 1..=SENT {
-        sender.send_game_data(json!({ "n": n, "pad": pad }));
+    let mut sent = 0;
+    let mut cut_off = false;
+    while !cut_off && sent < MOST {
+        for _ in 0..CHUNK {
+            sent += 1;
+            sender.send_game_data(json!({ "n": sent, "pad": pad }));
+        }
+        sender.send(json!({"type":"Ping"}));
+        loop {
+            let msg = sender.recv();
+            match msg["type"].as_str() {
+                Some("Pong") => break,
+                Some("PlayerLeft") => {
+                    assert_eq!(msg["data"]["player_id"], ticket.player_id.as_str());
+                    cut_off = true;
+                }
+                _ => panic!("unexpected message to the sender: {msg}"),
+            }
+        }
     }
-    let left = sender.expect("PlayerLeft");
-    assert_eq!(left["player_id"], ticket.player_id.as_str(), "cut off");
-    let sent = SENT;
+    assert!(cut_off, "the stalled reader was never cut off");
 
     // The stalled reader now reads what reached it, up to the close (1008).
     let mut seen = Vec::new();
@@ -266,5 +284,57 @@ fn a_reader_cut_off_with_1008_gets_what_it_missed_on_reconnect() {
         seen.extend(read_until(&mut back, last));
     }
     assert_exactly(&seen, last);
+    server.shutdown();
+}
+
+/// Kept seats end at their deadline, not at the next room sweep: with a one-second window and
+/// the default `room_cleanup_interval` of 60 s, a room that waits only for a dropped player is
+/// deleted within seconds of the window's end, and a spectator still watching is told.
+#[test]
+fn a_kept_seat_expires_at_its_window_not_at_the_room_sweep() {
+    let server = start_with(|c| {
+        assert_eq!(
+            c.server.room_cleanup_interval, 60,
+            "the default sweep period"
+        );
+        c.server.reconnection_window = 1;
+    });
+    let port = server.port();
+    let mut stayer = Client::connect(port);
+    let created = stayer.create_room(GAME, "Stayer", 4);
+    let code = str_of(&created, "room_code").to_owned();
+    let mut dropper = Client::connect(port);
+    let ticket = Ticket::of(&dropper.join_room(GAME, &code, "Dropper"));
+    stayer.expect_player_joined("Dropper");
+    let mut watcher = Client::connect(port);
+    watcher.send(json!({"type":"JoinAsSpectator","data":{
+        "game_name": GAME, "room_code": code, "spectator_name": "Watcher"}}));
+    watcher.expect("SpectatorJoined");
+    stayer.expect("NewSpectatorJoined");
+
+    let dropped_at = std::time::Instant::now();
+    drop(dropper);
+    let left = stayer.expect("PlayerLeft");
+    assert_eq!(left["player_id"], ticket.player_id.as_str(), "told at once");
+    // The last seated player leaves: only the kept seat holds the room now.
+    stayer.leave();
+
+    // Waits on the room's end as an event; the client's read timeout (10 s) bounds the wait.
+    let gone = loop {
+        let msg = watcher.recv();
+        if msg["type"] == "Error" {
+            break msg;
+        }
+    };
+    assert_eq!(gone["data"]["error_code"], "ROOM_NOT_FOUND");
+    let waited = dropped_at.elapsed();
+    assert!(
+        waited < std::time::Duration::from_secs(10),
+        "the window (1 s) ended the seat, not the 60 s sweep: {waited:?}"
+    );
+    let mut back = Client::connect(port);
+    ticket.send(&mut back);
+    let failed = back.expect("ReconnectionFailed");
+    assert_eq!(failed["error_code"], "ROOM_NOT_FOUND");
     server.shutdown();
 }

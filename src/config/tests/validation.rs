@@ -244,7 +244,7 @@ fn zero_connections_per_ip_is_allowed() {
 #[test]
 fn log_level_must_be_a_level() {
     let mut cfg = Config::default();
-    for ok in ["info", " WARN ", "Warning", "err", "trace"] {
+    for ok in ["info", " WARN ", "Warning", "err", "trace", "off"] {
         cfg.logging.level = Some(ok.to_owned());
         cfg.validate().unwrap();
     }
@@ -252,7 +252,7 @@ fn log_level_must_be_a_level() {
     fails(
         &cfg,
         "logging.level",
-        "logging.level `verbose` is not a log level (expected trace, debug, info, warn or error)",
+        "logging.level `verbose` is not a log level (expected trace, debug, info, warn, error or off)",
     );
 }
 

@@ -149,6 +149,9 @@ impl Owner {
         self.count_buffered(buffered);
         if empty && nobody_to_wait_for {
             self.delete_room(room_id);
+        } else {
+            // A kept seat's window or the empty-room clock may now fall first.
+            self.schedule(room_id);
         }
     }
 

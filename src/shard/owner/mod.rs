@@ -7,19 +7,22 @@
 //! * Outputs: values ([`Output`]) taken with [`Owner::poll_output`]: frames per destination
 //!   shard, controls for single sessions, and owner work forwarded to another shard (or to this
 //!   one). The shard driver routes them.
-//! * Timers: [`Owner::poll_timeout`] says when the next room falls due for expiry;
-//!   [`Owner::handle_timeout`] expires what is due at `now`.
+//! * Timers: [`Owner::poll_timeout`] says when the driver should next call
+//!   [`Owner::handle_timeout`], which expires what is due at `now`. Deadlines (inactivity,
+//!   reconnection windows, `server.empty_room_timeout`) sit in one ordered set of
+//!   `(instant, room)`, one entry per room (`deadlines.rs`), so `poll_timeout` reads its first entry and
+//!   `handle_timeout` visits only the rooms whose entries are due.
 //!
 //! Each room is the pure [`Room`] machine; this layer turns its effects into deliveries and
-//! keeps the per-shard tables and metrics in step. Disconnected seats and reconnection windows
-//! (spec decision 3) will live here too, next to the room table, with their deadlines folded
-//! into `poll_timeout`.
+//! keeps the per-shard tables and metrics in step, with the disconnected seats and reconnection
+//! windows of spec decision 3 next to the room table (`seats.rs`, `reconnect.rs`).
 //!
 //! Because the machine returns outputs instead of sending them, it never re-enters itself: an
 //! output addressed to this shard is fed back in by the driver after every output queued
 //! before it, in order.
 
 mod clock;
+mod deadlines;
 mod members;
 mod outputs;
 mod reconnect;
@@ -45,6 +48,7 @@ use crate::protocol::room_code::generate_room_code;
 use crate::protocol::{ErrorCode, PlayerId, RoomId, ServerMessage};
 use crate::room::{Audience, Effects, Rejection, Room, RoomSettings, SessionAddr};
 use clock::WallClock;
+use deadlines::Deadlines;
 pub use outputs::{Output, Outputs};
 pub use seats::{AwaySeat, Missed, MissedEvents};
 use seats::{Buffered, OwnedRoom};
@@ -86,6 +90,11 @@ pub struct Owner {
     rooms: RoomTable,
     /// Live rooms per game, for the games this shard counts.
     game_rooms: AHashMap<String, usize>,
+    /// When to look at which room again: at most one entry per room (its `wake_at`), never
+    /// later than the room's earliest deadline. Things that bring a deadline forward (a kept
+    /// seat, a room left empty) move the entry; activity, which only pushes deadlines back,
+    /// leaves it alone, so relaying never touches the set: a stale entry costs one early look.
+    deadlines: Deadlines,
     codes: CodeSource,
     /// Outputs not yet taken by the driver.
     out: Outputs,
@@ -107,6 +116,7 @@ impl Owner {
             clock: WallClock::now(),
             rooms: RoomTable::default(),
             game_rooms: AHashMap::new(),
+            deadlines: Deadlines::default(),
             codes,
             out: Outputs::default(),
         }
@@ -153,56 +163,84 @@ impl Owner {
         self.out.pop()
     }
 
-    /// When the next deadline falls: a room's inactivity expiry (`server.inactive_room_timeout`
-    /// after its last activity), a disconnected player's reconnection window, or the
-    /// `server.empty_room_timeout` of a room that waits for its disconnected players.
+    /// When [`Owner::handle_timeout`] should next run: the earliest entry of the deadline set.
+    /// Never later than the earliest deadline (a room's inactivity expiry,
+    /// `server.inactive_room_timeout` after its last activity; a disconnected player's
+    /// reconnection window; the `server.empty_room_timeout` of a room that waits for its
+    /// disconnected players), but it may be earlier: activity pushes a room's deadline back
+    /// without moving its entry, and the look at the old time finds nothing due and files the
+    /// room under its true deadline. O(1): the set keeps its first instant at hand.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.rooms
-            .by_id
-            .values()
-            .filter_map(|owned| self.room_deadline(owned))
-            .min()
+        self.deadlines.first()
     }
 
-    /// Expires what is due at `now`: reconnection windows that ran out (the seat is gone for
-    /// good), rooms that waited for disconnected players longer than `server.empty_room_timeout`
-    /// or have nobody left to wait for, and rooms nobody touched for
-    /// `server.inactive_room_timeout`, whose members are told (`Error{ROOM_NOT_FOUND}`) and freed
-    /// to join again (decision 9).
+    /// Expires what is due at `now`, visiting only the rooms whose entries are due: reconnection
+    /// windows that ran out (the seat is gone for good), rooms that waited for disconnected
+    /// players longer than `server.empty_room_timeout` or have nobody left to wait for, and
+    /// rooms nobody touched for `server.inactive_room_timeout`, whose members are told
+    /// (`Error{ROOM_NOT_FOUND}`) and freed to join again (decision 9). A room that survives is
+    /// filed again under its next deadline.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let timeout = self.inactivity_timeout();
-        let empty_timeout = self.empty_room_timeout();
-        let mut expired_seats = 0i64;
-        let mut idle = Vec::new();
-        let mut abandoned = Vec::new();
-        for (id, owned) in &mut self.rooms.by_id {
-            let expired = &mut owned.expired;
-            owned.away.retain(|seat| {
-                let open = seat.deadline > now;
-                if !open {
-                    expired.push(seat.player);
-                    expired_seats += 1;
-                }
-                open
-            });
-            if self.clock.instant_of(owned.room.last_activity()) + timeout <= now {
-                idle.push(*id);
-            } else if owned.room.is_empty()
-                && (owned.away.is_empty()
-                    || owned.emptied_at.is_some_and(|at| at + empty_timeout <= now))
-            {
-                abandoned.push(*id);
+        while let Some(room_id) = self.deadlines.pop_due(now) {
+            if let Some(owned) = self.rooms.by_id.get_mut(&room_id) {
+                owned.wake_at = None;
+                self.expire_room(now, room_id);
             }
         }
+    }
+
+    /// Expires what is due at `now` in one room, then files it under its next deadline.
+    fn expire_room(&mut self, now: Instant, room_id: RoomId) {
+        let timeout = self.inactivity_timeout();
+        let empty_timeout = self.empty_room_timeout();
+        let Some(owned) = self.rooms.by_id.get_mut(&room_id) else {
+            return;
+        };
+        let mut expired_seats = 0i64;
+        let expired = &mut owned.expired;
+        owned.away.retain(|seat| {
+            let open = seat.deadline > now;
+            if !open {
+                expired.push(seat.player);
+                expired_seats += 1;
+            }
+            open
+        });
         self.metrics
             .gauge(|g| g.reconnection_sessions_active -= expired_seats);
-        for room_id in idle {
+        if self.clock.instant_of(owned.room.last_activity()) + timeout <= now {
             self.metrics.count(|c| c.inactive_rooms_cleaned += 1);
             self.delete_room(room_id);
-        }
-        for room_id in abandoned {
+        } else if owned.room.is_empty()
+            && (owned.away.is_empty()
+                || owned.emptied_at.is_some_and(|at| at + empty_timeout <= now))
+        {
             self.metrics.count(|c| c.empty_rooms_cleaned += 1);
             self.delete_room(room_id);
+        } else {
+            self.schedule(room_id);
+        }
+    }
+
+    /// Files room `room_id` under its earliest deadline, unless its entry is already at or
+    /// before it. Called whenever a deadline may have come forward.
+    fn schedule(&mut self, room_id: RoomId) {
+        let Some(owned) = self.rooms.by_id.get(&room_id) else {
+            return;
+        };
+        let Some(deadline) = self.room_deadline(owned) else {
+            return;
+        };
+        let old = owned.wake_at;
+        if old.is_some_and(|at| at <= deadline) {
+            return;
+        }
+        if let Some(at) = old {
+            self.deadlines.remove(at, room_id);
+        }
+        self.deadlines.insert(deadline, room_id);
+        if let Some(owned) = self.rooms.by_id.get_mut(&room_id) {
+            owned.wake_at = Some(deadline);
         }
     }
 
@@ -304,6 +342,7 @@ impl Owner {
                 "Game `{}` already has {current} rooms (limit {limit})",
                 req.game_name
             );
+            crate::log::events::limit_reached(None, "server.max_rooms_per_game", &reason);
             self.out.refuse_join(
                 req.creator.addr,
                 ServerMessage::join_failed(reason, ErrorCode::MaxRoomsPerGameExceeded),
@@ -364,6 +403,7 @@ impl Owner {
         match room.join(req.creator, wall) {
             Ok(effects) => {
                 self.metrics.count(|c| c.rooms_created += 1);
+                crate::log::events::room_created(room_id, &code, &req.game_name, req.max_players);
                 self.metrics
                     .rooms
                     .borrow_mut()
@@ -374,6 +414,7 @@ impl Owner {
                     .by_id
                     .insert(room_id, OwnedRoom::new(room, history));
                 self.seated(room_id, 0, creator, creator_id, effects);
+                self.schedule(room_id);
             }
             Err(rejection) => {
                 // A fresh room refuses its creator only if the state machine disagrees with
@@ -503,6 +544,9 @@ impl Owner {
         let Some(mut owned) = self.rooms.by_id.remove(&room_id) else {
             return;
         };
+        if let Some(at) = owned.wake_at.take() {
+            self.deadlines.remove(at, room_id);
+        }
         // Seats still waiting for their players are gone with the room.
         let waiting = owned.away.len() as i64;
         self.metrics
@@ -511,6 +555,12 @@ impl Owner {
         let room = &mut owned.room;
         let game_name = room.settings().game_name.clone();
         self.metrics.count(|c| c.rooms_deleted += 1);
+        crate::log::events::room_deleted(
+            room_id,
+            &room.settings().code,
+            &game_name,
+            room.player_count(),
+        );
         players_moved(&self.metrics, &game_name, room.player_count(), 0);
         self.metrics.rooms.borrow_mut().room_removed(&game_name, 0);
         if let Entry::Occupied(e) = self

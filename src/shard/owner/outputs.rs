@@ -5,8 +5,10 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
+use smallvec::{SmallVec, smallvec};
+
 use super::super::mailbox::Control;
-use super::super::messages::OwnerCmd;
+use super::super::messages::{OwnerCmd, Slots};
 use super::seats::{Buffered, Missed, OwnedRoom};
 use crate::protocol::frame::text_frame;
 use crate::protocol::{Frame, ServerMessage};
@@ -20,7 +22,7 @@ pub enum Output {
     /// event number (0 for a reply to one session), noted by the mailbox, never sent.
     Deliver {
         shard: u32,
-        slots: Vec<u64>,
+        slots: Slots,
         frame: Frame,
         relayed_at: Option<Instant>,
         seq: u64,
@@ -53,7 +55,7 @@ impl Outputs {
     pub fn deliver(&mut self, to: SessionAddr, frame: Frame) {
         self.queue.push_back(Output::Deliver {
             shard: to.shard,
-            slots: vec![to.slot],
+            slots: smallvec![to.slot],
             frame,
             relayed_at: None,
             seq: 0,
@@ -70,12 +72,13 @@ impl Outputs {
         relayed_at: Option<Instant>,
         seq: u64,
     ) {
-        // Rooms span few shards, so a short list beats a map.
-        let mut by_shard: Vec<(u32, Vec<u64>)> = Vec::new();
+        // Rooms span few shards, so a short list beats a map; a typical room's recipients fit
+        // inline, so a relay allocates nothing here.
+        let mut by_shard: SmallVec<[(u32, Slots); 2]> = SmallVec::new();
         for to in recipients {
             match by_shard.iter_mut().find(|(shard, _)| *shard == to.shard) {
                 Some((_, slots)) => slots.push(to.slot),
-                None => by_shard.push((to.shard, vec![to.slot])),
+                None => by_shard.push((to.shard, smallvec![to.slot])),
             }
         }
         for (shard, slots) in by_shard {

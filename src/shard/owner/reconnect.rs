@@ -59,7 +59,7 @@ impl Owner {
             return self.refuse_reconnect(req, reason, ErrorCode::PlayerAlreadyConnected);
         }
         if seat.deadline <= now {
-            // Due but not yet swept: it expires now.
+            // Due, but the timer has not run yet: it expires now.
             owned.away.swap_remove(index);
             owned.expired.push(req.player);
             self.metrics.gauge(|g| g.reconnection_sessions_active -= 1);

@@ -47,6 +47,10 @@ pub(super) struct OwnedRoom {
     /// Since when the room has had no seated player while someone may still come back
     /// (`server.empty_room_timeout` counts from here).
     pub emptied_at: Option<Instant>,
+    /// When the owner's timer set will next look at this room (`Owner::schedule`): never later
+    /// than the room's earliest deadline, possibly earlier (activity pushes deadlines back
+    /// without touching the set). `None` while the room has no entry in the set.
+    pub wake_at: Option<Instant>,
     /// Players whose windows ran out, so a late `Reconnect` is told `RECONNECTION_EXPIRED`
     /// rather than that no record exists. Lives as long as the room.
     pub expired: Vec<PlayerId>,
@@ -66,6 +70,7 @@ impl OwnedRoom {
             last_seq: 0,
             away: Vec::new(),
             emptied_at: None,
+            wake_at: None,
             expired: Vec::new(),
             history: VecDeque::new(),
             history_limit,

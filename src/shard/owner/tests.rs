@@ -317,6 +317,17 @@ fn an_idle_room_expires_at_its_deadline_and_not_before() {
         received_at: h.now,
     });
     let deadline = h.now + timeout;
+    // The relay left the room's entry where it was: the timer looks at the old deadline,
+    // finds nothing due and files the room under the new one.
+    assert_eq!(h.owner.poll_timeout(), Some(h.start + timeout));
+    h.now = h.start + timeout;
+    h.owner.handle_timeout(h.now);
+    h.drain();
+    assert_eq!(
+        h.owner.room_count(),
+        1,
+        "the relay pushed the deadline back"
+    );
     assert_eq!(h.owner.poll_timeout(), Some(deadline));
 
     h.owner.handle_timeout(deadline - Duration::from_millis(1));
@@ -567,7 +578,7 @@ fn a_reconnect_after_the_window_is_expired() {
 }
 
 #[test]
-fn a_due_window_not_yet_swept_is_expired_too() {
+fn a_due_window_the_timer_has_not_reached_yet_is_expired_too() {
     let window = Duration::from_secs(30);
     let mut h = Harness::new(|c| c.server.reconnection_window = window.as_secs());
     let room = two_players(&mut h, 4);
@@ -748,4 +759,65 @@ fn a_seat_whose_socket_is_still_closing_is_claimable_once_the_close_says_what_le
     h.reconnect(room, 2, "token2", 21);
     let seen = h.take(21);
     assert_eq!(missed_numbers(&seen[1]), [3, 4], "each event once in all");
+}
+
+#[test]
+fn the_timer_reads_the_earliest_deadline_of_all_rooms_and_visits_only_due_ones() {
+    let mut h = Harness::new(|c| {
+        c.server.inactive_room_timeout = 600;
+        c.server.reconnection_window = 30;
+    });
+    let quiet = h.create(9, 4).0;
+    h.advance(Duration::from_secs(100));
+    let busy = two_players(&mut h, 4);
+    assert_eq!(
+        h.owner.poll_timeout(),
+        Some(h.start + Duration::from_secs(600)),
+        "the older room's inactivity comes first"
+    );
+
+    // A drop brings the busy room's deadline forward to the end of the window.
+    h.advance(Duration::from_secs(5));
+    h.drop_player(busy, 2, 0);
+    let window_end = h.now + Duration::from_secs(30);
+    assert_eq!(h.owner.poll_timeout(), Some(window_end));
+
+    // At the window's end only the seat goes; the quiet room is not due and stays.
+    h.now = window_end;
+    h.forget_sent();
+    h.owner.handle_timeout(h.now);
+    h.drain();
+    assert!(h.owner.away_seats(&busy).is_empty());
+    assert_eq!(h.owner.room_count(), 2);
+    assert!(
+        h.sent.is_empty(),
+        "an expired seat tells nobody: {:?}",
+        h.sent
+    );
+    assert_eq!(
+        h.owner.poll_timeout(),
+        Some(h.start + Duration::from_secs(600))
+    );
+
+    h.now = h.start + Duration::from_secs(600);
+    h.owner.handle_timeout(h.now);
+    h.drain();
+    assert!(h.owner.room(&quiet).is_none(), "idle for 600 s");
+    assert!(h.owner.room(&busy).is_some());
+    let next = h.owner.poll_timeout().expect("the busy room's inactivity");
+    assert!(next > h.now, "nothing due is left behind");
+}
+
+#[test]
+fn a_deleted_room_leaves_no_timer_behind() {
+    let mut h = Harness::new(|c| c.server.reconnection_window = 30);
+    let room = two_players(&mut h, 4);
+    h.drop_player(room, 2, 0);
+    assert!(h.owner.poll_timeout().is_some());
+    h.leave(room, 1, LeaveKind::Voluntary);
+    h.advance(Duration::from_secs(30));
+    h.owner.handle_timeout(h.now);
+    h.drain();
+    assert_eq!(h.owner.room_count(), 0);
+    assert_eq!(h.owner.poll_timeout(), None);
 }

@@ -40,8 +40,16 @@ pub fn start_with(tweak: impl FnOnce(&mut Config)) -> ServerHandle {
     config.security.max_connections_per_ip = 100_000;
     config.rate_limit.max_room_creations = 100_000;
     config.rate_limit.max_join_attempts = 100_000;
+    quiet(&mut config);
     tweak(&mut config);
     Server::start(config).expect("server starts")
+}
+
+/// No logs: test output stays readable and no `logs/` directory appears. Tests of logging
+/// turn it back on in their `tweak`.
+pub fn quiet(config: &mut Config) {
+    config.logging.level = Some("off".to_owned());
+    config.logging.enable_file_logging = false;
 }
 
 /// The shard that owns the room a `RoomJoined` (or `SpectatorJoined`) describes.

@@ -119,6 +119,7 @@ pub fn start_server_from_json(json: Value, required: &[&str]) -> ServerHandle {
     }
     config.port = 0;
     config.server.shards = SHARDS as usize;
+    crate::common::quiet(&mut config);
     Server::start(config).expect("server starts")
 }
 
