@@ -148,8 +148,14 @@ fn systemd_unit_is_complete_hardened_and_verifies() {
 
 #[test]
 fn systemd_env_file_is_a_valid_configuration() {
-    let env = env_file(&read("deploy/systemd/signal-fish.env"));
+    let mut env = env_file(&read("deploy/systemd/signal-fish.env"));
     assert!(!env.is_empty());
+    // The unit's own `Environment=` lines are configuration too.
+    let unit = unit_settings(&read("deploy/systemd/signal-fish.service"));
+    for line in unit.get("Environment").into_iter().flatten() {
+        let (key, value) = line.split_once('=').expect("Environment=KEY=value");
+        env.push((key.to_owned(), value.to_owned()));
+    }
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_signal-fish-server"));
     cmd.current_dir(std::env::temp_dir())
         .arg("--validate-config");
@@ -447,6 +453,8 @@ fn dashboard_and_alerts_name_only_metrics_a_real_scrape_has() {
         "signal_fish_game_data_relay_duration_seconds_bucket",
         "signal_fish_websocket_messages_dropped_total",
         "signal_fish_reconnection_events_dropped_total",
+        "signal_fish_log_records_dropped_total",
+        "signal_fish_draining",
     ] {
         assert!(used.contains(name), "{name} is on no panel and in no alert");
     }

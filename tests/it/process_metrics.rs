@@ -38,6 +38,8 @@ impl Binary {
             .env("SIGNAL_FISH_PORT", port.to_string())
             .env("SIGNAL_FISH_SERVER__SHARDS", "2")
             .env("SIGNAL_FISH_SECURITY__MAX_CONNECTIONS_PER_IP", "1000")
+            // No log files in the temporary directory; stdout is discarded anyway.
+            .env("SIGNAL_FISH_LOGGING__ENABLE_FILE_LOGGING", "false")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
