@@ -161,6 +161,7 @@ pub fn render_prometheus(
     t.single("signal_fish_reconnection_events_dropped_total", Counter, "Events a disconnected player missed beyond server.event_buffer_size (oldest first), so not replayed.", c.events_dropped);
     // Ours (decision 21): logging drops rather than make a shard wait.
     t.single("signal_fish_log_records_dropped_total", Counter, "Log records dropped because the log writer's queue was full.", c.log_records_dropped);
+    t.single("signal_fish_rooms_active", Gauge, "Rooms open right now over all shards, empty rooms awaiting reconnection or expiry included.", snapshot.rooms.active_rooms());
     t.0
 }
 
@@ -289,7 +290,7 @@ mod tests {
         "signal_fish_dashboard_cache_refresh_failures_total",
     ];
 
-    const ADDED: [&str; 10] = [
+    const ADDED: [&str; 11] = [
         "signal_fish_room_creation_duration_seconds",
         "signal_fish_room_join_duration_seconds",
         "signal_fish_game_data_relay_duration_seconds",
@@ -300,9 +301,10 @@ mod tests {
         "signal_fish_shard_inbox_depth",
         "signal_fish_reconnection_events_dropped_total",
         "signal_fish_log_records_dropped_total",
+        "signal_fish_rooms_active",
     ];
 
-    const GAUGES: [&str; 11] = [
+    const GAUGES: [&str; 12] = [
         "signal_fish_connections_active",
         "signal_fish_rate_limit_minute_limit",
         "signal_fish_rate_limit_minute_used",
@@ -314,6 +316,7 @@ mod tests {
         "signal_fish_reconnection_sessions_active",
         "signal_fish_dashboard_cache_age_seconds",
         "signal_fish_shard_connections_active",
+        "signal_fish_rooms_active",
     ];
 
     fn fresh(shards: u32) -> MetricsSnapshot {
@@ -511,6 +514,23 @@ mod tests {
     }
 
     #[test]
+    fn rooms_active_sums_every_shards_rooms() {
+        let a = ShardMetrics::new(2);
+        a.rooms.borrow_mut().room_added("demo", 2);
+        a.rooms.borrow_mut().room_added("other", 0);
+        let b = ShardMetrics::new(2);
+        b.rooms.borrow_mut().room_added("demo", 1);
+        let merged =
+            MetricsSnapshot::merge(vec![a.snapshot(0, 0, 2), b.snapshot(1, 0, 1)], Utc::now());
+        let text = render_prometheus(&merged, 0, 0);
+        assert_eq!(
+            value(&text, "signal_fish_rooms_active").as_deref(),
+            Some("3")
+        );
+        assert!(text.contains("# TYPE signal_fish_rooms_active gauge\n"));
+    }
+
+    #[test]
     fn per_shard_series_carry_a_shard_label() {
         let text = render_prometheus(&sampled(), 0, 0);
         let has = |line: &str| text.lines().any(|l| l == line);
@@ -532,15 +552,20 @@ mod tests {
         assert_eq!(families(&text).len(), 58 + ADDED.len());
     }
 
-    /// Pipes `text` into `promtool check metrics`; `None` when promtool is not installed.
-    fn promtool(text: &str) -> Option<(bool, String)> {
+    /// Pipes `text` into `promtool check metrics`. A missing promtool fails the test with the
+    /// package to install: a check that silently skips proves nothing.
+    fn promtool(text: &str) -> (bool, String) {
         let mut child = Command::new("promtool")
             .args(["check", "metrics"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .ok()?;
+            .unwrap_or_else(|err| {
+                panic!(
+                    "promtool not runnable ({err}): install Debian package prometheus (.ci/run does)"
+                )
+            });
         child
             .stdin
             .take()
@@ -553,7 +578,7 @@ mod tests {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        Some((out.status.success(), report))
+        (out.status.success(), report)
     }
 
     #[test]
@@ -566,13 +591,8 @@ mod tests {
             ),
             ("sampled", render_prometheus(&sampled(), 7, 1)),
         ] {
-            match promtool(&text) {
-                None => {
-                    println!("note: promtool not on PATH; skipping promtool check ({label})");
-                    return;
-                }
-                Some((ok, report)) => assert!(ok, "{label}: promtool failed:\n{report}\n{text}"),
-            }
+            let (ok, report) = promtool(&text);
+            assert!(ok, "{label}: promtool failed:\n{report}\n{text}");
         }
     }
 }
