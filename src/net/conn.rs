@@ -66,9 +66,7 @@ struct Upgraded {
 /// Answers HTTP on an accepted connection until it is upgraded to WebSocket (`Some`) or done.
 async fn open(shard: &Rc<Shard>, mut tcp: TcpStream, tls: Option<TlsAcceptor>) -> Option<Upgraded> {
     // Connection cap, PROXY header, per-IP slot (see `admission`), before any TLS byte.
-    let Some(mut gate) = Gate::open(shard, &mut tcp, Instant::now()).await else {
-        return None;
-    };
+    let mut gate = Gate::open(shard, &mut tcp, Instant::now()).await?;
     // Forwarded fingerprint headers are believed only from trusted proxies.
     let peer_is_trusted_proxy = gate.peer_is_trusted();
     // The PROXY header, the TLS handshake and the request head share one deadline from
@@ -119,13 +117,13 @@ async fn open(shard: &Rc<Shard>, mut tcp: TcpStream, tls: Option<TlsAcceptor>) -
         Route::Health => text_response(405, "Method Not Allowed", "", false),
         Route::NotFound => text_response(404, "Not Found", "Not Found", head_only),
         route @ (Route::Metrics | Route::MetricsProm) => {
-            super::metrics::respond(&shard, &head, route).await
+            super::metrics::respond(shard, &head, route).await
         }
         Route::WebSocket if shard.drain.is_draining() => {
             text_response(503, "Service Unavailable", "Server is draining", head_only)
         }
-        Route::WebSocket => match upgrade(&shard, &stream, &head, peer_is_trusted_proxy) {
-            Ok((response, bound)) => match gate.websocket(&shard, &head).await {
+        Route::WebSocket => match upgrade(shard, &stream, &head, peer_is_trusted_proxy) {
+            Ok((response, bound)) => match gate.websocket(shard, &head).await {
                 Upgrade::Admitted(slot) => {
                     ip_slot = Some(slot);
                     binding = bound;

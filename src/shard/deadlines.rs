@@ -78,10 +78,8 @@ pub fn judge(
     auth_deadline: Option<Instant>,
     ping_timeout: Duration,
 ) -> Verdict {
-    if let Some(deadline) = auth_deadline {
-        if now >= deadline {
-            return Verdict::AuthTimeout;
-        }
+    if auth_deadline.is_some_and(|deadline| now >= deadline) {
+        return Verdict::AuthTimeout;
     }
     let silent_until = last_seen + ping_timeout;
     if now > silent_until {
