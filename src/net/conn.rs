@@ -48,6 +48,7 @@ pub async fn serve(shard: Rc<Shard>, tcp: TcpStream, tls: Option<TlsAcceptor>) {
         sent,
         ip_slot,
         binding,
+        gate: _gate,
     }) = Box::pin(open(&shard, tcp, tls)).await
     else {
         return;
@@ -61,6 +62,8 @@ struct Upgraded {
     sent: Rc<Cell<u64>>,
     ip_slot: IpSlot,
     binding: Option<Binding>,
+    /// Holds the connection's place under `security.max_connections` until it ends.
+    gate: Gate,
 }
 
 /// Answers HTTP on an accepted connection until it is upgraded to WebSocket (`Some`) or done.
@@ -183,6 +186,7 @@ async fn open(shard: &Rc<Shard>, mut tcp: TcpStream, tls: Option<TlsAcceptor>) -
         sent,
         ip_slot,
         binding,
+        gate,
     })
 }
 
