@@ -287,7 +287,10 @@ fn flush_delay_comes_from_either_prefix() {
         "SIGNAL_FISH__WEBSOCKET__MAX_FLUSH_DELAY_MS",
     ] {
         assert_eq!(
-            load_env(&[(var, "16")]).unwrap().websocket.max_flush_delay_ms,
+            load_env(&[(var, "16")])
+                .unwrap()
+                .websocket
+                .max_flush_delay_ms,
             16,
             "{var}"
         );
