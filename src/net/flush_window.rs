@@ -10,7 +10,6 @@
 //! exists only while a window is open: an idle connection has none, and nothing walks the
 //! connections.
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use glommio::timer::Timer;
@@ -121,14 +120,12 @@ impl FlushWindow {
     }
 
     /// Resolves when the open window's timer fires; never when no window is open.
-    pub fn expired(&mut self) -> impl Future<Output = ()> + '_ {
-        async move {
-            match self.timer.as_mut() {
-                Some(timer) => {
-                    timer.await;
-                }
-                None => futures_lite::future::pending::<()>().await,
+    pub async fn expired(&mut self) {
+        match self.timer.as_mut() {
+            Some(timer) => {
+                timer.await;
             }
+            None => futures_lite::future::pending::<()>().await,
         }
     }
 }
