@@ -1,7 +1,7 @@
 //! Criterion benchmarks of the hot paths, without sockets: decoding a client frame, framing
 //! relayed game data once and fanning it out to 4/16/64 members, a room join, a
-//! cross-shard delivery over a real glommio shared channel between two executors, and what a
-//! log record costs the shard that emits it.
+//! cross-shard delivery over a real glommio shared channel between two executors, what a
+//! log record costs the shard that emits it, and the process families of a scrape.
 
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
@@ -12,6 +12,7 @@ use chrono::Utc;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use signal_fish_server::config::{Config, LoggingConfig};
 use signal_fish_server::log::{Logging, events};
+use signal_fish_server::metrics::{BuildInfo, ProcessStats, render_process};
 use signal_fish_server::protocol::codec::{decode_client, encode_game_data};
 use signal_fish_server::protocol::depth::{MAX_NESTING_DEPTH, json_too_deep};
 use signal_fish_server::protocol::{Frame, GameDataEncoding};
@@ -50,7 +51,24 @@ fn decode(c: &mut Criterion) {
     group.bench_function("join_room", |b| {
         b.iter(|| decode_client(black_box(join)).is_ok())
     });
+    // A rejected frame pays a second parse to name the field (`missing field data.data`).
+    let flat = r#"{"type":"GameData","data":{"kind":"pos","x":12.5,"y":-3,"seq":1042}}"#;
+    group.bench_function("invalid_flat_game_data", |b| {
+        b.iter(|| decode_client(black_box(flat)).is_err())
+    });
     group.finish();
+}
+
+/// What a Prometheus scrape adds for the process families: reading /proc/self and rendering.
+fn process_metrics(c: &mut Criterion) {
+    let build = BuildInfo::current();
+    c.bench_function("scrape_process_families", |b| {
+        b.iter(|| {
+            let mut text = String::with_capacity(1024);
+            render_process(&mut text, &ProcessStats::read(), &build);
+            text
+        })
+    });
 }
 
 fn fanout(c: &mut Criterion) {
@@ -201,5 +219,13 @@ fn log_record(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decode, fanout, room_join, cross_shard, log_record);
+criterion_group!(
+    benches,
+    decode,
+    fanout,
+    room_join,
+    cross_shard,
+    log_record,
+    process_metrics
+);
 criterion_main!(benches);

@@ -9,6 +9,7 @@ pub mod dashboard;
 pub mod json;
 pub mod latency;
 pub mod latency_view;
+pub mod process;
 pub mod prometheus;
 pub mod query;
 pub mod rooms;
@@ -23,6 +24,7 @@ pub use dashboard::{DashboardCache, DashboardEntry, DashboardView, HistoryEntry,
 pub use json::render_json;
 pub use latency::{Latencies, Op};
 pub use latency_view::LatencyView;
+pub use process::{BuildInfo, ProcessStats, render_draining, render_process};
 pub use prometheus::render_prometheus;
 pub use query::{MetricsQuery, bearer_ok, parse_query};
 pub use rooms::RoomSummary;

@@ -161,6 +161,7 @@ pub fn render_prometheus(
     t.single("signal_fish_reconnection_events_dropped_total", Counter, "Events a disconnected player missed beyond server.event_buffer_size (oldest first), so not replayed.", c.events_dropped);
     // Ours (decision 21): logging drops rather than make a shard wait.
     t.single("signal_fish_log_records_dropped_total", Counter, "Log records dropped because the log writer's queue was full.", c.log_records_dropped);
+    t.single("signal_fish_rooms_active", Gauge, "Rooms open right now over all shards, empty rooms awaiting reconnection or expiry included.", snapshot.rooms.active_rooms());
     t.0
 }
 
@@ -289,7 +290,7 @@ mod tests {
         "signal_fish_dashboard_cache_refresh_failures_total",
     ];
 
-    const ADDED: [&str; 10] = [
+    const ADDED: [&str; 11] = [
         "signal_fish_room_creation_duration_seconds",
         "signal_fish_room_join_duration_seconds",
         "signal_fish_game_data_relay_duration_seconds",
@@ -300,9 +301,10 @@ mod tests {
         "signal_fish_shard_inbox_depth",
         "signal_fish_reconnection_events_dropped_total",
         "signal_fish_log_records_dropped_total",
+        "signal_fish_rooms_active",
     ];
 
-    const GAUGES: [&str; 11] = [
+    const GAUGES: [&str; 12] = [
         "signal_fish_connections_active",
         "signal_fish_rate_limit_minute_limit",
         "signal_fish_rate_limit_minute_used",
@@ -314,6 +316,7 @@ mod tests {
         "signal_fish_reconnection_sessions_active",
         "signal_fish_dashboard_cache_age_seconds",
         "signal_fish_shard_connections_active",
+        "signal_fish_rooms_active",
     ];
 
     fn fresh(shards: u32) -> MetricsSnapshot {
@@ -508,6 +511,23 @@ mod tests {
             let v = line.rsplit(' ').next().unwrap_or("");
             assert!(!v.contains(['e', 'E']), "{line}");
         }
+    }
+
+    #[test]
+    fn rooms_active_sums_every_shards_rooms() {
+        let a = ShardMetrics::new(2);
+        a.rooms.borrow_mut().room_added("demo", 2);
+        a.rooms.borrow_mut().room_added("other", 0);
+        let b = ShardMetrics::new(2);
+        b.rooms.borrow_mut().room_added("demo", 1);
+        let merged =
+            MetricsSnapshot::merge(vec![a.snapshot(0, 0, 2), b.snapshot(1, 0, 1)], Utc::now());
+        let text = render_prometheus(&merged, 0, 0);
+        assert_eq!(
+            value(&text, "signal_fish_rooms_active").as_deref(),
+            Some("3")
+        );
+        assert!(text.contains("# TYPE signal_fish_rooms_active gauge\n"));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use chrono::Utc;
 use super::http::{RequestHead, Route, TEXT_PLAIN, response, text_response};
 use crate::metrics::dashboard::DashboardView;
 use crate::metrics::json::render_json;
+use crate::metrics::process::{BuildInfo, ProcessStats, render_draining, render_process};
 use crate::metrics::prometheus::render_prometheus;
 use crate::metrics::query::{bearer_ok, parse_query};
 use crate::shard::Shard;
@@ -43,11 +44,13 @@ pub async fn respond(shard: &Shard, head: &RequestHead, route: Route) -> Vec<u8>
         let body = render_json(&snapshot, &query, &dashboard, Utc::now());
         response(200, "OK", "application/json", &body, head_only)
     } else {
-        let body = render_prometheus(
+        let mut body = render_prometheus(
             &snapshot,
             dashboard.age_gauge_seconds(),
             dashboard.refresh_failures,
         );
+        render_process(&mut body, &ProcessStats::read(), &BuildInfo::current());
+        render_draining(&mut body, shard.drain.is_draining());
         response(200, "OK", PROMETHEUS_TEXT, &body, head_only)
     }
 }

@@ -4,6 +4,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 
 use super::client::ClientMessage;
+use super::decode_error::describe;
 use super::depth::{MAX_NESTING_DEPTH, TOO_DEEP_MESSAGE, json_too_deep};
 use super::server::ServerMessage;
 use super::types::PlayerId;
@@ -11,8 +12,10 @@ use super::types::PlayerId;
 /// Why a text frame could not become a `ClientMessage`.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
-    #[error("Invalid client message")]
-    Invalid(#[from] serde_json::Error),
+    /// Not a client message; the text names the field and message type (see
+    /// [`super::decode_error`]), after 0.1.0's wording.
+    #[error("Invalid client message: {0}")]
+    Invalid(String),
     /// Arrays and objects nest deeper than [`MAX_NESTING_DEPTH`] (decision 18).
     #[error("{}", TOO_DEEP_MESSAGE)]
     TooDeep,
@@ -31,9 +34,10 @@ pub fn decode_client(text: &str) -> Result<ClientMessage, DecodeError> {
     }
     let mut de = serde_json::Deserializer::from_str(text);
     de.disable_recursion_limit();
-    let msg = ClientMessage::deserialize(&mut de)?;
-    de.end()?;
-    Ok(msg)
+    ClientMessage::deserialize(&mut de)
+        .and_then(|msg| de.end().map(|()| msg))
+        // The precise reason costs a second parse, so only a rejected frame pays for it.
+        .map_err(|_| DecodeError::Invalid(describe(text)))
 }
 
 /// Serialises a server message once into shareable bytes (compact JSON).

@@ -3,6 +3,7 @@
 pub mod binary;
 pub mod client;
 pub mod codec;
+pub mod decode_error;
 pub mod depth;
 pub mod error_code;
 pub mod frame;

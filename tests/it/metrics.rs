@@ -3,13 +3,12 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 
-use crate::common::{Client, EVENT_TIMEOUT, start_with};
+use crate::common::{Client, EVENT_TIMEOUT, promtool, start_with};
 use serde_json::{Value, json};
 
 /// Sends one GET and returns (status, headers, body).
-fn get(port: u16, path: &str, auth: Option<&str>) -> (u16, String, String) {
+pub(crate) fn get(port: u16, path: &str, auth: Option<&str>) -> (u16, String, String) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     stream
         .set_read_timeout(Some(EVENT_TIMEOUT))
@@ -36,42 +35,15 @@ fn metrics_json(port: u16) -> Value {
 }
 
 /// Value of an unlabelled Prometheus sample.
-fn prom_value(text: &str, name: &str) -> f64 {
+pub(crate) fn prom_value(text: &str, name: &str) -> f64 {
     text.lines()
         .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or_else(|| panic!("no sample {name}"))
 }
 
-/// Runs `promtool check metrics` on `text`. CI sets `SIGNAL_FISH_REQUIRE_PROMTOOL=1` so a
-/// missing promtool fails there instead of skipping.
-fn promtool_check(text: &str) {
-    let child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(child) => child,
-        Err(_) if std::env::var("SIGNAL_FISH_REQUIRE_PROMTOOL").is_err() => {
-            eprintln!("promtool not installed; skipping the promtool check");
-            return;
-        }
-        Err(err) => panic!("promtool required but not runnable: {err}"),
-    };
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text.as_bytes())
-        .expect("write to promtool");
-    let out = child.wait_with_output().expect("promtool ran");
-    assert!(
-        out.status.success(),
-        "promtool check metrics failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+/// Runs `promtool check metrics` on `text`.
+pub(crate) fn promtool_check(text: &str) {
+    promtool::check(&["check", "metrics"], Some(text));
 }
 
 #[test]

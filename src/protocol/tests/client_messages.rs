@@ -513,9 +513,15 @@ fn nesting_is_limited_before_parsing() {
         assert!(matches!(err, DecodeError::TooDeep));
         assert_eq!(err.to_string(), "Message nested too deeply (max depth 128)");
     }
-    // Other parse errors keep 0.1.0's text.
+    // Other parse errors keep 0.1.0's text and add what is wrong.
     assert_eq!(
         decode_client("{").expect_err("invalid").to_string(),
-        "Invalid client message"
+        "Invalid client message: not valid JSON (line 1, column 1)"
+    );
+    assert_eq!(
+        decode_client(r#"{"type":"GameData","data":{"x":1}}"#)
+            .expect_err("flat body")
+            .to_string(),
+        "Invalid client message: missing field data.data in GameData"
     );
 }
