@@ -32,7 +32,9 @@
 # = no crowd scenario; 18000 for issue 10), UPSTREAM=0 (skip 0.1.0), OURS_BIN (another build of
 # ours, e.g. a baseline), LOG_LEVEL (logging.level of ours, default warn
 # like 0.1.0 here; records go to the server's stdout, a file), LOGGING=1 (only the logging cost: the relay
-# scenario on ours with logging at info, then off, in one table; about 1.5 min).
+# scenario on ours with logging at info, then off, in one table; about 1.5 min), FLUSH=1 (only the
+# flush window: the relay scenario on ours with websocket.max_flush_delay_ms FLUSH_MS (default
+# 16), on 0.1.0 (its 16 ms batching) and on ours without a window, in one table; ~1.5 min QUICK).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -114,6 +116,7 @@ start_server() {
     if [[ "$kind" == ours ]]; then
         (cd "$WORK" && SIGNAL_FISH_PORT=$port SIGNAL_FISH_SERVER__SHARDS=$shards \
             SIGNAL_FISH_LOGGING__LEVEL=${LOG_LEVEL:-warn} \
+            SIGNAL_FISH_WEBSOCKET__MAX_FLUSH_DELAY_MS=${FLUSH_DELAY:-0} \
             exec "${wrap[@]}" "$OURS_BIN" >"$WORK/server.log" 2>&1) &
     else
         (cd "$WORK" && RUST_LOG=warn exec "${wrap[@]}" "$UPSTREAM_BIN" >"$WORK/server.log" 2>&1) &
@@ -275,6 +278,53 @@ if [[ "${LOGGING:-0}" == 1 ]]; then
         echo "Total run time: $((SECONDS - START)) s. JSON: ${OUT_DIR#"$ROOT"/}/log-*.json"
     } >"$OUT_DIR/logging.md"
     cat "$OUT_DIR/logging.md"
+    exit 0
+fi
+if [[ "${FLUSH:-0}" == 1 ]]; then
+    # The opt-in flush window against 0.1.0's batching (issue 10): same relay, one core each.
+    FLUSH_MS=${FLUSH_MS:-16}
+    if [[ "${TABLE_ONLY:-0}" != 1 ]]; then
+        for name in flush-ours flush-upstream flush-ours0; do
+            say "== $name: relay"
+            wait_quiet
+            case $name in
+                flush-ours) FLUSH_DELAY=$FLUSH_MS start_server ours 1 1 ;;
+                flush-upstream) start_server upstream 0 1 ;;
+                flush-ours0) start_server ours 1 1 ;;
+            esac
+            bench --mode relay -n "$PLAYERS" -p "$ROOM_SIZE" -r "$RATE" -d "$DURATION" \
+                -w "$WARMUP" --payload-bytes "$PAYLOAD" --label "$name" \
+                >"$OUT_DIR/$name-relay.json"
+            stop_server
+        done
+    fi
+    frow() { # frow LABEL BETTER JQ-PATH DIGITS
+        local a b c
+        a=$(val flush-ours relay "$3"); b=$(val flush-upstream relay "$3"); c=$(val flush-ours0 relay "$3")
+        printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$(fmt "$a" "$4")" "$(fmt "$b" "$4")" \
+            "$(ratio "$a" "$b")" "$2" "$(fmt "$c" "$4")"
+    }
+    {
+        echo "Flush window — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, kernel $(uname -r)"
+        echo
+        echo "Servers pinned to CPU $SERVER_CPU (ours: 1 shard), load generator pinned to CPU $CLIENT_CPU; relay: $PLAYERS players"
+        echo "in rooms of $ROOM_SIZE, $RATE msg/s each, ${DURATION}s after ${WARMUP}s warm-up. Ours with"
+        echo "websocket.max_flush_delay_ms $FLUSH_MS against 0.1.0 at its default (16 ms batches); last column: ours with no window."
+        echo
+        echo "| metric | ours, max_flush_delay_ms $FLUSH_MS | 0.1.0 | ours / 0.1.0 | better | ours, max_flush_delay_ms 0 |"
+        echo "|---|---|---|---|---|---|"
+        frow "with max_flush_delay_ms $FLUSH_MS: deliveries per server CPU-second" higher '.relay.server.deliveries_per_cpu_s' 0
+        frow "relay latency p50 (ms)" lower '.relay.relay.p50_ms' 3
+        frow "relay latency p99 (ms)" lower '.relay.relay.p99_ms' 3
+        frow "relay latency max (ms)" lower '.relay.relay.max_ms' 3
+        frow "delivery ratio" higher '.relay.delivery_ratio' 6
+        frow "delivered messages/s" higher '.relay.delivered_per_s' 0
+        frow "server CPU during relay (cores)" lower '.relay.server.cpu_util' 3
+        frow "other load on the machine during relay (cores)" lower '.relay.other_cpu_cores' 2
+        echo
+        echo "Total run time: $((SECONDS - START)) s. JSON: ${OUT_DIR#"$ROOT"/}/flush-*.json"
+    } >"$OUT_DIR/flush.md"
+    cat "$OUT_DIR/flush.md"
     exit 0
 fi
 if [[ "${TABLE_ONLY:-0}" != 1 ]]; then

@@ -132,7 +132,13 @@ pub struct WebSocketSettings {
     pub batch_interval_ms: u64,
     /// Seconds a connection has to authenticate when auth is on (5..=60).
     pub auth_timeout_secs: u64,
+    /// Longest a connection's outbound frames may wait to share one write, in milliseconds
+    /// (ours; 0 = never delay a flush, at most [`MAX_FLUSH_DELAY_MS`]).
+    pub max_flush_delay_ms: u64,
 }
+
+/// The longest flush window accepted: longer is a unit mistake rather than a latency budget.
+pub const MAX_FLUSH_DELAY_MS: u64 = 1000;
 
 impl Default for WebSocketSettings {
     fn default() -> Self {
@@ -141,6 +147,7 @@ impl Default for WebSocketSettings {
             batch_size: 10,
             batch_interval_ms: 16,
             auth_timeout_secs: 10,
+            max_flush_delay_ms: 0,
         }
     }
 }

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::Config;
 use super::error::ConfigError;
+use super::sections::MAX_FLUSH_DELAY_MS;
 
 /// The rule line of the metrics-credentials banner, as 0.1.0 prints it.
 const RULE: &str = "================================================================";
@@ -37,6 +38,7 @@ impl Config {
     /// - `server.drain_grace_secs` above a day;
     /// - zero `websocket.batch_interval_ms` while `websocket.enable_batching` is on (a zero
     ///   flush period; with batching off the value is unused and accepted);
+    /// - `websocket.max_flush_delay_ms` above 1000 (ours);
     /// - `server.default_max_players` 0 or above `protocol.max_players_limit`;
     /// - zero `protocol.room_code_length`, `protocol.max_player_name_length`,
     ///   `protocol.max_game_name_length` or `security.max_message_size` (nothing could pass);
@@ -232,6 +234,16 @@ impl Config {
                 self.websocket.batch_interval_ms,
                 "milliseconds when websocket.enable_batching is true",
             )?;
+        }
+        let flush = self.websocket.max_flush_delay_ms;
+        if flush > MAX_FLUSH_DELAY_MS {
+            return Err(ConfigError::invalid(
+                "websocket.max_flush_delay_ms",
+                format!(
+                    "websocket.max_flush_delay_ms must be at most {MAX_FLUSH_DELAY_MS} milliseconds \
+                     (configured: {flush})"
+                ),
+            ));
         }
         Ok(())
     }

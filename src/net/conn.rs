@@ -17,6 +17,7 @@ use glommio::net::TcpStream;
 
 use super::admission::{Gate, Upgrade, refuse_websocket};
 use super::counted::Counted;
+use super::flush_window::{FlushWindow, Pending};
 use super::http::{
     RequestHead, Route, check_upgrade, read_head, route, text_response, upgrade_response,
 };
@@ -35,6 +36,8 @@ const READ_BUFFER: usize = 1024;
 
 /// How long a closing connection may take to accept our close frame.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// tungstenite's write buffer; also the most a flush window lets wait (a burst never waits).
+const WRITE_BUFFER_SIZE: usize = 64 << 10;
 
 /// Serves one accepted TCP connection to the end, over TLS when `tls` is given.
 pub async fn serve(shard: Rc<Shard>, tcp: TcpStream, tls: Option<TlsAcceptor>) {
@@ -250,10 +253,29 @@ fn on_bound_text(shard: &Shard, session: &mut Session, binding: &Binding, text: 
 fn ws_config(max_message_size: usize) -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(64 << 10)
+        .write_buffer_size(WRITE_BUFFER_SIZE)
         .max_write_buffer_size((4 * max_message_size).max(1 << 20))
         .max_message_size(Some(max_message_size))
         .max_frame_size(Some(max_message_size))
+}
+
+/// What the flush window needs to know about the queue: anything but frames, or a connection
+/// about to close, is written at once.
+fn pending(mailbox: &Mailbox, verdict: Verdict) -> Pending {
+    let (frames, bytes) = mailbox.queued();
+    Pending {
+        frames,
+        bytes,
+        urgent: verdict != Verdict::Continue
+            || mailbox.has_control()
+            || mailbox.overflowed()
+            || mailbox.close_requested().is_some(),
+    }
+}
+
+/// New mail, or the end of the open flush window.
+async fn mail_or_window(mailbox: &Mailbox, window: &mut FlushWindow) {
+    futures_lite::future::or(mailbox.signal.wait(), window.expired()).await;
 }
 
 enum Wake {
@@ -323,30 +345,42 @@ pub(crate) async fn run_websocket(
     // Why the connection ended when the server did not close it (for the log).
     let mut ended_by = "connection lost";
     let mut verdict = Verdict::Continue;
+    // Opt-in (`websocket.max_flush_delay_ms`): frames may wait a little to share a write.
+    let mut window = FlushWindow::new(
+        Duration::from_millis(shard.config.websocket.max_flush_delay_ms),
+        WRITE_BUFFER_SIZE,
+        mailbox.limit(),
+    );
     let closing = loop {
+        let holding = window.hold(|| pending(&mailbox, verdict));
         // Write everything queued and flush once, raced against the client being too slow
         // (its queue overflowing while the socket takes nothing) or a close being requested:
         // a client that stops reading can wedge neither the write nor the flush.
-        let written = futures_lite::future::or(
-            write_queued(&mut ws, &mailbox, &mut session, &mut verdict),
-            async {
-                // Polled only when the write could not complete at once: the socket is full.
-                mailbox.flush_blocked.set(true);
-                loop {
-                    if mailbox.overflowed() {
-                        return Ok(Some(Verdict::Close {
-                            code: close_code::POLICY_VIOLATION,
-                            reason: events::SLOW_CONSUMER,
-                        }));
+        let written = if holding {
+            Ok(None)
+        } else {
+            window.written();
+            futures_lite::future::or(
+                write_queued(&mut ws, &mailbox, &mut session, &mut verdict),
+                async {
+                    // Polled only when the write could not complete at once: the socket is full.
+                    mailbox.flush_blocked.set(true);
+                    loop {
+                        if mailbox.overflowed() {
+                            return Ok(Some(Verdict::Close {
+                                code: close_code::POLICY_VIOLATION,
+                                reason: events::SLOW_CONSUMER,
+                            }));
+                        }
+                        if let Some((code, reason)) = mailbox.close_requested() {
+                            return Ok(Some(Verdict::Close { code, reason }));
+                        }
+                        mailbox.signal.wait().await;
                     }
-                    if let Some((code, reason)) = mailbox.close_requested() {
-                        return Ok(Some(Verdict::Close { code, reason }));
-                    }
-                    mailbox.signal.wait().await;
-                }
-            },
-        )
-        .await;
+                },
+            )
+            .await
+        };
         mailbox.flush_blocked.set(false);
         match written {
             Err(()) => break None,
@@ -363,16 +397,16 @@ pub(crate) async fn run_websocket(
             break Some((code, reason));
         }
         // Mail that arrived while the write was racing may have consumed its wake-up.
-        if !mailbox.is_empty() {
+        if !holding && !mailbox.is_empty() {
             continue;
         }
         // Wait for a frame or for mail. While a join or leave is settling, only mail.
         let wake = if session.reading_paused() {
-            mailbox.signal.wait().await;
+            mail_or_window(&mailbox, &mut window).await;
             Wake::Mail
         } else {
             futures_lite::future::or(async { Wake::Inbound(ws.next().await) }, async {
-                mailbox.signal.wait().await;
+                mail_or_window(&mailbox, &mut window).await;
                 Wake::Mail
             })
             .await

@@ -8,6 +8,7 @@ pub mod conn;
 pub mod cors;
 pub mod counted;
 pub mod edge;
+pub mod flush_window;
 mod footprint;
 pub mod http;
 pub mod metrics;

@@ -270,6 +270,21 @@ impl Mailbox {
         self.close_requested.get()
     }
 
+    /// Frames queued, and their bytes.
+    pub fn queued(&self) -> (usize, usize) {
+        (self.frames.get(), self.bytes.get())
+    }
+
+    /// Whether a control waits in the queue (everything else queued is a frame).
+    pub fn has_control(&self) -> bool {
+        self.queue.borrow().len() > self.frames.get()
+    }
+
+    /// Frames the queue takes before it may count as full.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
     /// Whether nothing is queued.
     pub fn is_empty(&self) -> bool {
         self.queue.borrow().is_empty()

@@ -20,6 +20,7 @@ mod docs_transcript;
 mod drain;
 mod example_client;
 mod expiry;
+mod flush_window;
 mod game_data;
 mod haproxy;
 mod http;

@@ -70,7 +70,7 @@ fn default_tree_matches_the_key_reference() {
         },
         "websocket": {
             "enable_batching": true, "batch_size": 10, "batch_interval_ms": 16,
-            "auth_timeout_secs": 10
+            "auth_timeout_secs": 10, "max_flush_delay_ms": 0
         },
         "metrics": {
             "dashboard_cache_refresh_interval_secs": 5, "dashboard_cache_ttl_secs": 30,

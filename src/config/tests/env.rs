@@ -279,3 +279,20 @@ fn drain_grace_comes_from_either_prefix() {
         );
     }
 }
+
+#[test]
+fn flush_delay_comes_from_either_prefix() {
+    for var in [
+        "SIGNAL_FISH_WEBSOCKET__MAX_FLUSH_DELAY_MS",
+        "SIGNAL_FISH__WEBSOCKET__MAX_FLUSH_DELAY_MS",
+    ] {
+        assert_eq!(
+            load_env(&[(var, "16")])
+                .unwrap()
+                .websocket
+                .max_flush_delay_ms,
+            16,
+            "{var}"
+        );
+    }
+}

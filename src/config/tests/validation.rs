@@ -353,3 +353,17 @@ fn drain_grace_is_bounded_by_a_day() {
         "server.drain_grace_secs must be at most 86400 seconds (configured: 86401)",
     );
 }
+
+#[test]
+fn flush_delay_is_bounded_by_a_second() {
+    let mut cfg = Config::default();
+    assert_eq!(cfg.websocket.max_flush_delay_ms, 0);
+    cfg.websocket.max_flush_delay_ms = 1000;
+    cfg.validate().unwrap();
+    cfg.websocket.max_flush_delay_ms = 1001;
+    fails(
+        &cfg,
+        "websocket.max_flush_delay_ms",
+        "websocket.max_flush_delay_ms must be at most 1000 milliseconds (configured: 1001)",
+    );
+}
