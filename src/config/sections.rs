@@ -14,7 +14,8 @@ pub struct ServerConfig {
     pub default_max_players: u8,
     /// A connection silent for this long is closed.
     pub ping_timeout: u64,
-    /// Period of the room/connection sweeper; must be at least 1.
+    /// How often the rate-limit windows are pruned, in seconds; must be at least 1 (rooms and
+    /// seats expire on the owner's timer, silent connections on the liveness sweep).
     pub room_cleanup_interval: u64,
     /// Cap on concurrent rooms per `game_name`.
     pub max_rooms_per_game: usize,

@@ -129,9 +129,9 @@ pub fn render_prometheus(
     ] {
         t.single(name, Counter, help, 0);
     }
-    t.single("signal_fish_cleanup_empty_rooms_total", Counter, "Empty rooms removed by the sweeper.", c.empty_rooms_cleaned);
-    t.single("signal_fish_cleanup_inactive_rooms_total", Counter, "Inactive rooms removed by the sweeper.", c.inactive_rooms_cleaned);
-    t.single("signal_fish_cleanup_expired_players_total", Counter, "Silent clients expired by the sweeper.", c.expired_players_cleaned);
+    t.single("signal_fish_cleanup_empty_rooms_total", Counter, "Empty rooms deleted when their last reconnection window or empty_room_timeout ended.", c.empty_rooms_cleaned);
+    t.single("signal_fish_cleanup_inactive_rooms_total", Counter, "Rooms deleted for inactivity (room_timeout).", c.inactive_rooms_cleaned);
+    t.single("signal_fish_cleanup_expired_players_total", Counter, "Silent clients closed after ping_timeout.", c.expired_players_cleaned);
     for (name, help) in [
         ("signal_fish_cross_instance_messages_total", "Messages exchanged with other instances (always 0)."),
         ("signal_fish_cross_instance_dedup_hits_total", "Cross-instance dedup cache hits (always 0)."),
