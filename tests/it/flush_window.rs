@@ -5,12 +5,12 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::common::{Client, EVENT_TIMEOUT, seat_room, start_with, str_of};
+use crate::common::{Client, EVENT_TIMEOUT, start_with, str_of};
 
 /// A socket that counts the `read` calls that returned data: frames that share one TCP write
 /// on loopback come back from one read.
@@ -132,43 +132,6 @@ fn a_close_in_an_open_window_sends_the_queued_frames_first() {
 #[test]
 fn a_client_that_stops_reading_is_still_cut_off_with_a_window() {
     let server = start_with(|c| c.websocket.max_flush_delay_ms = 16);
-    let port = server.port();
-    let mut clients = vec![
-        Client::connect(port),
-        Client::connect(port),
-        Client::connect(port),
-    ];
-    let (_, ids) = seat_room(&mut clients, "slow flush game", 4, None);
-    let mut reader = clients.pop().expect("reader");
-    let mut sender = clients.pop().expect("sender");
-    let stalled = clients.pop().expect("stalled"); // never reads again
-    let blob = "x".repeat(60_000);
-    let done = Arc::new(AtomicBool::new(false));
-    let stop = done.clone();
-    let pump = std::thread::spawn(move || {
-        let mut sent = 0;
-        while !stop.load(Ordering::Relaxed) && sent < 3000 {
-            sender.send(json!({"type":"GameData","data":{"data":{"blob":blob}}}));
-            sent += 1;
-        }
-        (sender, sent)
-    });
-    let mut relayed = 0;
-    loop {
-        let msg = reader.recv();
-        match msg["type"].as_str() {
-            Some("GameData") => relayed += 1,
-            Some("PlayerLeft") => {
-                assert_eq!(msg["data"]["player_id"], ids[0].as_str());
-                break;
-            }
-            _ => panic!("unexpected message {msg}"),
-        }
-    }
-    done.store(true, Ordering::Relaxed);
-    let (_sender, sent) = pump.join().expect("sender thread");
-    assert!(sent < 3000, "the stalled client was never dropped");
-    assert!(relayed > 0);
-    drop(stalled);
+    crate::slow_client::stalled_reader_is_dropped_while_the_room_plays(&server, "slow flush game");
     server.shutdown();
 }

@@ -3,17 +3,27 @@
 
 use crate::common::{Client, seat_room, start_server};
 use serde_json::json;
+use signal_fish_server::ServerHandle;
 
 #[test]
 fn a_client_that_stops_reading_is_dropped_and_its_room_carries_on() {
     let server = start_server();
+    stalled_reader_is_dropped_while_the_room_plays(&server, "slow game");
+    server.shutdown();
+}
+
+/// Three players in a room of `game` on `server`: one stops reading while another streams
+/// ~60 KB GameData to the third. The stalled one must be dropped (the third sees it leave)
+/// before the stream ends, and the third keeps receiving. Shared with the flush-window tests,
+/// which check that a window does not delay the cut-off.
+pub fn stalled_reader_is_dropped_while_the_room_plays(server: &ServerHandle, game: &str) {
     let port = server.port();
     let mut clients = vec![
         Client::connect(port),
         Client::connect(port),
         Client::connect(port),
     ];
-    let (_, ids) = seat_room(&mut clients, "slow game", 4, None);
+    let (_, ids) = seat_room(&mut clients, game, 4, None);
     let mut reader = clients.pop().expect("reader");
     let mut sender = clients.pop().expect("sender");
     let stalled = clients.pop().expect("stalled"); // never reads again
@@ -48,5 +58,4 @@ fn a_client_that_stops_reading_is_dropped_and_its_room_carries_on() {
     assert!(sent < 3000, "the stalled client was never dropped");
     assert!(relayed > 0);
     drop(stalled);
-    server.shutdown();
 }
