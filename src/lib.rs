@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod drain;
 pub mod limits;

@@ -78,8 +78,12 @@ fn run(config: Config) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let cluster = handle
+        .cluster_node_id()
+        .map(|node| format!(" - cluster node {node}"))
+        .unwrap_or_default();
     eprintln!(
-        "Signal Fish listening on {} with {} shard(s) (open-file limit {nofile}, max connections {}) - WebSocket: /v2/ws, health: /v2/health",
+        "Signal Fish listening on {} with {} shard(s) (open-file limit {nofile}, max connections {}) - WebSocket: /v2/ws, health: /v2/health{cluster}",
         handle.local_addr(),
         handle.shards(),
         handle.max_connections()

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use glommio::{LocalExecutorBuilder, Placement};
 
+use crate::cluster::{Cluster, ClusterError};
 use crate::config::{Config, ConfigError};
 use crate::drain::Drain;
 use crate::log::{Logging, events};
@@ -48,6 +49,10 @@ pub enum StartError {
     /// A TLS file is missing, unreadable or unusable; the message names the file.
     #[error("failed to initialize TLS configuration: {0}")]
     Tls(#[from] tls::TlsSetupError),
+    /// `cluster.nats_url` is set and the cluster could not be joined (NATS unreachable,
+    /// JetStream off, …).
+    #[error("cluster: {0}")]
+    Cluster(#[from] ClusterError),
 }
 
 /// A running server.
@@ -61,6 +66,8 @@ pub struct ServerHandle {
     reports: crossbeam_channel::Receiver<ShardReport>,
     threads: Vec<glommio::ExecutorJoinHandle<()>>,
     logging: Logging,
+    /// This node's cluster membership, when `cluster.nats_url` is set.
+    cluster: Option<Cluster>,
 }
 
 /// Entry point for the binary, tests and embedders.
@@ -98,6 +105,8 @@ impl Server {
             .and_then(|s| s.local_addr().ok())
             .and_then(|a| a.as_socket())
             .unwrap_or(addr);
+        // Before any shard serves: a node that cannot join its cluster must not take players.
+        let (cluster, mut links) = join_cluster(&config, addr, shards)?;
         let (mut senders, mut receivers) = boot::build_mesh(shards);
         let logging = Logging::start(&config.logging);
         let config = Arc::new(config);
@@ -125,6 +134,7 @@ impl Server {
                 reports: reports_tx.clone(),
                 tls: tls.clone(),
                 ready: ready_tx.clone(),
+                cluster: links.pop().flatten(),
             };
             let placement = match cores.get(index) {
                 Some(core) if pin => Placement::Fixed(core.id),
@@ -164,8 +174,28 @@ impl Server {
             reports,
             threads,
             logging,
+            cluster,
         })
     }
+}
+
+/// Joins the cluster when `cluster.nats_url` is set; one link per shard (all `None` without a
+/// cluster).
+fn join_cluster(
+    config: &Config,
+    addr: SocketAddr,
+    shards: usize,
+) -> Result<(Option<Cluster>, Vec<Option<crate::cluster::ShardLink>>), StartError> {
+    if !config.cluster.enabled() {
+        return Ok((None, (0..shards).map(|_| None).collect()));
+    }
+    let node = config
+        .cluster
+        .node_id
+        .clone()
+        .unwrap_or_else(|| crate::cluster::default_node_id(addr.port()));
+    let (cluster, links) = Cluster::start(&config.cluster, node, shards)?;
+    Ok((Some(cluster), links.into_iter().map(Some).collect()))
 }
 
 impl ServerHandle {
@@ -183,6 +213,11 @@ impl ServerHandle {
     /// derived from the open-file limit).
     pub fn max_connections(&self) -> usize {
         self.max_connections
+    }
+
+    /// This node's id in its cluster, when `cluster.nats_url` is set.
+    pub fn cluster_node_id(&self) -> Option<&str> {
+        self.cluster.as_ref().map(Cluster::node_id)
     }
 
     /// How many shards are running.
@@ -209,6 +244,10 @@ impl ServerHandle {
         }
         for thread in self.threads {
             let _ = thread.join();
+        }
+        // Last: the other nodes learn this one left once its sockets are closed.
+        if let Some(cluster) = self.cluster {
+            cluster.stop();
         }
         self.logging.scope(events::server_stopped);
         self.logging.close();

@@ -9,6 +9,7 @@
 //! [`load`] reads and merges the sources, [`env`] applies per-key environment overrides,
 //! [`validate`] checks the result, [`error`] is the one error type.
 
+mod cluster;
 mod enums;
 mod env;
 mod error;
@@ -26,6 +27,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use cluster::{ClusterConfig, MAX_NODE_ID_LEN, check_node_id, redact_url};
 pub use enums::{
     ClientAuthMode, DashboardHistoryField, LogFormat, LogRotation, TokenBindingScheme,
 };
@@ -63,6 +65,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Parsed for compatibility with 0.1.0 configs; unused.
     pub coordination: CoordinationConfig,
+    /// New in this server: cluster mode on NATS (decision 22); unset `nats_url` = one process.
+    pub cluster: ClusterConfig,
 }
 
 impl Default for Config {
@@ -79,6 +83,7 @@ impl Default for Config {
             relay_types: RelayTypesConfig::default(),
             auth: AuthConfig::default(),
             coordination: CoordinationConfig::default(),
+            cluster: ClusterConfig::default(),
         }
     }
 }

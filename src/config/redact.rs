@@ -14,7 +14,7 @@ pub const REDACTED: &str = "<redacted>";
 impl Config {
     /// The effective configuration as pretty JSON (2-space indent), with
     /// `security.metrics_auth_token` and every `security.authorized_apps[].app_secret`
-    /// replaced by `"<redacted>"`.
+    /// replaced by `"<redacted>"`, and the credentials in `cluster.nats_url` hidden.
     pub fn to_redacted_json(&self) -> String {
         let mut tree = serde_json::to_value(self).unwrap_or(Value::Null);
         if let Some(security) = tree.get_mut("security") {
@@ -24,6 +24,12 @@ impl Config {
                     redact(app.get_mut("app_secret"));
                 }
             }
+        }
+        if let (Some(url), Some(Value::String(shown))) = (
+            &self.cluster.nats_url,
+            tree.get_mut("cluster").and_then(|c| c.get_mut("nats_url")),
+        ) {
+            *shown = super::redact_url(url);
         }
         // Serialising a JSON tree cannot fail.
         serde_json::to_string_pretty(&tree).unwrap_or_default()
@@ -70,5 +76,14 @@ mod tests {
         );
         assert_eq!(tree["security"]["authorized_apps"][0]["app_id"], "a");
         assert_eq!(tree["port"], 3536);
+        cfg.cluster.nats_url =
+            Some("nats://ops:hunter2-must-not-leak@nats.internal:4222".to_owned());
+        let text = cfg.to_redacted_json();
+        assert!(!text.contains("must-not-leak"), "{text}");
+        let tree: Value = serde_json::from_str(&text).expect("JSON");
+        assert_eq!(
+            tree["cluster"]["nats_url"],
+            "nats://<redacted>@nats.internal:4222"
+        );
     }
 }

@@ -48,7 +48,10 @@ impl Config {
     /// - an empty or duplicated `app_id` in `security.authorized_apps`, or an app with
     ///   `require_secret` but no `app_secret`;
     /// - a `server.host` that is not an IP address, or a `security.trusted_proxies` entry that
-    ///   is neither an IP address nor a CIDR block.
+    ///   is neither an IP address nor a CIDR block;
+    /// - `cluster.*` (ours): a `nats_url` the NATS client cannot parse, a `node_id` that is not
+    ///   a safe subject token, intervals outside 1..=3600 s, a node TTL under twice the
+    ///   heartbeat interval.
     ///
     /// Accepted as in 0.1.0: `security.max_connections_per_ip` 0 (refuses everyone, a
     /// deliberate lock-down), zero metrics cache intervals (treated as 1), zero room timeouts.
@@ -62,7 +65,8 @@ impl Config {
         self.check_logging()?;
         self.check_sdk_versions()?;
         self.check_apps()?;
-        self.check_edge()
+        self.check_edge()?;
+        self.cluster.validate()
     }
 
     /// The listening address and the trusted proxies must parse; a typo here would otherwise

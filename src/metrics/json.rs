@@ -138,9 +138,10 @@ fn metrics_snapshot(
             "retry_successes": 0,
             "retry_success_rate": retry_success_rate(0, 0),
         },
-        // Single instance: nothing crosses instances (cross-shard traffic is under `shards`).
+        // Envelopes between cluster nodes (0 without a cluster; cross-shard traffic is under
+        // `shards`). No dedup or remote-membership cache in this design: those stay 0.
         "cross_instance": {
-            "cross_instance_messages": 0,
+            "cross_instance_messages": snapshot.cross_instance_messages,
             "dedup_cache_hits": 0,
             "dedup_cache_misses": 0,
             "dedup_cache_evictions": 0,

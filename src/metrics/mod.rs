@@ -138,6 +138,9 @@ pub struct MetricsSnapshot {
     pub shards: Vec<ShardView>,
     /// The dashboard cache's state, if its shard answered.
     pub dashboard: Option<DashboardView>,
+    /// Envelopes exchanged with other cluster nodes (0 without a cluster); the original's
+    /// `cross_instance_messages`.
+    pub cross_instance_messages: u64,
 }
 
 impl MetricsSnapshot {

@@ -13,7 +13,7 @@ use super::{MetricsSnapshot, Op};
 
 /// Upper bounds of the latency histogram buckets: microseconds and the `le` label (seconds),
 /// 50 µs to 10 s in 1-2.5-5 steps. Spelled out so labels never depend on float formatting.
-const BUCKETS: [(u64, &str); 17] = [
+pub(crate) const BUCKETS: [(u64, &str); 17] = [
     (50, "0.00005"),
     (100, "0.0001"),
     (250, "0.00025"),
@@ -132,8 +132,10 @@ pub fn render_prometheus(
     t.single("signal_fish_cleanup_empty_rooms_total", Counter, "Empty rooms deleted when their last reconnection window or empty_room_timeout ended.", c.empty_rooms_cleaned);
     t.single("signal_fish_cleanup_inactive_rooms_total", Counter, "Rooms deleted for inactivity (room_timeout).", c.inactive_rooms_cleaned);
     t.single("signal_fish_cleanup_expired_players_total", Counter, "Silent clients closed after ping_timeout.", c.expired_players_cleaned);
+    t.single("signal_fish_cross_instance_messages_total", Counter, "Messages exchanged with other cluster nodes, both ways (0 without cluster.nats_url).", snapshot.cross_instance_messages);
+    // No dedup or remote-membership cache in this design (core NATS delivers each message
+    // once; the room's home knows its members): constant 0, as in 0.1.0.
     for (name, help) in [
-        ("signal_fish_cross_instance_messages_total", "Messages exchanged with other instances (always 0)."),
         ("signal_fish_cross_instance_dedup_hits_total", "Cross-instance dedup cache hits (always 0)."),
         ("signal_fish_cross_instance_dedup_misses_total", "Cross-instance dedup cache misses (always 0)."),
         ("signal_fish_cross_instance_dedup_evictions_total", "Cross-instance dedup cache evictions (always 0)."),

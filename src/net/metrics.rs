@@ -35,7 +35,10 @@ pub async fn respond(shard: &Shard, head: &RequestHead, route: Route) -> Vec<u8>
             return response(401, "Unauthorized", TEXT_PLAIN, "", head_only);
         }
     }
-    let snapshot = shard.gather().await;
+    let mut snapshot = shard.gather().await;
+    if let Some(link) = &shard.cluster {
+        snapshot.cross_instance_messages = link.stats().cross_instance_messages();
+    }
     let dashboard = snapshot
         .dashboard
         .clone()
@@ -51,6 +54,9 @@ pub async fn respond(shard: &Shard, head: &RequestHead, route: Route) -> Vec<u8>
         );
         render_process(&mut body, &ProcessStats::read(), &BuildInfo::current());
         render_draining(&mut body, shard.drain.is_draining());
+        if let Some(link) = &shard.cluster {
+            link.stats().render_prometheus(&mut body, link.node_id());
+        }
         response(200, "OK", PROMETHEUS_TEXT, &body, head_only)
     }
 }

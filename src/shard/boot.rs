@@ -42,6 +42,8 @@ pub struct ShardBoot {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Told once this shard listens.
     pub ready: std::sync::mpsc::SyncSender<()>,
+    /// This shard's link to the cluster bridge, when `cluster.nats_url` is set.
+    pub cluster: Option<crate::cluster::ShardLink>,
 }
 
 /// Binds `count` listening sockets to one address with `SO_REUSEPORT`, so the kernel spreads
@@ -152,9 +154,17 @@ pub async fn run(boot: ShardBoot) {
     );
     let background = executor.create_task_queue(Shares::default(), Latency::NotImportant, "sweep");
 
-    let shard =
-        Rc::new(Shard::new(boot.index, boot.count, boot.config.clone()).with_edge(boot.edge));
+    let shard = Rc::new(
+        Shard::new(boot.index, boot.count, boot.config.clone())
+            .with_edge(boot.edge)
+            .with_cluster(boot.cluster),
+    );
     shard.attach(background);
+    if let Some(link) = shard.cluster.clone() {
+        glommio::spawn_local_into(crate::cluster::serve_shard(link), background)
+            .map(|t| t.detach())
+            .ok();
+    }
     for (peer, sender) in boot.senders.into_iter().enumerate() {
         if let (Some(sender), Some(Some(outbox))) = (sender, shard.outboxes.get(peer)) {
             glommio::spawn_local_into(run_flusher(shard.clone(), outbox.clone(), sender), realtime)

@@ -95,6 +95,8 @@ pub struct Shard {
     pub mailbox_limit: usize,
     /// Whether the shard drains (decision 20), and the wake-ups of its drain tasks.
     pub drain: drain::DrainState,
+    /// The link to the cluster bridge, when `cluster.nats_url` is set.
+    pub cluster: Option<Rc<crate::cluster::ShardLink>>,
 }
 
 impl Shard {
@@ -137,12 +139,19 @@ impl Shard {
             next_scrape: Cell::new(1),
             mailbox_limit,
             drain: drain::DrainState::default(),
+            cluster: None,
         }
     }
 
     /// Shares the server's edge (trusted proxies, connection cap) with this shard.
     pub fn with_edge(mut self, edge: Arc<Edge>) -> Self {
         self.edge = edge;
+        self
+    }
+
+    /// Connects this shard to the cluster bridge (`None`: a single process).
+    pub fn with_cluster(mut self, link: Option<crate::cluster::ShardLink>) -> Self {
+        self.cluster = link.map(Rc::new);
         self
     }
 

@@ -11,6 +11,7 @@ mod capacity;
 mod cli;
 mod client_addr;
 mod client_crate;
+mod cluster;
 mod cross_shard;
 mod decode_errors;
 mod deploy;

@@ -87,6 +87,10 @@ fn default_tree_matches_the_key_reference() {
         "coordination": {
             "dedup_cache": { "capacity": 100000, "ttl_secs": 60, "cleanup_interval_secs": 30 },
             "membership_snapshot_interval_secs": 0
+        },
+        "cluster": {
+            "nats_url": null, "node_id": null, "heartbeat_interval_secs": 2,
+            "node_ttl_secs": 6, "connect_timeout_secs": 3
         }
     });
     assert_eq!(serde_json::to_value(Config::default()).unwrap(), expected);

@@ -296,3 +296,25 @@ fn flush_delay_comes_from_either_prefix() {
         );
     }
 }
+
+#[test]
+fn cluster_keys_come_from_either_prefix() {
+    for prefix in ["SIGNAL_FISH_", "SIGNAL_FISH__"] {
+        let url = format!("{prefix}CLUSTER__NATS_URL");
+        let id = format!("{prefix}CLUSTER__NODE_ID");
+        let ttl = format!("{prefix}CLUSTER__NODE_TTL_SECS");
+        let cfg = load_env(&[
+            (url.as_str(), "nats://127.0.0.1:4222"),
+            (id.as_str(), "web-1"),
+            (ttl.as_str(), "9"),
+        ])
+        .unwrap();
+        assert_eq!(
+            cfg.cluster.nats_url.as_deref(),
+            Some("nats://127.0.0.1:4222"),
+            "{prefix}"
+        );
+        assert_eq!(cfg.cluster.node_id.as_deref(), Some("web-1"), "{prefix}");
+        assert_eq!(cfg.cluster.node_ttl_secs, 9, "{prefix}");
+    }
+}

@@ -1,0 +1,160 @@
+//! The bridge: the NATS client on a thread of its own, in a current-thread tokio runtime,
+//! between the shards and NATS.
+//!
+//! `async-nats` needs tokio; the shards are glommio executors and must never block, nor host
+//! a second runtime. So the client lives here, and shards talk to it through bounded
+//! channels that wake the other side (`channel.rs`): requests in one queue shared by all
+//! shards, answers and inbound messages in one queue per shard. The bridge never waits on a
+//! shard either: a shard whose queue is full loses the message, counted.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+use super::channel::{WakingReceiver, WakingSender};
+use super::connect::Connected;
+use super::directory::Directory;
+use super::envelope::{Envelope, inbox_subject};
+use super::link::{FromBridge, ToBridge, deliver};
+use super::liveness::{self, Beat};
+use super::stats::ClusterStats;
+
+/// How long a clean stop may spend telling NATS this node is gone.
+const GOODBYE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Everything the bridge thread owns.
+pub(crate) struct Bridge {
+    pub node: String,
+    pub shards: u32,
+    pub heartbeat: Duration,
+    pub ttl: Duration,
+    pub connected: Connected,
+    pub requests: WakingReceiver<ToBridge>,
+    pub to_shards: Vec<WakingSender<FromBridge>>,
+    pub stats: Arc<ClusterStats>,
+}
+
+impl Bridge {
+    /// Serves until `stop` fires (or its sender is dropped), then deletes this node's liveness
+    /// key so the other nodes learn at once that it left.
+    pub async fn run(self, stop: oneshot::Receiver<()>) {
+        let Bridge {
+            node,
+            shards,
+            heartbeat,
+            ttl,
+            connected,
+            requests,
+            to_shards,
+            stats,
+        } = self;
+        let Connected {
+            client,
+            rooms,
+            nodes,
+            inbox,
+        } = connected;
+        let to_shards = Arc::new(to_shards);
+        let beat = Beat {
+            node: node.clone(),
+            instance: Uuid::new_v4(),
+            shards,
+        };
+        let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(liveness::heartbeat(
+            nodes.clone(),
+            beat,
+            heartbeat,
+            stats.clone(),
+        ));
+        {
+            let (to_shards, stats2) = (to_shards.clone(), stats.clone());
+            tasks.spawn(liveness::watch(
+                nodes.clone(),
+                node.clone(),
+                ttl,
+                stats.clone(),
+                move |event| {
+                    for shard in to_shards.iter() {
+                        deliver(shard, &stats2, FromBridge::Node(event.clone()));
+                    }
+                },
+            ));
+        }
+        tasks.spawn(receive(inbox, to_shards.clone(), stats.clone()));
+        let directory = Directory::new(rooms);
+        let serve = async {
+            while let Some(request) = requests.recv().await {
+                stats.to_bridge_depth.fetch_sub(1, Relaxed);
+                match request {
+                    ToBridge::Send { to_node, envelope } => {
+                        let sent = client
+                            .publish(inbox_subject(&to_node), envelope.encode().into())
+                            .await;
+                        let counter = match sent {
+                            Ok(()) => &stats.messages_out,
+                            Err(_) => &stats.publish_failures,
+                        };
+                        counter.fetch_add(1, Relaxed);
+                    }
+                    ToBridge::Directory {
+                        shard,
+                        token,
+                        request,
+                    } => {
+                        // Concurrently: one slow directory call must not hold the others.
+                        let (directory, to_shards, stats) =
+                            (directory.clone(), to_shards.clone(), stats.clone());
+                        tasks.spawn(async move {
+                            let reply = directory.serve(request, &stats).await;
+                            if let Some(to) = to_shards.get(shard as usize) {
+                                deliver(to, &stats, FromBridge::Directory { token, reply });
+                            }
+                        });
+                    }
+                }
+                // Reap finished directory tasks as we go.
+                while tasks.try_join_next().is_some() {}
+            }
+        };
+        tokio::select! {
+            () = serve => {}
+            _ = stop => {}
+        }
+        tasks.abort_all();
+        let goodbye = async {
+            let _ = nodes.delete(&node).await;
+            let _ = client.flush().await;
+        };
+        let _ = tokio::time::timeout(GOODBYE_TIMEOUT, goodbye).await;
+        stats.nats_connected.store(0, Relaxed);
+    }
+}
+
+/// Hands every envelope of this node's inbox to the shard it names.
+async fn receive(
+    mut inbox: async_nats::Subscriber,
+    to_shards: Arc<Vec<WakingSender<FromBridge>>>,
+    stats: Arc<ClusterStats>,
+) {
+    while let Some(msg) = inbox.next().await {
+        let envelope = match Envelope::decode(&msg.payload) {
+            Ok(envelope) => envelope,
+            Err(_) => {
+                stats.messages_rejected.fetch_add(1, Relaxed);
+                continue;
+            }
+        };
+        let Some(to) = to_shards.get(envelope.to_shard as usize) else {
+            stats.messages_rejected.fetch_add(1, Relaxed);
+            continue;
+        };
+        if deliver(to, &stats, FromBridge::Message(envelope)) {
+            stats.messages_in.fetch_add(1, Relaxed);
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! The startup check: reach NATS within the connect timeout, make sure JetStream is on, open
+//! (or create) the two KV buckets and subscribe to this node's inbox. Anything missing fails
+//! the start, so a node never serves believing it is part of a cluster it cannot reach.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, kv};
+use async_nats::{Client, ConnectOptions, Event, Subscriber};
+
+use super::error::ClusterError;
+use super::stats::ClusterStats;
+use super::{directory, envelope, liveness};
+use crate::config::{ClusterConfig, redact_url};
+
+/// A node's connection, ready for the bridge.
+pub(crate) struct Connected {
+    pub client: Client,
+    pub rooms: kv::Store,
+    pub nodes: kv::Store,
+    pub inbox: Subscriber,
+}
+
+/// Connects as node `node`. `stats.nats_connected` follows the connection from then on.
+pub(crate) async fn establish(
+    cfg: &ClusterConfig,
+    node: &str,
+    stats: Arc<ClusterStats>,
+) -> Result<Connected, ClusterError> {
+    let urls = cfg.nats_url.clone().unwrap_or_default();
+    let shown = redact_url(&urls);
+    let timeout = Duration::from_secs(cfg.connect_timeout_secs);
+    let events = stats.clone();
+    let options = ConnectOptions::new()
+        .name(format!("signal-fish {node}"))
+        .connection_timeout(timeout)
+        // After startup, reconnect for ever: NATS restarts must not end the process.
+        .max_reconnects(None)
+        .event_callback(move |event| {
+            let events = events.clone();
+            async move {
+                match event {
+                    Event::Connected => events.nats_connected.store(1, Relaxed),
+                    Event::Disconnected | Event::Closed => events.nats_connected.store(0, Relaxed),
+                    _ => {}
+                }
+            }
+        });
+    let servers: Vec<async_nats::ServerAddr> = urls
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .filter_map(|u| u.parse().ok())
+        .collect();
+    let unreachable = |reason: String| ClusterError::Unreachable {
+        url: shown.clone(),
+        timeout_secs: cfg.connect_timeout_secs,
+        reason,
+    };
+    let client = match tokio::time::timeout(timeout, options.connect(servers)).await {
+        Ok(Ok(client)) => client,
+        Ok(Err(err)) => return Err(unreachable(err.to_string())),
+        Err(_) => return Err(unreachable("timed out".to_owned())),
+    };
+    stats.nats_connected.store(1, Relaxed);
+
+    if let Err(reason) = jetstream_on(&client, timeout).await {
+        return Err(ClusterError::JetStreamOff { url: shown, reason });
+    }
+    let js = jetstream::new(client.clone());
+    let rooms = bucket(
+        &js,
+        kv::Config {
+            bucket: directory::BUCKET.to_owned(),
+            description: "Signal Fish room directory: room code and room id to home node"
+                .to_owned(),
+            history: 1,
+            // Survives a NATS restart, so rooms stay findable while it comes back.
+            storage: jetstream::stream::StorageType::File,
+            ..Default::default()
+        },
+        timeout,
+    )
+    .await?;
+    let nodes = bucket(
+        &js,
+        kv::Config {
+            bucket: liveness::BUCKET.to_owned(),
+            description: "Signal Fish node liveness: one key per live node".to_owned(),
+            history: 1,
+            max_age: Duration::from_secs(cfg.node_ttl_secs),
+            storage: jetstream::stream::StorageType::Memory,
+            ..Default::default()
+        },
+        timeout,
+    )
+    .await?;
+    let subject = envelope::inbox_subject(node);
+    let inbox = client
+        .subscribe(subject.clone())
+        .await
+        .map_err(|e| ClusterError::Subscribe {
+            subject,
+            reason: e.to_string(),
+        })?;
+    Ok(Connected {
+        client,
+        rooms,
+        nodes,
+        inbox,
+    })
+}
+
+/// Asks the JetStream API for the account's info. We read the raw answer rather than use
+/// `Context::query_account`, whose typed reply needs fields nats-server 2.9 (Debian
+/// bookworm's) does not send.
+async fn jetstream_on(client: &Client, timeout: Duration) -> Result<(), String> {
+    let asked = client.request("$JS.API.INFO", bytes::Bytes::new());
+    let reply = match tokio::time::timeout(timeout, asked).await {
+        Ok(Ok(reply)) => reply,
+        Ok(Err(err)) => return Err(err.to_string()),
+        Err(_) => return Err("no answer to the JetStream account query".to_owned()),
+    };
+    let answer: serde_json::Value =
+        serde_json::from_slice(&reply.payload).map_err(|e| format!("unreadable answer: {e}"))?;
+    match answer.get("error") {
+        Some(error) => Err(error
+            .get("description")
+            .and_then(|d| d.as_str())
+            .unwrap_or("JetStream error")
+            .to_owned()),
+        None => Ok(()),
+    }
+}
+
+/// Opens the bucket, or creates it when no node has yet. A bucket that exists is used as it
+/// is, so nodes started with a different `node_ttl_secs` share the first one's `max_age`
+/// (which only decides when a dead node's key is cleaned up; each node judges silence by its
+/// own TTL).
+///
+/// The bucket's stream is created with the settings `Context::create_key_value` would use,
+/// without that call's account query (see [`jetstream_on`]).
+async fn bucket(
+    js: &jetstream::Context,
+    config: kv::Config,
+    timeout: Duration,
+) -> Result<kv::Store, ClusterError> {
+    let name = if config.bucket == directory::BUCKET {
+        directory::BUCKET
+    } else {
+        liveness::BUCKET
+    };
+    let fail = |reason: String| ClusterError::Bucket {
+        bucket: name,
+        reason,
+    };
+    let attempt = async {
+        if let Ok(store) = js.get_key_value(name).await {
+            return Ok(store);
+        }
+        // Creating a stream that exists with the same settings succeeds, so two nodes
+        // starting together both get here safely.
+        js.create_stream(stream_config(&config))
+            .await
+            .map_err(|e| e.to_string())?;
+        js.get_key_value(name).await.map_err(|e| e.to_string())
+    };
+    match tokio::time::timeout(timeout, attempt).await {
+        Ok(result) => result.map_err(fail),
+        Err(_) => Err(fail("timed out".to_owned())),
+    }
+}
+
+/// The stream behind a KV bucket, as the NATS clients lay it out (`KV_<bucket>`, subjects
+/// `$KV.<bucket>.>`, rollups allowed, deletes through markers only).
+fn stream_config(config: &kv::Config) -> jetstream::stream::Config {
+    jetstream::stream::Config {
+        name: format!("KV_{}", config.bucket),
+        description: Some(config.description.clone()),
+        subjects: vec![format!("$KV.{}.>", config.bucket)],
+        max_messages_per_subject: config.history.max(1),
+        max_age: config.max_age,
+        storage: config.storage,
+        allow_rollup: true,
+        deny_delete: true,
+        deny_purge: false,
+        allow_direct: true,
+        num_replicas: 1,
+        discard: jetstream::stream::DiscardPolicy::New,
+        ..Default::default()
+    }
+}

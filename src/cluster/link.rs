@@ -1,0 +1,158 @@
+//! A shard's end of the bridge: what it may ask of NATS, and what NATS brings it.
+//!
+//! Every call returns at once. A request the bridge cannot take (its queue full, or the
+//! bridge gone) is refused with [`LinkError`] and counted: a shard never waits on NATS.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use crossbeam_channel::TrySendError;
+
+use super::channel::{WakingReceiver, WakingSender};
+use super::directory::{DirectoryReply, DirectoryRequest};
+use super::envelope::{Body, Envelope};
+use super::liveness::NodeEvent;
+use super::stats::ClusterStats;
+
+/// What a shard asks the bridge to do.
+#[derive(Debug)]
+pub enum ToBridge {
+    /// Publish `envelope` to node `to_node`'s inbox.
+    Send { to_node: String, envelope: Envelope },
+    /// Run a directory request and answer shard `shard` with `token`.
+    Directory {
+        shard: u32,
+        token: u64,
+        request: DirectoryRequest,
+    },
+}
+
+/// What the bridge brings a shard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FromBridge {
+    /// An envelope another node (or this one) addressed to this shard.
+    Message(Envelope),
+    /// The answer to the directory request sent with `token`.
+    Directory { token: u64, reply: DirectoryReply },
+    /// Another node joined or left. Every shard hears every event.
+    Node(NodeEvent),
+}
+
+/// Why the bridge did not take a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum LinkError {
+    #[error("the NATS bridge queue is full")]
+    Full,
+    #[error("the NATS bridge has stopped")]
+    Closed,
+}
+
+/// One shard's link to the bridge. Lives on the shard's thread.
+pub struct ShardLink {
+    shard: u32,
+    node: Arc<str>,
+    to_bridge: WakingSender<ToBridge>,
+    from_bridge: WakingReceiver<FromBridge>,
+    stats: Arc<ClusterStats>,
+}
+
+impl ShardLink {
+    pub(crate) fn new(
+        shard: u32,
+        node: Arc<str>,
+        to_bridge: WakingSender<ToBridge>,
+        from_bridge: WakingReceiver<FromBridge>,
+        stats: Arc<ClusterStats>,
+    ) -> Self {
+        ShardLink {
+            shard,
+            node,
+            to_bridge,
+            from_bridge,
+            stats,
+        }
+    }
+
+    /// This node's id.
+    pub fn node_id(&self) -> &str {
+        &self.node
+    }
+
+    /// The shard this link belongs to.
+    pub fn shard(&self) -> u32 {
+        self.shard
+    }
+
+    /// The process's cluster counters.
+    pub fn stats(&self) -> &Arc<ClusterStats> {
+        &self.stats
+    }
+
+    /// Sends `body` to shard `to_shard` of node `to_node` (this node included).
+    pub fn send(&self, to_node: &str, to_shard: u32, body: Body) -> Result<(), LinkError> {
+        self.push(ToBridge::Send {
+            to_node: to_node.to_owned(),
+            envelope: Envelope {
+                from: self.node.to_string(),
+                from_shard: self.shard,
+                to_shard,
+                body,
+            },
+        })
+    }
+
+    /// Asks the directory; the answer comes back through [`ShardLink::recv`] with `token`.
+    pub fn directory(&self, token: u64, request: DirectoryRequest) -> Result<(), LinkError> {
+        self.push(ToBridge::Directory {
+            shard: self.shard,
+            token,
+            request,
+        })
+    }
+
+    fn push(&self, request: ToBridge) -> Result<(), LinkError> {
+        // Counted before the send: the bridge may take it (and count it down) at once.
+        self.stats.to_bridge_depth.fetch_add(1, Relaxed);
+        let refused = match self.to_bridge.try_send(request) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Full(_)) => LinkError::Full,
+            Err(TrySendError::Disconnected(_)) => LinkError::Closed,
+        };
+        self.stats.to_bridge_depth.fetch_sub(1, Relaxed);
+        self.stats.to_bridge_dropped.fetch_add(1, Relaxed);
+        Err(refused)
+    }
+
+    /// The next thing from the bridge if one waits.
+    pub fn try_recv(&self) -> Option<FromBridge> {
+        let got = self.from_bridge.try_recv();
+        if got.is_some() {
+            self.stats.to_shards_depth.fetch_sub(1, Relaxed);
+        }
+        got
+    }
+
+    /// The next thing from the bridge; `None` once the bridge has stopped.
+    pub async fn recv(&self) -> Option<FromBridge> {
+        let got = self.from_bridge.recv().await;
+        if got.is_some() {
+            self.stats.to_shards_depth.fetch_sub(1, Relaxed);
+        }
+        got
+    }
+}
+
+/// Hands `msg` to a shard without waiting; a full queue drops it, counted.
+pub(crate) fn deliver(
+    to: &WakingSender<FromBridge>,
+    stats: &ClusterStats,
+    msg: FromBridge,
+) -> bool {
+    stats.to_shards_depth.fetch_add(1, Relaxed);
+    if to.try_send(msg).is_ok() {
+        return true;
+    }
+    stats.to_shards_depth.fetch_sub(1, Relaxed);
+    stats.to_shards_dropped.fetch_add(1, Relaxed);
+    false
+}
