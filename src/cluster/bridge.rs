@@ -153,8 +153,8 @@ async fn receive(
             stats.messages_rejected.fetch_add(1, Relaxed);
             continue;
         };
-        if deliver(to, &stats, FromBridge::Message(envelope)) {
-            stats.messages_in.fetch_add(1, Relaxed);
-        }
+        // Counted first: the shard may look at the counter as soon as it has the message.
+        stats.messages_in.fetch_add(1, Relaxed);
+        deliver(to, &stats, FromBridge::Message(envelope));
     }
 }

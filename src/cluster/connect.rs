@@ -65,6 +65,16 @@ pub(crate) async fn establish(
     };
     stats.nats_connected.store(1, Relaxed);
 
+    // Subscribed before the JetStream query: the server reads a connection in order, so its
+    // answer proves the subscription is in place before anyone can learn this node exists.
+    let subject = envelope::inbox_subject(node);
+    let inbox = client
+        .subscribe(subject.clone())
+        .await
+        .map_err(|e| ClusterError::Subscribe {
+            subject,
+            reason: e.to_string(),
+        })?;
     if let Err(reason) = jetstream_on(&client, timeout).await {
         return Err(ClusterError::JetStreamOff { url: shown, reason });
     }
@@ -96,14 +106,6 @@ pub(crate) async fn establish(
         timeout,
     )
     .await?;
-    let subject = envelope::inbox_subject(node);
-    let inbox = client
-        .subscribe(subject.clone())
-        .await
-        .map_err(|e| ClusterError::Subscribe {
-            subject,
-            reason: e.to_string(),
-        })?;
     Ok(Connected {
         client,
         rooms,

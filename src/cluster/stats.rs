@@ -74,7 +74,7 @@ impl AtomicHistogram {
 pub struct ClusterStats {
     /// Envelopes published to a node's inbox.
     pub messages_out: AtomicU64,
-    /// Envelopes taken from our inbox and handed to a shard.
+    /// Envelopes read from our inbox (those a full shard queue then dropped included).
     pub messages_in: AtomicU64,
     /// Inbox messages that were not an envelope we read (other version, malformed, no such
     /// shard).
@@ -135,7 +135,7 @@ impl ClusterStats {
         single("signal_fish_cluster_node_departures_total", "counter", "Other nodes seen gone (key deleted, or older than cluster.node_ttl_secs).", get(&self.nodes_gone));
         single("signal_fish_cluster_heartbeat_failures_total", "counter", "Liveness heartbeats NATS did not take.", get(&self.heartbeat_failures));
         single("signal_fish_cluster_messages_out_total", "counter", "Envelopes published to node inboxes.", get(&self.messages_out));
-        single("signal_fish_cluster_messages_in_total", "counter", "Envelopes received in this node's inbox and handed to a shard.", get(&self.messages_in));
+        single("signal_fish_cluster_messages_in_total", "counter", "Envelopes received in this node's inbox.", get(&self.messages_in));
         single("signal_fish_cluster_messages_rejected_total", "counter", "Inbox messages dropped unread (other envelope version, malformed, unknown shard).", get(&self.messages_rejected));
         single("signal_fish_cluster_publish_failures_total", "counter", "Publishes the NATS client refused.", get(&self.publish_failures));
         single("signal_fish_cluster_bridge_queue_depth", "gauge", "Shard requests waiting for the NATS bridge thread.", gauge(&self.to_bridge_depth));
