@@ -105,10 +105,16 @@ impl Server {
             .and_then(|s| s.local_addr().ok())
             .and_then(|a| a.as_socket())
             .unwrap_or(addr);
-        // Before any shard serves: a node that cannot join its cluster must not take players.
-        let (cluster, mut links) = join_cluster(&config, addr, shards)?;
         let (mut senders, mut receivers) = boot::build_mesh(shards);
         let logging = Logging::start(&config.logging);
+        // Before any shard serves: a node that cannot join its cluster must not take players.
+        let (cluster, mut links) = match logging.scope(|| join_cluster(&config, addr, shards)) {
+            Ok(joined) => joined,
+            Err(err) => {
+                logging.close();
+                return Err(err);
+            }
+        };
         let config = Arc::new(config);
         let (control, control_rx): (Vec<_>, Vec<_>) =
             (0..shards).map(|_| control::channel()).unzip();

@@ -79,6 +79,7 @@ impl Bridge {
                 ttl,
                 stats.clone(),
                 move |event| {
+                    super::events::node(&event);
                     for shard in to_shards.iter() {
                         deliver(shard, &stats2, FromBridge::Node(event.clone()));
                     }

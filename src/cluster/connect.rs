@@ -40,9 +40,17 @@ pub(crate) async fn establish(
         .event_callback(move |event| {
             let events = events.clone();
             async move {
+                // The first connection is reported by `events::joined`; these are the changes.
                 match event {
-                    Event::Connected => events.nats_connected.store(1, Relaxed),
-                    Event::Disconnected | Event::Closed => events.nats_connected.store(0, Relaxed),
+                    Event::Connected => {
+                        events.nats_connected.store(1, Relaxed);
+                        super::events::nats_connection(true);
+                    }
+                    Event::Disconnected => {
+                        events.nats_connected.store(0, Relaxed);
+                        super::events::nats_connection(false);
+                    }
+                    Event::Closed => events.nats_connected.store(0, Relaxed),
                     _ => {}
                 }
             }

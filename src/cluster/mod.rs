@@ -21,6 +21,7 @@ mod connect;
 pub mod directory;
 pub mod envelope;
 mod error;
+mod events;
 pub mod link;
 pub mod liveness;
 mod node_id;
@@ -75,11 +76,14 @@ impl Cluster {
             .unzip();
         let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
         let (stop_tx, stop_rx) = oneshot::channel();
+        // The bridge logs through whatever logging the starting thread uses (the server's).
+        let dispatch = tracing::dispatcher::get_default(Clone::clone);
         let thread = {
             let (cfg, node, stats) = (cfg.clone(), node.to_string(), stats.clone());
             std::thread::Builder::new()
                 .name("cluster-bridge".to_owned())
                 .spawn(move || {
+                    let _logging = tracing::dispatcher::set_default(&dispatch);
                     let runtime = match tokio::runtime::Builder::new_current_thread()
                         .enable_all()
                         .build()
@@ -99,6 +103,8 @@ impl Cluster {
                             }
                         };
                         let _ = ready_tx.send(Ok(()));
+                        let url = crate::config::redact_url(cfg.nats_url.as_deref().unwrap_or(""));
+                        events::joined(&node, &url, shards as u32);
                         let bridge = bridge::Bridge {
                             node,
                             shards: shards as u32,

@@ -187,7 +187,8 @@ mod tests {
     #[test]
     fn defaults_are_valid_and_bad_values_name_their_key() {
         ClusterConfig::default().validate().unwrap();
-        let cases: [(fn(&mut ClusterConfig), &str); 5] = [
+        type Tweak = fn(&mut ClusterConfig);
+        let cases: [(Tweak, &str); 5] = [
             (|c| c.nats_url = Some(" ".into()), "cluster.nats_url"),
             (
                 |c| c.nats_url = Some("nats://host:notaport".into()),

@@ -77,14 +77,16 @@ fn jetstream_off_exits_1_saying_so() {
 }
 
 #[test]
-fn with_jetstream_the_node_serves_and_names_itself() {
-    let Some(nats) = Nats::start("with_jetstream_the_node_serves_and_names_itself") else {
+fn with_jetstream_the_node_serves_names_itself_and_logs_joining() {
+    let Some(nats) = Nats::start("with_jetstream_the_node_serves_names_itself_and_logs_joining")
+    else {
         return;
     };
     let mut child = server(&nats.url())
         .env("SIGNAL_FISH_CLUSTER__NODE_ID", "startup-test")
+        .env("SIGNAL_FISH_LOGGING__LEVEL", "info")
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("the binary runs");
@@ -92,6 +94,22 @@ fn with_jetstream_the_node_serves_and_names_itself() {
         .lines()
         .map_while(Result::ok);
     let listening = lines.next().unwrap_or_default();
+    // The JSON records on stdout, read by a thread so a missing one cannot hang the test.
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut joined = None;
+    while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        if line.contains("cluster joined") {
+            joined = Some(line);
+            break;
+        }
+    }
     let _ = child.kill();
     let _ = child.wait();
     assert!(
@@ -102,4 +120,45 @@ fn with_jetstream_the_node_serves_and_names_itself() {
         listening.contains("cluster node startup-test"),
         "{listening}"
     );
+    let record: serde_json::Value =
+        serde_json::from_str(&joined.expect("a `cluster joined` record")).expect("JSON record");
+    assert_eq!(record["target"], "signal_fish_server::cluster");
+    assert_eq!(record["fields"]["node"], "startup-test");
+    assert_eq!(record["fields"]["nats_url"], nats.url());
+}
+
+#[test]
+fn print_config_shows_the_cluster_keys_without_credentials() {
+    let out = server("nats://ops:hunter2@nats.internal:4222")
+        .env("SIGNAL_FISH__CLUSTER__NODE_ID", "web-7")
+        .arg("--print-config")
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("hunter2"), "{text}");
+    let config: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(
+        config["cluster"]["nats_url"],
+        "nats://<redacted>@nats.internal:4222"
+    );
+    assert_eq!(config["cluster"]["node_id"], "web-7");
+    assert_eq!(config["cluster"]["connect_timeout_secs"], 2);
+    assert_eq!(config["cluster"]["node_ttl_secs"], 6);
+}
+
+#[test]
+fn a_bad_cluster_key_fails_validation_naming_it() {
+    let out = server("nats://127.0.0.1:4222")
+        .env("SIGNAL_FISH_CLUSTER__NODE_ID", "has.dot")
+        .arg("--validate-config")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cluster.node_id"), "{stderr}");
 }
