@@ -89,8 +89,8 @@ pub(crate) async fn establish(
     let js = jetstream::new(client.clone());
     let rooms = bucket(
         &js,
+        directory::BUCKET,
         kv::Config {
-            bucket: directory::BUCKET.to_owned(),
             description: "Signal Fish room directory: room code and room id to home node"
                 .to_owned(),
             history: 1,
@@ -103,8 +103,8 @@ pub(crate) async fn establish(
     .await?;
     let nodes = bucket(
         &js,
+        liveness::BUCKET,
         kv::Config {
-            bucket: liveness::BUCKET.to_owned(),
             description: "Signal Fish node liveness: one key per live node".to_owned(),
             history: 1,
             max_age: Duration::from_secs(cfg.node_ttl_secs),
@@ -153,13 +153,13 @@ async fn jetstream_on(client: &Client, timeout: Duration) -> Result<(), String> 
 /// without that call's account query (see [`jetstream_on`]).
 async fn bucket(
     js: &jetstream::Context,
+    name: &'static str,
     config: kv::Config,
     timeout: Duration,
 ) -> Result<kv::Store, ClusterError> {
-    let name = if config.bucket == directory::BUCKET {
-        directory::BUCKET
-    } else {
-        liveness::BUCKET
+    let config = kv::Config {
+        bucket: name.to_owned(),
+        ..config
     };
     let fail = |reason: String| ClusterError::Bucket {
         bucket: name,
