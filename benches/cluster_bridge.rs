@@ -11,6 +11,9 @@
 //! - two nodes: a shard of node A probes node B, whose shard answers (the reply crosses NATS
 //!   too: two hops, what a room command and its answer will cost).
 //!
+//! - NATS alone: a tokio task publishes to its own subscription and waits for the message,
+//!   on one async-nats client (what the bridge adds is the difference to "self").
+//!
 //! One probe at a time; `ROUNDS` (default 20000) each, after 1000 warm-up probes.
 
 use std::io::{BufRead, BufReader};
@@ -64,6 +67,10 @@ fn main() {
         .expect("executor")
         .join()
         .expect("probes ran");
+    report(
+        "NATS alone (1 hop, tokio task, no bridge)",
+        &nats_alone(&url, rounds),
+    );
     report("self (1 hop through NATS)", &results.0);
     report("two nodes (2 hops, B's shard answers)", &results.1);
     let stats = a.stats();
@@ -79,6 +86,40 @@ fn main() {
     drop(a);
     drop(b); // stops B's bridge, which ends B's shard task
     let _ = answering.join();
+}
+
+/// The same one-hop round trip without the bridge: publish and receive on one client.
+fn nats_alone(url: &str, rounds: u64) -> Histogram<u64> {
+    use futures_util::StreamExt as _;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let client = async_nats::connect(url).await.expect("connects");
+        let mut sub = client.subscribe("bench.alone").await.expect("subscribes");
+        client.flush().await.expect("flushes");
+        let mut h = Histogram::<u64>::new(3).expect("histogram");
+        let payload = Envelope {
+            from: "bench-a".to_owned(),
+            from_shard: 0,
+            to_shard: 0,
+            body: Body::Probe { seq: 0 },
+        }
+        .encode();
+        for seq in 0..WARMUP + rounds {
+            let sent = Instant::now();
+            client
+                .publish("bench.alone", payload.clone().into())
+                .await
+                .expect("publishes");
+            sub.next().await.expect("message");
+            if seq >= WARMUP {
+                let _ = h.record(sent.elapsed().as_nanos() as u64);
+            }
+        }
+        h
+    })
 }
 
 /// Sends `rounds` probes (after the warm-up) one at a time to shard 0 of `node`, timing each
