@@ -1,7 +1,7 @@
 //! The cluster bridge's cost (issue 11): the envelope encoding, and the round trip from a
 //! shard through the bridge thread and a real nats-server back to a shard, on loopback.
 //!
-//!   flock -x /work/bench.lock cargo bench --bench cluster_bridge
+//!   cargo bench --bench cluster_bridge
 //!
 //! Needs `nats-server` (Debian package `nats-server`) on PATH or in /usr/sbin; starts its own
 //! on a free port with JetStream in a temporary directory. Each "shard" is a glommio executor
