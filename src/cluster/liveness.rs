@@ -9,7 +9,8 @@
 //! 2.11). So the watcher keeps, per node, when it last saw a heartbeat, and a node silent for
 //! longer than the TTL is gone; a check every [`CHECK_EVERY`] bounds the delay to
 //! TTL + [`CHECK_EVERY`] after its last heartbeat. Times are this process's receipt times,
-//! never another machine's clock.
+//! never another machine's clock; so a key already present when the watch starts counts as
+//! fresh, and a node that died just before is reported joined, then gone within the TTL.
 
 use std::collections::HashMap;
 use std::sync::Arc;
