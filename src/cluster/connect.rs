@@ -108,7 +108,9 @@ pub(crate) async fn establish(
             description: "Signal Fish node liveness: one key per live node".to_owned(),
             history: 1,
             max_age: Duration::from_secs(cfg.node_ttl_secs),
-            storage: jetstream::stream::StorageType::Memory,
+            // On disk like the directory: a memory bucket would vanish when NATS restarts,
+            // and every heartbeat after that would fail.
+            storage: jetstream::stream::StorageType::File,
             ..Default::default()
         },
         timeout,

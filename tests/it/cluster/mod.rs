@@ -5,6 +5,7 @@
 mod directory;
 mod inbox;
 mod liveness;
+mod restart;
 mod startup;
 
 use std::time::{Duration, Instant};

@@ -7,7 +7,7 @@
 //! pass.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -19,7 +19,9 @@ const READY_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Nats {
     child: Child,
     port: u16,
-    _dir: tempfile::TempDir,
+    jetstream: bool,
+    binary: PathBuf,
+    dir: tempfile::TempDir,
 }
 
 /// Where the binary is: on PATH, else Debian's `/usr/sbin` (not on a normal user's PATH).
@@ -71,33 +73,30 @@ impl Nats {
         for _ in 0..3 {
             let dir = tempfile::tempdir().expect("temp dir");
             let port = free_port();
-            let mut cmd = Command::new(&binary);
-            cmd.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
-            if jetstream {
-                cmd.arg("-js").arg("-sd").arg(dir.path());
-            }
-            let mut child = cmd
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot run {}: {e}", binary.display()));
-            match wait_ready(&mut child) {
-                Ok(()) => {
+            match spawn(&binary, port, jetstream, dir.path()) {
+                Ok(child) => {
                     return Some(Nats {
                         child,
                         port,
-                        _dir: dir,
+                        jetstream,
+                        binary,
+                        dir,
                     });
                 }
-                Err(log) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    last = log;
-                }
+                Err(log) => last = log,
             }
         }
         panic!("nats-server did not start:\n{last}");
+    }
+
+    /// Kills the server (SIGKILL) and starts it again on the same port and store directory.
+    /// `while_down` runs in between.
+    pub fn restart(&mut self, while_down: impl FnOnce()) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        while_down();
+        self.child = spawn(&self.binary, self.port, self.jetstream, self.dir.path())
+            .unwrap_or_else(|log| panic!("nats-server did not restart:\n{log}"));
     }
 
     /// `nats://127.0.0.1:<port>`.
@@ -110,6 +109,29 @@ impl Drop for Nats {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Starts nats-server and waits until it is ready; `Err` carries its log.
+fn spawn(binary: &Path, port: u16, jetstream: bool, dir: &Path) -> Result<Child, String> {
+    let mut cmd = Command::new(binary);
+    cmd.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
+    if jetstream {
+        cmd.arg("-js").arg("-sd").arg(dir);
+    }
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", binary.display()));
+    match wait_ready(&mut child) {
+        Ok(()) => Ok(child),
+        Err(log) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(log)
+        }
     }
 }
 
