@@ -207,7 +207,9 @@ pub enum RoomOp {
         closing: bool,
     },
     /// The socket of a dropped member is closed; `delivered` is final.
-    Closed { delivered: Delivered },
+    Closed {
+        delivered: Delivered,
+    },
     Ready,
     Authority(bool),
     ConnectionInfo(Box<ConnectionInfo>),

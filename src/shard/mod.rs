@@ -26,6 +26,8 @@ mod sweep;
 mod timer;
 
 #[cfg(test)]
+mod relay_tests;
+#[cfg(test)]
 mod tests;
 
 use std::cell::{Cell, RefCell};
@@ -197,6 +199,20 @@ impl Shard {
             });
             self.metrics.gauge(|g| g.active_connections -= 1);
         }
+    }
+
+    /// The batch waiting for peer `to` (tests ferry batches by hand).
+    #[cfg(test)]
+    pub(crate) fn take_batch(&self, to: u32) -> outbox::Batch {
+        match self.outboxes.get(to as usize) {
+            Some(Some(outbox)) => outbox.take(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// How many rooms this shard holds a membership replica of.
+    pub fn replica_count(&self) -> usize {
+        self.replicas.len()
     }
 
     /// How many connections this shard holds.

@@ -40,11 +40,6 @@ impl Replicas {
     pub fn len(&self) -> usize {
         self.by_room.borrow().len()
     }
-
-    /// Whether this shard holds no replica.
-    pub fn is_empty(&self) -> bool {
-        self.by_room.borrow().is_empty()
-    }
 }
 
 impl Shard {
@@ -113,7 +108,8 @@ impl Shard {
         }
         self.count_gone(gone);
         if written {
-            self.metrics.record_since(Op::GameDataRelay, relay.relayed_at);
+            self.metrics
+                .record_since(Op::GameDataRelay, relay.relayed_at);
         }
     }
 
@@ -135,7 +131,11 @@ impl Shard {
 /// payload the owner keeps for replay. JSON data is already its `GameData` frame; MessagePack
 /// data becomes a binary envelope for MessagePack recipients and, if convertible, JSON for the
 /// others (as in 0.1.0: an unconvertible payload reaches only MessagePack recipients).
-fn build_frames(from: PlayerId, payload: RelayPayload, wants: Wants) -> (RelayFrames, Option<Bytes>) {
+fn build_frames(
+    from: PlayerId,
+    payload: RelayPayload,
+    wants: Wants,
+) -> (RelayFrames, Option<Bytes>) {
     match payload {
         RelayPayload::Json(frame) => (
             RelayFrames {

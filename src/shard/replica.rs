@@ -10,8 +10,9 @@
 //! delivers only to the members its own replica lists, so a frame that was on its way when a
 //! member left is dropped there: leaving means leaving (decision 8).
 //!
-//! Publication order keeps that true: a departure is published before the leaver hears
-//! `RoomLeft`, an arrival after the joiner hears `RoomJoined` (see the owner).
+//! A publication travels in the same batch as the owner's answer to the member it concerns, and
+//! a shard handles a batch whole before any connection task runs, so a shard never writes a
+//! leaver a frame after its `RoomLeft`, nor a joiner one before its `RoomJoined`.
 //!
 //! A player that took its seat back with `Reconnect` is *routed by the owner*: replicas leave
 //! it out, and the owner writes it every relayed frame it records. Frames a sender's shard
@@ -114,7 +115,11 @@ pub fn plan(seats: &[Seat]) -> SmallVec<[(u32, Replica); 4]> {
                     encoding: s.encoding,
                 })
                 .collect();
-            let peers = direct_shards.iter().copied().filter(|&p| p != shard).collect();
+            let peers = direct_shards
+                .iter()
+                .copied()
+                .filter(|&p| p != shard)
+                .collect();
             (
                 shard,
                 Replica {
@@ -182,7 +187,10 @@ mod tests {
         let plan = plan(&seats);
         assert_eq!(plan.len(), 2, "shard 1 keeps a replica for its sender");
         let (_, zero) = &plan[0];
-        assert!(zero.peers.is_empty(), "nobody on shard 1 is served directly");
+        assert!(
+            zero.peers.is_empty(),
+            "nobody on shard 1 is served directly"
+        );
         let (_, one) = &plan[1];
         assert!(one.local.is_empty());
         assert_eq!(one.peers.as_slice(), [0]);

@@ -444,7 +444,10 @@ mod tests {
         let mut buf = MissedEvents::new(10, 0, delivered);
         // The owner numbers the record of lane 1's frame 5 late, after its own event 1.
         assert_eq!(buf.push(1, EventId::owner(1), ev(1)), Pushed::Stored);
-        assert_eq!(buf.push(2, EventId::relayed(1, 5), ev(2)), Pushed::Duplicate);
+        assert_eq!(
+            buf.push(2, EventId::relayed(1, 5), ev(2)),
+            Pushed::Duplicate
+        );
         assert_eq!(buf.push(3, EventId::relayed(1, 6), ev(3)), Pushed::Stored);
         let mut closed = Delivered::through_owner(1);
         closed.note(EventId::relayed(1, 6));
