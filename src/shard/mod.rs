@@ -201,9 +201,10 @@ impl Shard {
         }
     }
 
-    /// The batch waiting for peer `to` (tests ferry batches by hand).
-    #[cfg(test)]
-    pub(crate) fn take_batch(&self, to: u32) -> outbox::Batch {
+    /// Takes the batch waiting for peer `to`, which then never leaves by the channel: for tests
+    /// and benchmarks that run shards without executors and ferry batches by hand.
+    #[doc(hidden)]
+    pub fn take_batch(&self, to: u32) -> Vec<ShardMsg> {
         match self.outboxes.get(to as usize) {
             Some(Some(outbox)) => outbox.take(),
             _ => Vec::new(),

@@ -27,8 +27,7 @@ impl Outbox {
         self.signal.raise();
     }
 
-    /// Takes what waits for the next batch (tests ferry batches by hand).
-    #[cfg(test)]
+    /// Takes what waits for the next batch (tests and benchmarks ferry batches by hand).
     pub fn take(&self) -> Batch {
         std::mem::take(&mut *self.pending.borrow_mut())
     }
