@@ -104,9 +104,10 @@ fn nodes_ride_out_a_nats_restart() {
         within(TTL_SECS),
         "rs-b leaving",
         |m| match m {
-            FromBridge::Node(NodeEvent::Gone { node, why }) if why == GoneWhy::Deleted => {
-                Some(node)
-            }
+            FromBridge::Node(NodeEvent::Gone {
+                node,
+                why: GoneWhy::Deleted,
+            }) => Some(node),
             _ => None,
         },
     );
