@@ -403,6 +403,9 @@ expected() {
     }'
 }
 
+# A path as the table shows it: relative to this tree, or from ~.
+rel() { local p=${1#"$ROOT"/}; echo "${p/#"$HOME"/\~}"; }
+
 # Ticks the hypervisor took from this VM's CPUs (the 8th field of /proc/stat's cpu line).
 steal_ticks() { awk '/^cpu /{print $9}' /proc/stat; }
 
@@ -410,16 +413,17 @@ steal_ticks() { awk '/^cpu /{print $9}' /proc/stat; }
 START=$SECONDS
 if [[ "${TABLE_ONLY:-0}" != 1 ]]; then
     rm -f "$OUT_DIR"/*.json "$OUT_DIR"/*.prom "$OUT_DIR"/*.build
+    date -u +%Y-%m-%dT%H:%MZ >"$OUT_DIR/started"
     for k in "${KNOBS[@]}"; do printf '%s=%q\n' "$k" "${!k}"; done >"$OUT_DIR/settings"
     {
-        echo "- ours: \`$OURS_BIN\` ($("$OURS_BIN" --version 2>/dev/null | head -1), built $(date -u -r "$OURS_BIN" +%Y-%m-%dT%H:%MZ))"
+        echo "- ours: \`$(rel "$OURS_BIN")\` ($("$OURS_BIN" --version 2>/dev/null | head -1), built $(date -u -r "$OURS_BIN" +%Y-%m-%dT%H:%MZ))"
         dirty=""
         [[ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ]] && dirty=", with uncommitted changes"
         echo "- the script's tree: $(git -C "$ROOT" rev-parse --abbrev-ref HEAD 2>/dev/null) at $(git -C "$ROOT" log -1 --format='%h (%s)' 2>/dev/null)$dirty"
         if uses_upstream; then
-            echo "- 0.1.0: \`$UPSTREAM_BIN\` ($("$UPSTREAM_BIN" --version 2>/dev/null | head -1), sha256 $(sha256sum "$UPSTREAM_BIN" | cut -c1-16))"
+            echo "- 0.1.0: \`$(rel "$UPSTREAM_BIN")\` ($("$UPSTREAM_BIN" --version 2>/dev/null | head -1), sha256 $(sha256sum "$UPSTREAM_BIN" | cut -c1-16))"
         fi
-        echo "- load generator: \`$BENCH_BIN\`"
+        echo "- load generator: \`$(rel "$BENCH_BIN")\`"
     } >"$OUT_DIR/provenance.md"
     say "rows $ROWS: scenarios ${SCENARIOS[*]}"
     steal0=$(steal_ticks)
@@ -435,7 +439,7 @@ fi
 # --- the table --------------------------------------------------------------------------------
 TABLE=$OUT_DIR/goals.md
 {
-    echo "Issue 10 goals — $(date -u -r "$OUT_DIR/provenance.md" +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, kernel $(uname -r), rows $ROWS"
+    echo "Issue 10 goals — $(cat "$OUT_DIR/started" 2>/dev/null || echo '?'), $(nproc) CPUs, kernel $(uname -r), rows $ROWS"
     echo
     cat "$OUT_DIR/provenance.md"
     # The commit each server reported (signal_fish_build_info), grouped.
