@@ -68,13 +68,13 @@ fn numbers_and_odd_formatting_survive_the_relay_as_json() {
 }
 
 /// The envelope a MessagePack client receives, taken apart by hand (protocol.md §1.8).
-struct Envelope {
-    from_player: Uuid,
-    encoding: String,
-    payload: Vec<u8>,
+pub(crate) struct Envelope {
+    pub(crate) from_player: Uuid,
+    pub(crate) encoding: String,
+    pub(crate) payload: Vec<u8>,
 }
 
-fn parse_envelope(bytes: &[u8]) -> Envelope {
+pub(crate) fn parse_envelope(bytes: &[u8]) -> Envelope {
     let mut at = 0usize;
     let mut take = |n: usize| {
         let slice = &bytes[at..at + n];

@@ -36,6 +36,7 @@ mod not_in_room;
 mod process_metrics;
 mod quotas;
 mod reconnect;
+mod relay_races;
 mod restart;
 mod rooms;
 mod slow_client;

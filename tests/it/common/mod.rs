@@ -133,6 +133,17 @@ impl Client {
         Client::from_upgrade(ws, &response)
     }
 
+    /// Ends the sending side with a TCP FIN and no close frame: to the server the connection
+    /// dropped, as when a client process dies, yet everything the server wrote before it
+    /// closed its side can still be read (`try_recv_message` until `None`), so a test knows
+    /// exactly what this connection received.
+    pub fn shutdown_write(&self) {
+        self.ws
+            .get_ref()
+            .shutdown(std::net::Shutdown::Write)
+            .expect("shutdown");
+    }
+
     /// Connects until the accepting shard is `shard` (the kernel spreads connections).
     pub fn connect_to_shard(port: u16, shard: u32) -> Client {
         for _ in 0..200 {
