@@ -49,8 +49,8 @@
 # (~/sf-upstream/bin/signal-fish-server), QUIET_WAIT (20 s to wait for other load before each
 # scenario, 0 = don't), QUIET_CORES (0.3), OUT_DIR (target/bench-goals), BUILD=0 (skip cargo
 # build), TABLE_ONLY=1 (print the table from the files already in OUT_DIR).
-# Run it alone on the machine: `flock -x /work/bench.lock benches/goals.sh` where builds share
-# that lock. About 6 minutes with every row.
+# Run it with nothing else on the machine (the table shows the other load and the host's steal
+# time). About 2.5 minutes with every row on a 2-vCPU VM, plus the waits for quiet.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
