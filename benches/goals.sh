@@ -43,7 +43,7 @@
 #
 # Knobs (environment): ROWS, PLAYERS (1000), ROOM_SIZE (4), RATE (20), DURATION (8),
 # WARMUP (2), PAYLOAD (64), FLUSH_MS (16), IDLE_CONNS (2000), CROWD (18000), CEIL_P99_MS (20),
-# RAMP_START (10), RAMP_FACTOR (1.5), RAMP_DURATION (3), RAMP_WARMUP (1), RAMP_REFINE (1),
+# RAMP_START (5), RAMP_FACTOR (1.5), RAMP_DURATION (3), RAMP_WARMUP (1), RAMP_REFINE (2),
 # RAMP_MAX (2000), SCRAPE_EVERY (2), SERVER_CPU (0), CLIENT_CPU (1), OURS_PORT (3536),
 # UPSTREAM_PORT (3601), OURS_BIN (default: this tree's release build), UPSTREAM_BIN
 # (~/sf-upstream/bin/signal-fish-server), QUIET_WAIT (20 s to wait for other load before each
@@ -53,13 +53,16 @@
 # time). About 2.5 minutes with every row on a 2-vCPU VM, plus the waits for quiet.
 set -euo pipefail
 
+# The whole script is one function, read before anything runs, so editing or checking out this
+# file while a run is going cannot change what that run does.
+main() {
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 OUT_DIR=${OUT_DIR:-$ROOT/target/bench-goals}
 # TABLE_ONLY=1 re-prints the last run's table with the settings it ran with.
 KNOBS=(ROWS PLAYERS ROOM_SIZE RATE DURATION WARMUP PAYLOAD FLUSH_MS IDLE_CONNS CROWD CEIL_P99_MS
-    SERVER_CPU CLIENT_CPU)
+    RAMP_START RAMP_FACTOR RAMP_DURATION RAMP_REFINE SERVER_CPU CLIENT_CPU)
 if [[ "${TABLE_ONLY:-0}" == 1 && -s "$OUT_DIR/settings" ]]; then
     # shellcheck source=/dev/null
     source "$OUT_DIR/settings"
@@ -75,11 +78,11 @@ FLUSH_MS=${FLUSH_MS:-16}
 IDLE_CONNS=${IDLE_CONNS:-2000}
 CROWD=${CROWD:-18000}
 CEIL_P99_MS=${CEIL_P99_MS:-20}
-RAMP_START=${RAMP_START:-10}
+RAMP_START=${RAMP_START:-5}
 RAMP_FACTOR=${RAMP_FACTOR:-1.5}
 RAMP_DURATION=${RAMP_DURATION:-3}
 RAMP_WARMUP=${RAMP_WARMUP:-1}
-RAMP_REFINE=${RAMP_REFINE:-1}
+RAMP_REFINE=${RAMP_REFINE:-2}
 RAMP_MAX=${RAMP_MAX:-2000}
 SCRAPE_EVERY=${SCRAPE_EVERY:-2}
 SERVER_CPU=${SERVER_CPU:-0}
@@ -539,7 +542,7 @@ TABLE=$OUT_DIR/goals.md
         shards=1; [[ "$s" == ours2-* ]] && shards=2
         best=$(val "$s" '.ramp.max_sustainable // empty | "\(.rate_per_player) msg/s per player: \(.delivered_per_s|floor) deliveries/s, p99 \(.p99_ms) ms, server \(.server_cpu_util) cores"')
         echo
-        echo "Ramp, $shards shard(s): highest rate with every delivery and p99 < $CEIL_P99_MS ms: ${best:-none}; highest with every delivery at any latency: $(val "$s" '.ramp.max_complete_delivery // empty | "\(.rate_per_player) msg/s per player, \(.delivered_per_s|floor) deliveries/s, server \(.server_cpu_util) cores"'); client bound: $(val "$s" 'if .ramp.client_bound then "yes (a lower bound)" else "no" end'); steps (msg/s per player, x = failed): $(val "$s" '[.ramp.steps[] | "\(.rate_per_player|floor)\(if .pass then "" else "x" end)"] | join(" ")')."
+        echo "Ramp, $shards shard(s), from $RAMP_START msg/s per player × $RAMP_FACTOR per ${RAMP_DURATION} s step, $RAMP_REFINE bisection(s): highest rate with every delivery and p99 < $CEIL_P99_MS ms: ${best:-none}; highest with every delivery at any latency: $(val "$s" '.ramp.max_complete_delivery // empty | "\(.rate_per_player) msg/s per player, \(.delivered_per_s|floor) deliveries/s, server \(.server_cpu_util) cores"'); client bound: $(val "$s" 'if .ramp.client_bound then "yes (a lower bound)" else "no" end'); steps (msg/s per player, x = failed): $(val "$s" '[.ramp.steps[] | "\(.rate_per_player|floor)\(if .pass then "" else "x" end)"] | join(" ")')."
     done
     for s in ours1-relay ours2-relay ours1-flush; do
         [[ -s "$OUT_DIR/$s.prom" ]] || continue
@@ -558,3 +561,6 @@ TABLE=$OUT_DIR/goals.md
     echo "Total run time: $(cat "$OUT_DIR/elapsed" 2>/dev/null || echo '?') s. Files: ${OUT_DIR#"$ROOT"/}/"
 } >"$TABLE"
 cat "$TABLE"
+}
+
+main "$@"
