@@ -50,7 +50,7 @@
 # scenario, 0 = don't), QUIET_CORES (0.3), OUT_DIR (target/bench-goals), BUILD=0 (skip cargo
 # build), TABLE_ONLY=1 (print the table from the files already in OUT_DIR).
 # Run it with nothing else on the machine (the table shows the other load and the host's steal
-# time). About 2.5 minutes with every row on a 2-vCPU VM, plus the waits for quiet.
+# time). About 3 minutes with every row on a 2-vCPU VM, plus the waits for quiet.
 set -euo pipefail
 
 # The whole script is one function, read before anything runs, so editing or checking out this
