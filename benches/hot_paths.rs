@@ -1,5 +1,6 @@
 //! Criterion benchmarks of the hot paths, without sockets: decoding a client frame, framing
-//! relayed game data once and fanning it out to 4/16/64 members, a room join, a
+//! relayed game data once and fanning it out to 4/16/64 members, relaying in a room spread
+//! over two shards (from the sender's replica, and through the owner), a room join, a
 //! cross-shard delivery over a real glommio shared channel between two executors, what a
 //! log record costs the shard that emits it, and the process families of a scrape.
 
@@ -17,6 +18,10 @@ use signal_fish_server::protocol::codec::{decode_client, encode_game_data};
 use signal_fish_server::protocol::depth::{MAX_NESTING_DEPTH, json_too_deep};
 use signal_fish_server::protocol::{Frame, GameDataEncoding};
 use signal_fish_server::room::{Joiner, Room, RoomSettings, SessionAddr};
+use signal_fish_server::shard::mailbox::{Control, Mailbox, Outgoing, RoomRef};
+use signal_fish_server::shard::messages::{
+    CreateRoom, JoinByCode, OwnerCmd, RelayPayload, ShardMsg,
+};
 use signal_fish_server::shard::{Shard, frame_from_json};
 use uuid::Uuid;
 
@@ -94,6 +99,130 @@ fn fanout(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+/// Game data from a member of a room spread over two shards (owner on shard 0, the sender on
+/// shard 1, members half on each), both ways: fanned out by the sender's shard from its replica
+/// (what runs), and through the owner (sender's shard → owner → members' shard, as before
+/// issue 10). Both shards run on this thread and batches are handed over by hand, so this is
+/// the CPU work of each path without the channel hops (`cross_shard_delivery` prices a hop).
+fn relay_two_shards(c: &mut Criterion) {
+    let mut group = c.benchmark_group("relay_two_shards");
+    for members in [4usize, 16] {
+        let room = SpreadRoom::new(members);
+        group.throughput(Throughput::Elements(members as u64 - 1));
+        for path in ["replica", "through_owner"] {
+            group.bench_with_input(BenchmarkId::new(path, members), &members, |b, _| {
+                b.iter(|| {
+                    let payload = RelayPayload::Json(encode_game_data(
+                        &room.sender,
+                        black_box(r#"{"kind":"pos","x":12.5,"y":-3}"#),
+                    ));
+                    if path == "replica" {
+                        room.shards[1].relay(room.at, room.sender, payload, Instant::now());
+                    } else {
+                        let cmd = OwnerCmd::Relay {
+                            room_id: room.at.id,
+                            from: room.sender,
+                            payload,
+                            received_at: Instant::now(),
+                        };
+                        room.shards[1].send(0, ShardMsg::Owner(cmd));
+                    }
+                    room.settle();
+                    for mailbox in &room.mailboxes {
+                        while mailbox.pop().is_some() {}
+                    }
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+/// Two shards without executors and a room spread over them.
+struct SpreadRoom {
+    shards: [Shard; 2],
+    at: RoomRef,
+    sender: Uuid,
+    mailboxes: Vec<std::rc::Rc<Mailbox>>,
+}
+
+impl SpreadRoom {
+    fn new(members: usize) -> Self {
+        let config = Arc::new(Config::default());
+        let shards = [Shard::new(0, 2, config.clone()), Shard::new(1, 2, config)];
+        let mut mailboxes = Vec::new();
+        let mut spread = SpreadRoom {
+            shards,
+            at: RoomRef {
+                id: Uuid::nil(),
+                owner: 0,
+            },
+            sender: Uuid::nil(),
+            mailboxes: Vec::new(),
+        };
+        let mut code = String::new();
+        for n in 0..members {
+            let shard = &spread.shards[n % 2];
+            let (addr, mailbox) = shard.register(Instant::now());
+            let mut joiner = joiner(n as u64);
+            joiner.addr = addr;
+            if n == 1 {
+                spread.sender = joiner.id;
+            }
+            let cmd = if n == 0 {
+                OwnerCmd::BuildRoom(Box::new(CreateRoom {
+                    game_name: "kart racer".into(),
+                    max_players: members as u8,
+                    supports_authority: true,
+                    code: String::new(),
+                    creator: joiner,
+                }))
+            } else {
+                OwnerCmd::JoinRoom(Box::new(JoinByCode {
+                    game_name: "kart racer".into(),
+                    code: code.clone(),
+                    joiner,
+                }))
+            };
+            shard.send(0, ShardMsg::Owner(cmd));
+            spread.settle();
+            while let Some(item) = mailbox.pop() {
+                match item {
+                    Outgoing::Control(Control::Joined { room, .. }) => spread.at = room,
+                    Outgoing::Frame(Frame::Text(text)) if n == 0 && code.is_empty() => {
+                        let v: serde_json::Value =
+                            serde_json::from_str(text.as_str()).expect("RoomJoined");
+                        code = v["data"]["room_code"].as_str().unwrap_or("").to_owned();
+                    }
+                    _ => {}
+                }
+            }
+            mailboxes.push(mailbox);
+        }
+        for mailbox in &mailboxes {
+            while mailbox.pop().is_some() {}
+        }
+        spread.mailboxes = mailboxes;
+        spread
+    }
+
+    /// Hands each shard what the other has for it until both are quiet.
+    fn settle(&self) {
+        loop {
+            let mut moved = false;
+            for (from, to) in [(0, 1), (1, 0)] {
+                for msg in self.shards[from].take_batch(to as u32) {
+                    moved = true;
+                    self.shards[to].dispatch_local(msg);
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
 }
 
 fn room_join(c: &mut Criterion) {
@@ -223,6 +352,7 @@ criterion_group!(
     benches,
     decode,
     fanout,
+    relay_two_shards,
     room_join,
     cross_shard,
     log_record,

@@ -317,6 +317,14 @@ impl Room {
         players.chain(spectators)
     }
 
+    /// Every member game data reaches: players in join order, then the spectators that are not
+    /// also players, each with its id and encoding.
+    pub fn members(&self) -> impl Iterator<Item = (PlayerId, SessionAddr, GameDataEncoding)> + '_ {
+        let players = self.players.iter().map(|p| (p.id, p.addr, p.encoding));
+        let spectators = self.watchers_only().map(|s| (s.id, s.addr, s.encoding));
+        players.chain(spectators)
+    }
+
     /// Records activity that changes no state, such as relayed game data.
     pub fn touch(&mut self, now: DateTime<Utc>) {
         self.last_activity = now;

@@ -182,15 +182,9 @@ impl Session {
             return Verdict::Continue;
         }
         if let Some(room) = self.room {
-            self.shard.send(
-                room.owner,
-                ShardMsg::Owner(OwnerCmd::Relay {
-                    room_id: room.id,
-                    from: self.id,
-                    payload: RelayPayload::MessagePack(data),
-                    received_at: self.mailbox.last_seen.get(),
-                }),
-            );
+            let payload = RelayPayload::MessagePack(data);
+            let read_at = self.mailbox.last_seen.get();
+            self.shard.relay(room, self.id, payload, read_at);
         }
         Verdict::Continue
     }
@@ -271,7 +265,7 @@ impl Session {
         if let Some(room) = self.room.take() {
             events::player_left(self.ip, self.addr.slot, self.id, room.id, false);
             // Decision 3: the seat is kept; the owner buffers from the last event written.
-            let delivered = self.mailbox.delivered_seq();
+            let delivered = self.mailbox.delivered();
             self.room_op(room, RoomOp::Dropped { delivered, closing });
             if closing {
                 self.closing_in = Some(room);
@@ -289,7 +283,7 @@ impl Session {
     /// whole, so the kept seat's buffer forgets what the client got meanwhile.
     pub fn on_closed(&mut self) {
         if let Some(room) = self.closing_in.take() {
-            let delivered = self.mailbox.delivered_seq();
+            let delivered = self.mailbox.delivered();
             self.room_op(room, RoomOp::Closed { delivered });
         }
     }
@@ -360,16 +354,9 @@ impl Session {
             }
             ClientMessage::GameData(req) => {
                 if let Some(room) = self.room {
-                    let frame = encode_game_data(&self.id, req.data.get());
-                    self.shard.send(
-                        room.owner,
-                        ShardMsg::Owner(OwnerCmd::Relay {
-                            room_id: room.id,
-                            from: self.id,
-                            payload: RelayPayload::Json(frame),
-                            received_at: self.mailbox.last_seen.get(),
-                        }),
-                    );
+                    let payload = RelayPayload::Json(encode_game_data(&self.id, req.data.get()));
+                    let read_at = self.mailbox.last_seen.get();
+                    self.shard.relay(room, self.id, payload, read_at);
                 }
             }
             ClientMessage::AuthorityRequest(req) => match self.room {

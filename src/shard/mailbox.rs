@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Instant;
 
+use super::event_id::{Delivered, EventId};
 use crate::protocol::{Frame, GameDataEncoding, PlayerId, RoomId};
 use crate::signal::Signal;
 
@@ -71,8 +72,8 @@ pub enum Outgoing {
 /// A connection's queue, wake-up and liveness, shared (via `Rc`) by the connection task and the
 /// shard that delivers to it.
 pub struct Mailbox {
-    /// Queued items, each frame with its room event number (0: not a room event).
-    queue: RefCell<VecDeque<(Outgoing, u64)>>,
+    /// Queued items, each frame with its room event id (`NONE`: not a room event).
+    queue: RefCell<VecDeque<(Outgoing, EventId)>>,
     frames: Cell<usize>,
     limit: usize,
     overflowed: Cell<bool>,
@@ -84,18 +85,18 @@ pub struct Mailbox {
     close_requested: Cell<Option<(u16, &'static str)>>,
     /// Bytes of the frames queued.
     bytes: Cell<usize>,
-    /// The number of the frame last taken off the queue.
-    transit_seq: Cell<u64>,
+    /// The event id of the frame last taken off the queue.
+    transit_event: Cell<EventId>,
     /// Bytes the transport accepted so far (counted by `net::counted`).
     transport_bytes: RefCell<Rc<Cell<u64>>>,
     /// Bytes of the frames handed to the transport so far, as they go on the wire.
     fed_bytes: Cell<u64>,
-    /// `(end offset, seq)` of the room events handed to the transport since its last
+    /// `(end offset, event)` of the room events handed to the transport since its last
     /// completed flush: not yet known to have left whole. A flush settles them all at once.
-    in_flight: RefCell<Vec<(u64, u64)>>,
-    /// The number of the last room event that left whole: where a replay after a drop
-    /// starts (decision 3).
-    delivered_seq: Cell<u64>,
+    in_flight: RefCell<Vec<(u64, EventId)>>,
+    /// The room events that left whole, lane by lane: what a replay after a drop leaves out
+    /// (decision 3).
+    delivered: RefCell<Delivered>,
     /// Raised whenever something is queued.
     pub signal: Signal,
     /// Last inbound frame of any kind (decision 9: every frame counts as activity).
@@ -117,11 +118,11 @@ impl Mailbox {
             flush_blocked: Cell::new(false),
             close_requested: Cell::new(None),
             bytes: Cell::new(0),
-            transit_seq: Cell::new(0),
+            transit_event: Cell::new(EventId::NONE),
             transport_bytes: RefCell::new(Rc::new(Cell::new(0))),
             fed_bytes: Cell::new(0),
             in_flight: RefCell::new(Vec::new()),
-            delivered_seq: Cell::new(0),
+            delivered: RefCell::new(Delivered::none()),
             signal: Signal::default(),
             last_seen: Cell::new(now),
             auth_deadline: Cell::new(None),
@@ -134,11 +135,11 @@ impl Mailbox {
     /// bounded either way. A full queue marks the mailbox overflowed (the connection is then
     /// closed with 1008, decision 10) and counts the frame as dropped.
     pub fn push_frame(&self, frame: Frame) {
-        self.push_event(frame, 0);
+        self.push_event(frame, EventId::NONE);
     }
 
-    /// Queues a frame that is room event number `seq` (see [`Mailbox::push_frame`]).
-    pub fn push_event(&self, frame: Frame, seq: u64) {
+    /// Queues a frame that is room event `event` (see [`Mailbox::push_frame`]).
+    pub fn push_event(&self, frame: Frame, event: EventId) {
         let frames = self.frames.get();
         let bytes = self.bytes.get();
         let soft = frames >= self.limit || bytes >= SOFT_BYTES;
@@ -152,7 +153,7 @@ impl Mailbox {
             self.bytes.set(bytes + frame.len());
             self.queue
                 .borrow_mut()
-                .push_back((Outgoing::Frame(frame), seq));
+                .push_back((Outgoing::Frame(frame), event));
         }
         self.signal.raise();
     }
@@ -167,7 +168,7 @@ impl Mailbox {
         }
         self.queue
             .borrow_mut()
-            .push_back((Outgoing::Control(control), 0));
+            .push_back((Outgoing::Control(control), EventId::NONE));
         self.signal.raise();
     }
 
@@ -187,22 +188,25 @@ impl Mailbox {
 
     /// The frame last taken off the queue is handed to the transport, `wire_len` bytes on the
     /// wire. Its end offset is noted, so a connection that dies before the next flush
-    /// completes knows which frames of the batch left whole ([`Mailbox::delivered_seq`]).
+    /// completes knows which frames of the batch left whole ([`Mailbox::delivered`]).
     pub fn feeding(&self, wire_len: usize) {
         let end = self.fed_bytes.get() + wire_len as u64;
         self.fed_bytes.set(end);
-        let seq = self.transit_seq.replace(0);
-        if seq != 0 {
-            self.in_flight.borrow_mut().push((end, seq));
+        let event = self.transit_event.replace(EventId::NONE);
+        if !event.is_none() {
+            self.in_flight.borrow_mut().push((end, event));
         }
     }
 
     /// The transport completed a flush: every byte handed to it so far was accepted, so the
-    /// batch's last room event left whole. Settles the batch in one step instead of per frame.
+    /// batch's room events left whole. Settles the batch in one step instead of per frame.
     pub fn flushed(&self) {
         let mut in_flight = self.in_flight.borrow_mut();
-        if let Some(&(_, seq)) = in_flight.last() {
-            self.delivered_seq.set(seq);
+        if !in_flight.is_empty() {
+            let mut delivered = self.delivered.borrow_mut();
+            for &(_, event) in in_flight.iter() {
+                delivered.note(event);
+            }
             in_flight.clear();
         }
         // After a burst, give back what the queues grew to, so a connection that goes idle
@@ -228,24 +232,24 @@ impl Mailbox {
         let sent = self.transport_bytes.borrow().get();
         let mut in_flight = self.in_flight.borrow_mut();
         let whole = in_flight.partition_point(|&(end, _)| end <= sent);
-        if let Some(&(_, seq)) = whole.checked_sub(1).and_then(|i| in_flight.get(i)) {
-            self.delivered_seq.set(seq);
+        let mut delivered = self.delivered.borrow_mut();
+        for (_, event) in in_flight.drain(..whole) {
+            delivered.note(event);
         }
-        in_flight.drain(..whole);
     }
 
-    /// The number of the last room event whose every byte the transport accepted (0 if none
-    /// since the last [`Mailbox::reset_delivered`]).
-    pub fn delivered_seq(&self) -> u64 {
+    /// The room events whose every byte the transport accepted, lane by lane (none since the
+    /// last [`Mailbox::reset_delivered`]).
+    pub fn delivered(&self) -> Delivered {
         self.settle_delivered();
-        self.delivered_seq.get()
+        self.delivered.borrow().clone()
     }
 
     /// The session took a seat in a room: numbers from an earlier room mean nothing there.
     pub fn reset_delivered(&self) {
         self.settle_delivered();
         self.in_flight.borrow_mut().clear();
-        self.delivered_seq.set(0);
+        *self.delivered.borrow_mut() = Delivered::none();
     }
 
     /// Frames that will never be written if the connection ends now: the queued ones and the
@@ -256,9 +260,9 @@ impl Mailbox {
 
     /// Takes the next queued item.
     pub fn pop(&self) -> Option<Outgoing> {
-        let (item, seq) = self.queue.borrow_mut().pop_front()?;
+        let (item, event) = self.queue.borrow_mut().pop_front()?;
         if let Outgoing::Frame(frame) = &item {
-            self.transit_seq.set(seq);
+            self.transit_event.set(event);
             self.frames.set(self.frames.get() - 1);
             self.bytes.set(self.bytes.get() - frame.len());
         }
@@ -345,22 +349,22 @@ mod tests {
         let mb = Mailbox::new(4, Instant::now());
         let sent = Rc::new(Cell::new(0));
         mb.count_transport(sent.clone());
-        mb.push_event(Frame::Binary(Bytes::from_static(b"a")), 7);
+        mb.push_event(Frame::Binary(Bytes::from_static(b"a")), EventId::owner(7));
         mb.push_frame(Frame::Binary(Bytes::from_static(b"reply")));
-        mb.push_event(Frame::Binary(Bytes::from_static(b"b")), 8);
+        mb.push_event(Frame::Binary(Bytes::from_static(b"b")), EventId::owner(8));
         for _ in 0..3 {
             assert!(matches!(mb.pop(), Some(Outgoing::Frame(_))));
             mb.feeding(10);
         }
-        assert_eq!(mb.delivered_seq(), 0, "nothing left yet");
+        assert_eq!(mb.delivered().owner_seq(), 0, "nothing left yet");
         sent.set(9);
-        assert_eq!(mb.delivered_seq(), 0, "event 7 is not whole");
+        assert_eq!(mb.delivered().owner_seq(), 0, "event 7 is not whole");
         sent.set(29);
-        assert_eq!(mb.delivered_seq(), 7, "a reply carries no number");
+        assert_eq!(mb.delivered().owner_seq(), 7, "a reply carries no number");
         sent.set(30);
-        assert_eq!(mb.delivered_seq(), 8);
+        assert_eq!(mb.delivered().owner_seq(), 8);
         mb.reset_delivered();
-        assert_eq!(mb.delivered_seq(), 0);
+        assert_eq!(mb.delivered(), Delivered::none());
     }
 
     #[test]
@@ -369,21 +373,21 @@ mod tests {
         let sent = Rc::new(Cell::new(0));
         mb.count_transport(sent.clone());
         for seq in [3, 4] {
-            mb.push_event(Frame::Binary(Bytes::from_static(b"a")), seq);
+            mb.push_event(Frame::Binary(Bytes::from_static(b"a")), EventId::owner(seq));
             assert!(matches!(mb.pop(), Some(Outgoing::Frame(_))));
             mb.feeding(10);
         }
         sent.set(20);
         mb.flushed();
-        assert_eq!(mb.delivered_seq(), 4);
+        assert_eq!(mb.delivered().owner_seq(), 4);
         // The next batch dies half-way: only its first event left whole.
         for seq in [5, 6] {
-            mb.push_event(Frame::Binary(Bytes::from_static(b"a")), seq);
+            mb.push_event(Frame::Binary(Bytes::from_static(b"a")), EventId::owner(seq));
             assert!(matches!(mb.pop(), Some(Outgoing::Frame(_))));
             mb.feeding(10);
         }
         sent.set(35);
-        assert_eq!(mb.delivered_seq(), 5);
+        assert_eq!(mb.delivered().owner_seq(), 5);
     }
 
     #[test]

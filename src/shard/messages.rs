@@ -13,7 +13,9 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
+use super::event_id::{Delivered, EventId};
 use super::mailbox::Control;
+use super::replica::{RelayFrames, Replica};
 use crate::limits::JoinKind;
 use crate::metrics::ShardSnapshot;
 use crate::protocol::client;
@@ -66,6 +68,22 @@ pub enum OwnerCmd {
         /// When the sender's shard read the frame.
         received_at: Instant,
     },
+    /// To the room's owner: game data a member's shard already fanned out from its replica
+    /// (`replica.rs`). The owner keeps it in the room's history, buffers it for disconnected
+    /// players and writes it to the members it routes itself. `raw` is the MessagePack
+    /// payload, kept in the history as sent.
+    Record { relay: Relayed, raw: Option<Bytes> },
+}
+
+/// Game data fanned out by the sender's shard: event `event` of that shard's relay lane.
+#[derive(Debug, Clone)]
+pub struct Relayed {
+    pub room_id: RoomId,
+    pub from: PlayerId,
+    pub event: EventId,
+    pub frames: RelayFrames,
+    /// When the sender's shard read the frame, for the relay latency histogram.
+    pub relayed_at: Instant,
 }
 
 /// The local sessions (slot numbers) a frame is for. Inline up to four: a room's members on one
@@ -76,13 +94,21 @@ pub type Slots = smallvec::SmallVec<[u64; 4]>;
 #[derive(Debug)]
 pub enum Delivery {
     /// Write `frame` to each of these local sessions. `relayed_at` is when relayed game data
-    /// entered the server, for the relay latency histogram. `seq` is the frame's room event
-    /// number (0 for a reply), which the mailbox notes for replay after a drop.
+    /// entered the server, for the relay latency histogram. `event` is the frame's room event
+    /// id (`EventId::NONE` for a reply), which the mailbox notes for replay after a drop.
     Frames {
         slots: Slots,
         frame: Frame,
         relayed_at: Option<Instant>,
-        seq: u64,
+        event: EventId,
+    },
+    /// Game data from another shard's member: write it to this shard's members of the room,
+    /// as this shard's replica lists them.
+    Relay(Relayed),
+    /// The room's owner publishes this shard's replica of a room (`None`: forget it).
+    Replica {
+        room_id: RoomId,
+        replica: Option<Box<Replica>>,
     },
     /// Apply a state change to one local session.
     Control { slot: u64, control: Control },
@@ -172,16 +198,17 @@ pub struct SpectateByCode {
 pub enum RoomOp {
     Leave(LeaveKind),
     /// The member's connection dropped without `LeaveRoom` (closed socket, ping timeout,
-    /// slow-consumer close). `delivered` is the number of the last room event that left whole
-    /// (0 if none), from which the kept seat's buffer starts (decision 3). With `closing`, the
-    /// server is still closing the socket (which may flush more); [`RoomOp::Closed`] follows.
+    /// slow-consumer close). `delivered` says which room events left whole, lane by lane
+    /// (`event_id.rs`): the kept seat's buffer holds the others (decision 3). With `closing`,
+    /// the server is still closing the socket (which may flush more); [`RoomOp::Closed`]
+    /// follows.
     Dropped {
-        delivered: u64,
+        delivered: Delivered,
         closing: bool,
     },
     /// The socket of a dropped member is closed; `delivered` is final.
     Closed {
-        delivered: u64,
+        delivered: Delivered,
     },
     Ready,
     Authority(bool),

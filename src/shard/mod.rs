@@ -13,15 +13,20 @@ pub mod drain;
 mod gatekeeper;
 pub use gatekeeper::{IpSlot, IpVerdict};
 mod deadlines;
+pub mod event_id;
 pub mod mailbox;
 pub mod messages;
 mod outbox;
 pub mod owner;
+mod relay;
+pub mod replica;
 pub mod routing;
 pub mod scrape;
 mod sweep;
 mod timer;
 
+#[cfg(test)]
+mod relay_tests;
 #[cfg(test)]
 mod tests;
 
@@ -42,6 +47,7 @@ use crate::net::edge::Edge;
 use crate::protocol::validation::PlayerNameRules;
 use crate::protocol::{Frame, PlayerId, RoomId, ServerMessage, SpectatorStateChangeReason};
 use crate::room::{LeaveKind, SessionAddr};
+use event_id::EventId;
 use mailbox::{Control, Mailbox};
 use messages::{AdmissionMsg, Delivery, OwnerCmd, RoomOp, ShardMsg};
 use outbox::Outbox;
@@ -70,6 +76,8 @@ pub struct Shard {
     owner: RefCell<Owner>,
     /// The owner machine's timer (`timer.rs`), re-armed after each batch of owner commands.
     timer: OwnerTimer,
+    /// Replicas of the rooms this shard has members in, for relaying (`relay.rs`).
+    replicas: relay::Replicas,
     /// One outbox per peer shard (`None` at our own index).
     outboxes: Vec<Option<Rc<Outbox>>>,
     /// Connection counts and join quotas of the IPs this shard owns.
@@ -124,6 +132,7 @@ impl Shard {
             next_slot: Cell::new(1),
             owner: RefCell::new(owner),
             timer: OwnerTimer::default(),
+            replicas: relay::Replicas::default(),
             outboxes,
             app_limiter: RefCell::new(AppRateLimiter::new()),
             ips: RefCell::new(IpTable::default()),
@@ -192,6 +201,21 @@ impl Shard {
         }
     }
 
+    /// Takes the batch waiting for peer `to`, which then never leaves by the channel: for tests
+    /// and benchmarks that run shards without executors and ferry batches by hand.
+    #[doc(hidden)]
+    pub fn take_batch(&self, to: u32) -> Vec<ShardMsg> {
+        match self.outboxes.get(to as usize) {
+            Some(Some(outbox)) => outbox.take(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// How many rooms this shard holds a membership replica of.
+    pub fn replica_count(&self) -> usize {
+        self.replicas.len()
+    }
+
     /// How many connections this shard holds.
     pub fn session_count(&self) -> usize {
         self.sessions.borrow().len()
@@ -213,13 +237,22 @@ impl Shard {
     /// Handles a message addressed to this shard, by plane.
     pub fn dispatch_local(&self, msg: ShardMsg) {
         match msg {
+            ShardMsg::Owner(OwnerCmd::Record { relay, raw }) => {
+                // The owner's copy of relayed data is also this shard's delivery.
+                self.deliver_relay(&relay);
+                self.drive_owner(OwnerCmd::Record { relay, raw });
+            }
             ShardMsg::Owner(cmd) => self.drive_owner(cmd),
             ShardMsg::Delivery(Delivery::Frames {
                 slots,
                 frame,
                 relayed_at,
-                seq,
-            }) => self.deliver_frames(&slots, &frame, relayed_at, seq),
+                event,
+            }) => self.deliver_frames(&slots, &frame, relayed_at, event),
+            ShardMsg::Delivery(Delivery::Relay(relay)) => self.deliver_relay(&relay),
+            ShardMsg::Delivery(Delivery::Replica { room_id, replica }) => {
+                self.replace_replica(room_id, replica)
+            }
             ShardMsg::Delivery(Delivery::Control { slot, control }) => {
                 if let Some((to, cmd)) = self.control_local(slot, control) {
                     self.send(to, ShardMsg::Owner(cmd));
@@ -268,8 +301,14 @@ impl Shard {
     /// Puts a frame in this shard's mailboxes for `slots`. Relayed game data is timed here,
     /// where it is delivered (whether it came from this shard's owner or crossed shards), and
     /// only when some mailbox took it.
-    fn deliver_frames(&self, slots: &[u64], frame: &Frame, relayed_at: Option<Instant>, seq: u64) {
-        let delivered = self.deliver_local(slots, frame, seq);
+    fn deliver_frames(
+        &self,
+        slots: &[u64],
+        frame: &Frame,
+        relayed_at: Option<Instant>,
+        event: EventId,
+    ) {
+        let delivered = self.deliver_local(slots, frame, event);
         if let (true, Some(since)) = (delivered, relayed_at) {
             self.metrics.record_since(Op::GameDataRelay, since);
         }
@@ -283,18 +322,30 @@ impl Shard {
                 slots,
                 frame,
                 relayed_at,
-                seq,
+                event,
             } => {
                 if shard == self.index {
-                    self.deliver_frames(&slots, &frame, relayed_at, seq);
+                    self.deliver_frames(&slots, &frame, relayed_at, event);
                 } else {
                     let frames = Delivery::Frames {
                         slots,
                         frame,
                         relayed_at,
-                        seq,
+                        event,
                     };
                     self.send(shard, ShardMsg::Delivery(frames));
+                }
+            }
+            Output::Publish {
+                shard,
+                room_id,
+                replica,
+            } => {
+                if shard == self.index {
+                    self.replace_replica(room_id, replica);
+                } else {
+                    let update = Delivery::Replica { room_id, replica };
+                    self.send(shard, ShardMsg::Delivery(update));
                 }
             }
             Output::Control { to, control } if to.shard == self.index => {
@@ -316,15 +367,15 @@ impl Shard {
         }
     }
 
-    /// Writes `frame` (room event `seq`, or 0) to these local sessions; returns whether any was
-    /// still here. Frames for sessions that are gone are counted as dropped.
-    fn deliver_local(&self, slots: &[u64], frame: &Frame, seq: u64) -> bool {
+    /// Writes `frame` (room event `event`, or none) to these local sessions; returns whether any
+    /// was still here. Frames for sessions that are gone are counted as dropped.
+    fn deliver_local(&self, slots: &[u64], frame: &Frame, event: EventId) -> bool {
         let mut gone = 0;
         {
             let sessions = self.sessions.borrow();
             for slot in slots {
                 match sessions.get(slot) {
-                    Some(mailbox) => mailbox.push_event(frame.clone(), seq),
+                    Some(mailbox) => mailbox.push_event(frame.clone(), event),
                     None => gone += 1,
                 }
             }
@@ -385,7 +436,7 @@ impl Shard {
         relayed_at: Option<Instant>,
     ) {
         let mut outputs = Outputs::default();
-        outputs.fanout(recipients, frame, relayed_at, 0);
+        outputs.fanout(recipients, frame, relayed_at, EventId::NONE);
         let mut pending = VecDeque::new();
         while let Some(output) = outputs.pop() {
             self.route(output, &mut pending);

@@ -26,6 +26,11 @@ impl Outbox {
         self.pending.borrow_mut().push(msg);
         self.signal.raise();
     }
+
+    /// Takes what waits for the next batch (tests and benchmarks ferry batches by hand).
+    pub fn take(&self) -> Batch {
+        std::mem::take(&mut *self.pending.borrow_mut())
+    }
 }
 
 /// Ships batches from `outbox` to its peer until the peer goes away. Awaiting a full channel

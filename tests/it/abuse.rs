@@ -476,12 +476,18 @@ fn prom_value(port: u16, name: &str) -> u64 {
 fn every_frame_a_slow_consumer_loses_is_counted() {
     let server = start_with(|_| {});
     let port = server.port();
+    // The sender and the reader sit on the room owner's shard, so the owner machine fans the
+    // game data out and the frames the reader gets before `PlayerLeft` are exactly those
+    // addressed to the stalled player. (From a member on another shard, game data is fanned
+    // out by that shard from its replica, which may still list the stalled player after the
+    // owner told the reader; the reader could not tell those frames apart.) The stalled player
+    // sits on the other shard, so its drops are counted there and must travel to the scrape.
     let mut clients = vec![
-        Client::connect(port),
-        Client::connect(port),
-        Client::connect(port),
+        Client::connect_to_shard(port, 0),
+        Client::connect_to_shard(port, 1),
+        Client::connect_to_shard(port, 1),
     ];
-    let (_, ids) = seat_room(&mut clients, "counted game", 4, None);
+    let (_, ids) = seat_room(&mut clients, "counted game", 4, Some(1));
     let mut reader = clients.pop().expect("reader");
     let mut sender = clients.pop().expect("sender");
     let mut stalled = clients.pop().expect("stalled");

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::super::event_id::Delivered;
 use super::super::mailbox::Control;
 use super::super::messages::{RelayPayload, RoomOp};
 use super::seats::{AwaySeat, Buffered, Missed, MissedEvents};
@@ -41,7 +42,7 @@ impl Owner {
             }
             RoomOp::Closed { delivered } => {
                 if let Some(seat) = owned.away.iter_mut().find(|s| s.player == player) {
-                    seat.missed.forget_through(delivered);
+                    seat.missed.forget_delivered(&delivered);
                     seat.closing = false;
                 }
                 return;
@@ -51,10 +52,17 @@ impl Owner {
                 for reply in replies {
                     self.out.deliver(from, reply);
                 }
+                self.publish(room_id);
                 return;
             }
             RoomOp::StopSpectating(reason) => {
                 let effects = room.leave_spectator(player, reason);
+                // Before the spectator is answered: no shard writes it the room's game data
+                // after that.
+                self.publish(room_id);
+                let Some(owned) = self.rooms.by_id.get_mut(&room_id) else {
+                    return;
+                };
                 let buffered = self.out.apply(owned, effects);
                 self.count_buffered(buffered);
                 self.out.control(from, Control::SpectateSettled);
@@ -93,7 +101,7 @@ impl Owner {
         player: PlayerId,
         from: SessionAddr,
         kind: LeaveKind,
-        dropped: Option<(u64, bool)>,
+        dropped: Option<(Delivered, bool)>,
     ) {
         let wall = self.clock.wall(now);
         let window = Duration::from_secs(self.config.server.reconnection_window);
@@ -116,24 +124,30 @@ impl Owner {
                     held_authority: owned.room.authority() == Some(player),
                     deadline: now + window,
                     closing,
-                    missed: MissedEvents::new(limit, 0),
+                    missed: MissedEvents::new(limit, 0, Delivered::none()),
                 };
                 (seat, delivered)
             });
         let before_leave = owned.last_seq();
         let before = owned.room.player_count();
         let effects = owned.room.leave(player, kind, wall);
+        owned.owner_routed.retain(|p| *p != player);
         players_moved(
             &self.metrics,
             &owned.room.settings().game_name,
             before,
             owned.room.player_count(),
         );
+        // Before the leaver is answered: no shard writes it the room's game data after that.
+        self.publish(room_id);
+        let Some(owned) = self.rooms.by_id.get_mut(&room_id) else {
+            return;
+        };
         let mut buffered = self.out.apply(owned, effects);
         self.out.control(from, Control::Left);
         match kept {
             Some((seat, delivered)) => {
-                let b = owned.keep_seat(seat, delivered, before_leave);
+                let b = owned.keep_seat(seat, &delivered, before_leave);
                 buffered.stored += b.stored;
                 buffered.dropped += b.dropped;
                 self.metrics.gauge(|g| g.reconnection_sessions_active += 1);
@@ -210,7 +224,7 @@ impl Owner {
                 c.events_dropped += buffered.dropped;
             });
         }
-        let seq = owned.last_seq();
+        let id = owned.last_event();
         let room = &mut owned.room;
         room.touch(self.clock.wall(now));
         self.metrics.count(|c| c.game_data_messages += 1);
@@ -221,7 +235,7 @@ impl Owner {
                     room.relay_targets(from).map(|(addr, _)| addr),
                     &frame,
                     relayed_at,
-                    seq,
+                    id,
                 );
             }
             Missed::MessagePack { raw, .. } => {
@@ -232,7 +246,7 @@ impl Owner {
                         .map(|(addr, _)| addr),
                     &envelope,
                     relayed_at,
-                    seq,
+                    id,
                 );
                 // JSON clients get the payload converted; undecodable payloads reach only the
                 // MessagePack clients, as in 0.1.0.
@@ -247,7 +261,7 @@ impl Owner {
                             .map(|(addr, _)| addr),
                         &text,
                         relayed_at,
-                        seq,
+                        id,
                     );
                 }
             }

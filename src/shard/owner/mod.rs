@@ -25,6 +25,7 @@ mod clock;
 mod deadlines;
 mod members;
 mod outputs;
+mod publish;
 mod reconnect;
 mod seats;
 
@@ -155,6 +156,7 @@ impl Owner {
                 payload,
                 received_at,
             } => self.relay(now, room_id, from, payload, received_at),
+            OwnerCmd::Record { relay, raw } => self.record(now, relay, raw),
         }
     }
 
@@ -502,6 +504,7 @@ impl Owner {
                 );
                 let buffered = self.out.apply(owned, effects);
                 self.count_buffered(buffered);
+                self.publish(room_id);
             }
             Err(rejection) => {
                 self.out
@@ -537,10 +540,14 @@ impl Owner {
         self.out.control(addr, Control::Joined { room: at, player });
         let buffered = self.out.apply(owned, effects);
         self.count_buffered(buffered);
+        // After `RoomJoined`: senders' shards reach the newcomer only once it knows its room.
+        self.publish(room_id);
     }
 
     /// Removes a room, tells anyone still attached, and gives its slot back to the game.
     fn delete_room(&mut self, room_id: RoomId) {
+        // First, so no shard writes the room's game data once its members are told it is gone.
+        self.unpublish(room_id);
         let Some(mut owned) = self.rooms.by_id.remove(&room_id) else {
             return;
         };

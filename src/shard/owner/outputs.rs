@@ -7,25 +7,33 @@ use std::time::Instant;
 
 use smallvec::{SmallVec, smallvec};
 
+use super::super::event_id::EventId;
 use super::super::mailbox::Control;
 use super::super::messages::{OwnerCmd, Slots};
+use super::super::replica::Replica;
 use super::seats::{Buffered, Missed, OwnedRoom};
 use crate::protocol::frame::text_frame;
-use crate::protocol::{Frame, ServerMessage};
+use crate::protocol::{Frame, RoomId, ServerMessage};
 use crate::room::{Audience, Effects, SessionAddr};
 
 /// One thing for the driver to do.
 #[derive(Debug)]
 pub enum Output {
     /// Write `frame` to these sessions, all held by shard `shard`. `relayed_at` marks relayed
-    /// game data, whose latency is recorded where it is delivered. `seq` is the frame's room
-    /// event number (0 for a reply to one session), noted by the mailbox, never sent.
+    /// game data, whose latency is recorded where it is delivered. `event` is the frame's room
+    /// event id (`NONE` for a reply to one session), noted by the mailbox, never sent.
     Deliver {
         shard: u32,
         slots: Slots,
         frame: Frame,
         relayed_at: Option<Instant>,
-        seq: u64,
+        event: EventId,
+    },
+    /// Shard `shard`'s replica of room `room_id` changed (`None`: the shard has no member left).
+    Publish {
+        shard: u32,
+        room_id: RoomId,
+        replica: Option<Box<Replica>>,
     },
     /// Apply a state change to one session.
     Control { to: SessionAddr, control: Control },
@@ -58,19 +66,19 @@ impl Outputs {
             slots: smallvec![to.slot],
             frame,
             relayed_at: None,
-            seq: 0,
+            event: EventId::NONE,
         });
     }
 
     /// A frame for many sessions: one [`Output::Deliver`] per shard that holds any of them, so
-    /// a broadcast costs one message per shard, never one per recipient. `seq` is the room
-    /// event's number.
+    /// a broadcast costs one message per shard, never one per recipient. `event` is the room
+    /// event's id.
     pub fn fanout(
         &mut self,
         recipients: impl Iterator<Item = SessionAddr>,
         frame: &Frame,
         relayed_at: Option<Instant>,
-        seq: u64,
+        event: EventId,
     ) {
         // Rooms span few shards, so a short list beats a map; a typical room's recipients fit
         // inline, so a relay allocates nothing here.
@@ -87,7 +95,7 @@ impl Outputs {
                 slots,
                 frame: frame.clone(),
                 relayed_at,
-                seq,
+                event,
             });
         }
     }
@@ -95,6 +103,15 @@ impl Outputs {
     /// A state change for one session.
     pub fn control(&mut self, to: SessionAddr, control: Control) {
         self.queue.push_back(Output::Control { to, control });
+    }
+
+    /// A replica for shard `shard` (see [`Output::Publish`]).
+    pub fn publish(&mut self, shard: u32, room_id: RoomId, replica: Option<Replica>) {
+        self.queue.push_back(Output::Publish {
+            shard,
+            room_id,
+            replica: replica.map(Box::new),
+        });
     }
 
     /// Owner work for shard `to`.
@@ -121,8 +138,8 @@ impl Outputs {
             let b = owned.emit(except, || Missed::Frame(frame.clone()));
             buffered.stored += b.stored;
             buffered.dropped += b.dropped;
-            let seq = owned.last_seq();
-            self.fanout(owned.room.recipients(out.to), &frame, None, seq);
+            let event = owned.last_event();
+            self.fanout(owned.room.recipients(out.to), &frame, None, event);
         }
         buffered
     }

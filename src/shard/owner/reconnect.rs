@@ -85,6 +85,11 @@ impl Owner {
             Ok(effects) => {
                 owned.emptied_at = None;
                 owned.seated(seat.player);
+                // Senders' shards may still write to the old address for a moment: the owner
+                // serves this player from now on (`replica.rs`).
+                if !owned.owner_routed.contains(&seat.player) {
+                    owned.owner_routed.push(seat.player);
+                }
                 let game = &owned.room.settings().game_name;
                 players_moved(&self.metrics, game, before, owned.room.player_count());
                 self.metrics.gauge(|g| g.reconnection_sessions_active -= 1);
@@ -101,6 +106,7 @@ impl Owner {
                 self.out.control(req.addr, Control::Joined { room, player });
                 let buffered = self.out.apply(owned, effects);
                 self.count_buffered(buffered);
+                self.publish(req.room_id);
             }
             Err(rejection) => {
                 // The seat stays claimable: another seat may free up within the window.

@@ -18,11 +18,15 @@
 //! Replies to one session (`RoomJoined`, `RoomLeft`, error answers) are not room events and
 //! take no number.
 //!
-//! The number also travels with each frame to the member's mailbox (not to the client), which
-//! notes the number of the last frame its socket accepted. When the connection drops, that
-//! number comes back with the disconnect; the room keeps its last `event_buffer_size` events
-//! (its history), so the new seat's buffer starts with every event after it: those still
-//! queued, those a full queue refused, and those in flight when the connection went.
+//! Each event also has an id ([`EventId`], `event_id.rs`): the room's number for the events
+//! the owner writes itself, the sending shard's relay-lane number for game data a member's
+//! shard fanned out from its replica (the owner numbers those too, when their record arrives).
+//! The id travels with each frame to the member's mailbox (not to the client), which notes,
+//! lane by lane, the highest id its socket accepted. When the connection drops, that summary
+//! ([`Delivered`]) comes back with the disconnect; the room keeps its last `event_buffer_size`
+//! events (its history), so the new seat's buffer holds every event since the player took its
+//! seat that the summary does not cover: those still queued, those a full queue refused, those
+//! in flight when the connection went, and those whose record reaches the owner later.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -33,6 +37,10 @@ use serde_json::value::RawValue;
 use crate::protocol::binary::msgpack_to_json;
 use crate::protocol::codec::encode_game_data;
 use crate::protocol::types::RawJson;
+use smallvec::SmallVec;
+
+use super::super::event_id::{Delivered, EventId};
+use super::super::replica::Replica;
 use crate::protocol::{Frame, PlayerId};
 use crate::room::Room;
 
@@ -54,12 +62,17 @@ pub(super) struct OwnedRoom {
     /// Players whose windows ran out, so a late `Reconnect` is told `RECONNECTION_EXPIRED`
     /// rather than that no record exists. Lives as long as the room.
     pub expired: Vec<PlayerId>,
-    /// The room's last events, `(seq, except, event)`, at most `history_limit`.
-    history: VecDeque<(u64, Option<PlayerId>, Missed)>,
+    /// The room's last events, `(seq, id, except, event)`, at most `history_limit`.
+    history: VecDeque<(u64, EventId, Option<PlayerId>, Missed)>,
     history_limit: usize,
     /// The number of the last event before each seated player took its seat: no event up to
     /// it is ever that player's.
     seated_after: Vec<(PlayerId, u64)>,
+    /// Players the owner writes relayed game data to itself: those that took their seat back
+    /// with `Reconnect` (`replica.rs` says why).
+    pub owner_routed: SmallVec<[PlayerId; 2]>,
+    /// The replicas last published, by shard (`publish.rs`).
+    pub published: SmallVec<[(u32, Replica); 4]>,
 }
 
 impl OwnedRoom {
@@ -75,6 +88,8 @@ impl OwnedRoom {
             history: VecDeque::new(),
             history_limit,
             seated_after: Vec::new(),
+            owner_routed: SmallVec::new(),
+            published: SmallVec::new(),
         }
     }
 
@@ -87,21 +102,26 @@ impl OwnedRoom {
         }
     }
 
-    /// Keeps the seat of a player who dropped after its socket accepted event `delivered` (0 if
-    /// none). The room numbered its events up to `before_leave` before the player's departure;
-    /// the departure's own broadcasts (`PlayerLeft`, …) came after and are not for the player.
-    /// The buffer starts with the events up to `before_leave` the player had not been written,
-    /// taken from the history; older ones the history no longer holds count as dropped.
+    /// Keeps the seat of a player who dropped after its socket accepted the events `delivered`
+    /// covers. The room numbered its events up to `before_leave` before the player's
+    /// departure; the departure's own broadcasts (`PlayerLeft`, …) came after and are not for
+    /// the player. The buffer starts with the events since the player's seating, up to
+    /// `before_leave`, that it had not been written, taken from the history; older ones the
+    /// history no longer holds count as dropped (those after the last owner event the player
+    /// had: game data from other lanes among them may have reached it, so this may overcount).
     /// Returns what was buffered.
-    pub fn keep_seat(&mut self, mut seat: AwaySeat, delivered: u64, before_leave: u64) -> Buffered {
+    pub fn keep_seat(
+        &mut self,
+        mut seat: AwaySeat,
+        delivered: &Delivered,
+        before_leave: u64,
+    ) -> Buffered {
         let index = self
             .seated_after
             .iter()
             .position(|(p, _)| *p == seat.player);
-        let joined = index.map(|i| self.seated_after.swap_remove(i).1);
-        let after = delivered
-            .max(joined.unwrap_or(before_leave))
-            .min(before_leave);
+        let joined = index.map_or(before_leave, |i| self.seated_after.swap_remove(i).1);
+        let after = delivered.owner_seq().max(joined).min(before_leave);
         let mut counts = Buffered::default();
         let oldest_kept = self
             .history
@@ -110,13 +130,13 @@ impl OwnedRoom {
         counts.dropped += oldest_kept
             .saturating_sub(after + 1)
             .min(before_leave - after);
-        seat.missed = MissedEvents::new(seat.missed.limit, after);
-        for (seq, except, event) in &self.history {
+        seat.missed = MissedEvents::new(seat.missed.limit, joined, delivered.clone());
+        for (seq, id, except, event) in &self.history {
             if *seq > before_leave {
                 break;
             }
             if *except != Some(seat.player) {
-                counts.add(seat.missed.push(*seq, event.clone()));
+                counts.add(seat.missed.push(*seq, *id, event.clone()));
             }
         }
         // Everything numbered so far is accounted for; the next event is the first to buffer.
@@ -135,24 +155,46 @@ impl OwnedRoom {
         self.last_seq
     }
 
-    /// Numbers one event the room emits to its members, and buffers it for every disconnected
-    /// player it would have reached (`except` is the one member the event skips, if any).
-    /// Returns how many copies were buffered and how many old ones that pushed out.
+    /// Numbers one event the owner writes to the room's members (its id is on the owner lane:
+    /// [`OwnedRoom::last_event`]), and buffers it for every disconnected player it would have
+    /// reached (`except` is the one member the event skips, if any). Returns how many copies
+    /// were buffered and how many old ones that pushed out.
     pub fn emit(&mut self, except: Option<PlayerId>, event: impl FnOnce() -> Missed) -> Buffered {
+        self.number(except, None, event)
+    }
+
+    /// Numbers game data a member's shard already fanned out as event `id` of its relay lane,
+    /// and buffers it for every disconnected player whose socket had not accepted it.
+    pub fn emit_relayed(&mut self, id: EventId, event: impl FnOnce() -> Missed) -> Buffered {
+        self.number(None, Some(id), event)
+    }
+
+    /// The owner-lane id of the last event numbered.
+    pub fn last_event(&self) -> EventId {
+        EventId::owner(self.last_seq)
+    }
+
+    fn number(
+        &mut self,
+        except: Option<PlayerId>,
+        id: Option<EventId>,
+        event: impl FnOnce() -> Missed,
+    ) -> Buffered {
         self.last_seq += 1;
         let mut counts = Buffered::default();
         if self.history_limit == 0 {
             return counts;
         }
         let seq = self.last_seq;
+        let id = id.unwrap_or(EventId::owner(seq));
         let event = event();
         for seat in self.away.iter_mut().filter(|s| Some(s.player) != except) {
-            counts.add(seat.missed.push(seq, event.clone()));
+            counts.add(seat.missed.push(seq, id, event.clone()));
         }
         if self.history.len() >= self.history_limit {
             self.history.pop_front();
         }
-        self.history.push_back((seq, except, event));
+        self.history.push_back((seq, id, except, event));
         counts
     }
 }
@@ -220,35 +262,41 @@ pub enum Pushed {
     Duplicate,
 }
 
-/// A bounded buffer of `(seq, event)`, strictly increasing in `seq`.
+/// A bounded buffer of `(seq, id, event)`, strictly increasing in `seq`.
 #[derive(Debug)]
 pub struct MissedEvents {
     limit: usize,
-    events: VecDeque<(u64, Missed)>,
+    events: VecDeque<(u64, EventId, Missed)>,
     /// The highest number ever offered; anything at or below it is a duplicate.
     high: u64,
+    /// What the player's socket accepted: never buffered.
+    delivered: Delivered,
     dropped: u64,
 }
 
 impl MissedEvents {
-    /// An empty buffer that holds at most `limit` events. `after` is the number of the last
-    /// event the player is known to have had: nothing at or below it is buffered.
-    pub fn new(limit: usize, after: u64) -> Self {
+    /// An empty buffer that holds at most `limit` events. Nothing numbered at or below
+    /// `after` is buffered (the player was not seated yet), nor anything `delivered` covers.
+    pub fn new(limit: usize, after: u64, delivered: Delivered) -> Self {
         MissedEvents {
             limit,
             events: VecDeque::with_capacity(limit.min(64)),
             high: after,
+            delivered,
             dropped: 0,
         }
     }
 
-    /// Offers event `seq`. Stored once, whatever the number of offers; the oldest event makes
-    /// room when the buffer is full.
-    pub fn push(&mut self, seq: u64, event: Missed) -> Pushed {
+    /// Offers event `seq` (id `id`). Stored once, whatever the number of offers, and never if
+    /// the player's socket accepted it; the oldest event makes room when the buffer is full.
+    pub fn push(&mut self, seq: u64, id: EventId, event: Missed) -> Pushed {
         if seq <= self.high {
             return Pushed::Duplicate;
         }
         self.high = seq;
+        if self.delivered.covers(id) {
+            return Pushed::Duplicate;
+        }
         if self.limit == 0 {
             self.dropped += 1;
             return Pushed::Refused;
@@ -258,7 +306,7 @@ impl MissedEvents {
             self.events.pop_front();
             self.dropped += 1;
         }
-        self.events.push_back((seq, event));
+        self.events.push_back((seq, id, event));
         if full {
             Pushed::StoredDroppingOldest
         } else {
@@ -266,13 +314,12 @@ impl MissedEvents {
         }
     }
 
-    /// Forgets the events up to `seq`: the client got them after all (the close of its socket
-    /// flushed them). Offered again later, they stay forgotten.
-    pub fn forget_through(&mut self, seq: u64) {
-        while self.events.front().is_some_and(|(s, _)| *s <= seq) {
-            self.events.pop_front();
-        }
-        self.high = self.high.max(seq);
+    /// Forgets the events `delivered` covers: the client got them after all (the close of its
+    /// socket flushed them). Offered again later, they stay forgotten.
+    pub fn forget_delivered(&mut self, delivered: &Delivered) {
+        self.delivered.merge(delivered);
+        let covered = &self.delivered;
+        self.events.retain(|(_, id, _)| !covered.covers(*id));
     }
 
     /// The buffered events as `Reconnected.missed_events` lists them: complete server
@@ -284,7 +331,7 @@ impl MissedEvents {
         let mut kept = Vec::new();
         let mut left = budget;
         let mut dropped = 0;
-        for event in self.events.iter().rev().map(|(_, event)| event) {
+        for event in self.events.iter().rev().map(|(_, _, event)| event) {
             let text = match event {
                 Missed::Frame(Frame::Text(text)) => text.as_str().to_owned(),
                 Missed::Frame(Frame::Binary(_)) => continue,
@@ -315,12 +362,12 @@ impl MissedEvents {
 
     /// The buffered numbers, oldest first.
     pub fn seqs(&self) -> impl Iterator<Item = u64> + '_ {
-        self.events.iter().map(|(seq, _)| *seq)
+        self.events.iter().map(|(seq, ..)| *seq)
     }
 
     /// The buffered events in the order they were emitted, each once.
     pub fn events(&self) -> impl Iterator<Item = &Missed> + '_ {
-        self.events.iter().map(|(_, event)| event)
+        self.events.iter().map(|(_, _, event)| event)
     }
 
     /// How many events were dropped (pushed out, or refused by a zero-sized buffer).
@@ -350,9 +397,9 @@ mod tests {
 
     #[test]
     fn a_full_buffer_drops_the_oldest_and_counts_it() {
-        let mut buf = MissedEvents::new(3, 0);
+        let mut buf = MissedEvents::new(3, 0, Delivered::none());
         for seq in 1..=5 {
-            buf.push(seq, ev(seq as u8));
+            buf.push(seq, EventId::owner(seq), ev(seq as u8));
         }
         assert_eq!(buf.seqs().collect::<Vec<_>>(), [3, 4, 5]);
         assert_eq!(buf.dropped(), 2);
@@ -360,17 +407,17 @@ mod tests {
 
     #[test]
     fn an_event_offered_twice_is_stored_once() {
-        let mut buf = MissedEvents::new(10, 2);
+        let mut buf = MissedEvents::new(10, 2, Delivered::none());
         assert_eq!(
-            buf.push(2, ev(2)),
+            buf.push(2, EventId::owner(2), ev(2)),
             Pushed::Duplicate,
             "the player had 2 already"
         );
-        assert_eq!(buf.push(3, ev(3)), Pushed::Stored);
-        assert_eq!(buf.push(3, ev(3)), Pushed::Duplicate);
-        assert_eq!(buf.push(4, ev(4)), Pushed::Stored);
+        assert_eq!(buf.push(3, EventId::owner(3), ev(3)), Pushed::Stored);
+        assert_eq!(buf.push(3, EventId::owner(3), ev(3)), Pushed::Duplicate);
+        assert_eq!(buf.push(4, EventId::owner(4), ev(4)), Pushed::Stored);
         assert_eq!(
-            buf.push(3, ev(3)),
+            buf.push(3, EventId::owner(3), ev(3)),
             Pushed::Duplicate,
             "older than the newest"
         );
@@ -380,21 +427,39 @@ mod tests {
 
     #[test]
     fn events_the_client_got_after_all_are_forgotten_for_good() {
-        let mut buf = MissedEvents::new(10, 0);
+        let mut buf = MissedEvents::new(10, 0, Delivered::none());
         for seq in 1..=4 {
-            buf.push(seq, ev(seq as u8));
+            buf.push(seq, EventId::owner(seq), ev(seq as u8));
         }
-        buf.forget_through(2);
+        buf.forget_delivered(&Delivered::through_owner(2));
         assert_eq!(buf.seqs().collect::<Vec<_>>(), [3, 4]);
-        assert_eq!(buf.push(2, ev(2)), Pushed::Duplicate);
+        assert_eq!(buf.push(2, EventId::owner(2), ev(2)), Pushed::Duplicate);
         assert_eq!(buf.dropped(), 0, "forgotten, not dropped");
     }
 
     #[test]
+    fn game_data_the_socket_accepted_on_another_lane_is_not_buffered() {
+        let mut delivered = Delivered::none();
+        delivered.note(EventId::relayed(1, 5));
+        let mut buf = MissedEvents::new(10, 0, delivered);
+        // The owner numbers the record of lane 1's frame 5 late, after its own event 1.
+        assert_eq!(buf.push(1, EventId::owner(1), ev(1)), Pushed::Stored);
+        assert_eq!(
+            buf.push(2, EventId::relayed(1, 5), ev(2)),
+            Pushed::Duplicate
+        );
+        assert_eq!(buf.push(3, EventId::relayed(1, 6), ev(3)), Pushed::Stored);
+        let mut closed = Delivered::through_owner(1);
+        closed.note(EventId::relayed(1, 6));
+        buf.forget_delivered(&closed);
+        assert!(buf.is_empty(), "the close flushed both");
+    }
+
+    #[test]
     fn a_zero_sized_buffer_stores_nothing_and_counts_every_event() {
-        let mut buf = MissedEvents::new(0, 0);
-        assert_eq!(buf.push(1, ev(1)), Pushed::Refused);
-        assert_eq!(buf.push(1, ev(1)), Pushed::Duplicate);
+        let mut buf = MissedEvents::new(0, 0, Delivered::none());
+        assert_eq!(buf.push(1, EventId::owner(1), ev(1)), Pushed::Refused);
+        assert_eq!(buf.push(1, EventId::owner(1), ev(1)), Pushed::Duplicate);
         assert!(buf.is_empty());
         assert_eq!(buf.dropped(), 1);
     }
