@@ -374,8 +374,9 @@ spread() {
 # code): the share of deliveries whose recipient is on another shard than its sender, the share
 # of rooms whose members all share one shard, and the expected cross-shard messages per
 # GameData for a relay through the owner (sender's shard -> owner -> one batch per other shard
-# holding recipients) and for one straight from the sender's shard (one batch per other shard
-# holding recipients).
+# holding recipients) and for one from the sender's shard over membership replicas (one batch
+# per other shard holding recipients, the owner's record of the relay doubling as its shard's
+# batch; a sender on the owner's shard goes through the owner, which is the same there).
 expected() {
     awk -v conns="$1" -v rooms="$2" -v k="$3" 'BEGIN {
         n = split(conns, c, ","); split(rooms, r, ","); tot = 0; rtot = 0
@@ -394,11 +395,13 @@ expected() {
                 delete seen; far = 0
                 for (j = 0; j < k; j++) if (j != s) { seen[sh[j]] = 1; if (sh[j] != sh[s]) far++ }
                 cross += w * far / (k * (k - 1))
-                direct = 0; for (d in seen) if (d + 0 != sh[s]) direct++
-                sender += w * direct / k
                 for (o = 0; o < n; o++) {
                     hops = (sh[s] != o); for (d in seen) if (d + 0 != o) hops++
                     owner += w * q[o] * hops / k
+                    # Replicas: one batch per other shard among those of the recipients and
+                    # the owner, which gets a record of every relay.
+                    direct = (o != sh[s]); for (d in seen) if (d + 0 != sh[s] && d + 0 != o) direct++
+                    sender += w * q[o] * direct / k
                 }
             }
         }
@@ -553,7 +556,8 @@ TABLE=$OUT_DIR/goals.md
         echo "Spread in $s (from /metrics/prom): connections per shard ${conns//,/ \/ }, rooms owned ${rooms//,/ \/ }."
         echo "Expected from that split, each member landing independently: $(awk -v x="$cross" 'BEGIN{printf "%.1f", x*100}')% of deliveries"
         echo "cross shards, $(awk -v x="$one" 'BEGIN{printf "%.1f", x*100}')% of rooms have all members on one shard. Cross-shard messages per GameData:"
-        echo "measured $per; a relay through the owner would send $via_owner, one straight from the sender's shard $from_sender."
+        echo "measured $per; a relay through the owner would send $via_owner, one from the sender's shard over"
+        echo "membership replicas (plus the owner's record) $from_sender."
     done
     echo
     steal=$(cat "$OUT_DIR/steal" 2>/dev/null || true)
