@@ -30,9 +30,10 @@
 # prints the connections per shard, the share of deliveries that cross shards and of rooms on
 # one shard expected from that split, and the cross-shard messages per GameData measured over
 # the relay (Δ cross_shard_messages_sent ÷ Δ game_data_messages) beside what a relay through
-# the room's owner (sender → owner → each member's shard) and a relay straight from the
-# sender's shard would send for that split: the measured value says the rooms were spread and
-# which path the build takes.
+# the room's owner (sender → owner → each member's shard) and the replica relay (from the
+# sender's shard to each other shard with members, plus a record to the owner) would send for
+# that split: the measured value says the rooms were spread and which path the build takes.
+# The JSON, the scrapes and the table stay in OUT_DIR.
 #
 # Ceiling (row 2). On a 2-CPU machine the 2-shard server shares a CPU with the load generator,
 # so its delivered rate at saturation measures the generator as much as the server. The row
