@@ -353,6 +353,9 @@ pub(crate) async fn run_websocket(
     );
     let closing = loop {
         let holding = window.hold(|| pending(&mailbox, verdict));
+        // While the window is open, the frames that keep coming need not wake this task: its
+        // timer will (or reaching the size that ends a window early).
+        mailbox.quiet_wakes_below(if holding { WRITE_BUFFER_SIZE } else { 0 });
         // Write everything queued and flush once, raced against the client being too slow
         // (its queue overflowing while the socket takes nothing) or a close being requested:
         // a client that stops reading can wedge neither the write nor the flush.

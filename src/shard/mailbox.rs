@@ -97,7 +97,11 @@ pub struct Mailbox {
     /// The room events that left whole, lane by lane: what a replay after a drop leaves out
     /// (decision 3).
     delivered: RefCell<Delivered>,
-    /// Raised whenever something is queued.
+    /// While a flush window is open, a frame wakes the connection task only once this many
+    /// bytes are queued (0: every frame wakes it). See [`Mailbox::quiet_wakes_below`].
+    quiet_below: Cell<usize>,
+    /// Raised whenever something is queued (a frame in an open flush window: only when the
+    /// window must end early).
     pub signal: Signal,
     /// Last inbound frame of any kind (decision 9: every frame counts as activity).
     pub last_seen: Cell<Instant>,
@@ -123,6 +127,7 @@ impl Mailbox {
             fed_bytes: Cell::new(0),
             in_flight: RefCell::new(Vec::new()),
             delivered: RefCell::new(Delivered::none()),
+            quiet_below: Cell::new(0),
             signal: Signal::default(),
             last_seen: Cell::new(now),
             auth_deadline: Cell::new(None),
@@ -155,7 +160,21 @@ impl Mailbox {
                 .borrow_mut()
                 .push_back((Outgoing::Frame(frame), event));
         }
-        self.signal.raise();
+        // In an open flush window the task has nothing to do with one more frame until the
+        // window's timer ends it: no wake, so no poll of the task (and its timer) per frame.
+        let quiet = self.bytes.get() < self.quiet_below.get()
+            && self.frames.get() < self.limit
+            && !self.overflowed.get();
+        if !quiet {
+            self.signal.raise();
+        }
+    }
+
+    /// A flush window opened (`bytes` > 0) or ended (0): while it is open, frames wake the
+    /// connection task only once `bytes` or the frame limit are queued, or the queue
+    /// overflowed, the points where the window must end early. Controls always wake it.
+    pub fn quiet_wakes_below(&self, bytes: usize) {
+        self.quiet_below.set(bytes);
     }
 
     /// Queues a state change; never refused, so sessions never miss one. A close is also
@@ -388,6 +407,42 @@ mod tests {
         }
         sent.set(35);
         assert_eq!(mb.delivered().owner_seq(), 5);
+    }
+
+    /// Whether the signal was raised since the last check (and lowers it).
+    fn raised(mb: &Mailbox) -> bool {
+        use std::future::Future;
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        std::pin::pin!(mb.signal.wait()).poll(&mut cx).is_ready()
+    }
+
+    fn push(mb: &Mailbox, data: &'static [u8]) {
+        mb.push_frame(Frame::Binary(Bytes::from_static(data)));
+    }
+
+    #[test]
+    fn an_open_window_wakes_the_task_only_where_it_must_end() {
+        let mb = Mailbox::new(3, Instant::now());
+        push(&mb, b"a");
+        assert!(raised(&mb), "no window: every frame wakes");
+        mb.quiet_wakes_below(4);
+        push(&mb, b"b");
+        assert!(!raised(&mb), "a frame in an open window does not");
+        mb.push_control(Control::Left);
+        assert!(raised(&mb), "a control always does");
+        while mb.pop().is_some() {}
+        push(&mb, b"cccc");
+        assert!(raised(&mb), "the bytes threshold reached");
+        assert!(mb.pop().is_some());
+        mb.quiet_wakes_below(1 << 20);
+        push(&mb, b"d");
+        push(&mb, b"e");
+        assert!(!raised(&mb));
+        push(&mb, b"f");
+        assert!(raised(&mb), "the frame limit reached");
+        mb.quiet_wakes_below(0);
+        push(&mb, b"g");
+        assert!(raised(&mb), "the window ended: every frame wakes again");
     }
 
     #[test]
