@@ -34,11 +34,17 @@
 # like 0.1.0 here; records go to the server's stdout, a file), LOGGING=1 (only the logging cost: the relay
 # scenario on ours with logging at info, then off, in one table; about 1.5 min), FLUSH=1 (only the
 # flush window: the relay scenario on ours with websocket.max_flush_delay_ms FLUSH_MS (default
-# 16), on 0.1.0 (its 16 ms batching) and on ours without a window, in one table; ~1.5 min QUICK).
+# 16), on 0.1.0 (its 16 ms batching) and on ours without a window, in one table; ~1.5 min QUICK),
+# GOALS=1 (only issue 10's goal table, every row from one run: hands over to benches/goals.sh,
+# whose knobs are listed at its top; ROWS=1,3 for some rows).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+
+if [[ "${GOALS:-0}" == 1 ]]; then
+    exec "$ROOT/benches/goals.sh"
+fi
 
 if [[ "${QUICK:-0}" == 1 ]]; then
     : "${IDLE_CONNS:=1000}" "${DURATION:=5}" "${WARMUP:=1}" "${RAMP_DURATION:=2}" \
