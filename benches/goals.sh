@@ -43,7 +43,8 @@
 # CPU per shard at the efficiency it showed near its limit. The raw rates are printed too.
 #
 # Knobs (environment): ROWS, PLAYERS (1000), ROOM_SIZE (4), RATE (20), DURATION (8),
-# WARMUP (2), PAYLOAD (64), FLUSH_MS (16), IDLE_CONNS (2000), CROWD (18000), CEIL_P99_MS (20),
+# WARMUP (2), PAYLOAD (64), FLUSH_MS (16), IDLE_CONNS (2000), CROWD (18000), CROWD_HEARTBEAT (10 s
+# between the crowd's Pings: 1,800 Pings a second from 18,000 connections), CEIL_P99_MS (20),
 # RAMP_START (5), RAMP_FACTOR (1.5), RAMP_DURATION (3), RAMP_WARMUP (1), RAMP_REFINE (2),
 # RAMP_MAX (2000), SCRAPE_EVERY (2), SERVER_CPU (0), CLIENT_CPU (1), OURS_PORT (3536),
 # UPSTREAM_PORT (3601), OURS_BIN (default: this tree's release build), UPSTREAM_BIN
@@ -62,7 +63,7 @@ cd "$ROOT"
 
 OUT_DIR=${OUT_DIR:-$ROOT/target/bench-goals}
 # TABLE_ONLY=1 re-prints the last run's table with the settings it ran with.
-KNOBS=(ROWS PLAYERS ROOM_SIZE RATE DURATION WARMUP PAYLOAD FLUSH_MS IDLE_CONNS CROWD CEIL_P99_MS
+KNOBS=(ROWS PLAYERS ROOM_SIZE RATE DURATION WARMUP PAYLOAD FLUSH_MS IDLE_CONNS CROWD CROWD_HEARTBEAT CEIL_P99_MS
     RAMP_START RAMP_FACTOR RAMP_DURATION RAMP_REFINE SERVER_CPU CLIENT_CPU)
 if [[ "${TABLE_ONLY:-0}" == 1 && -s "$OUT_DIR/settings" ]]; then
     # shellcheck source=/dev/null
@@ -78,6 +79,8 @@ PAYLOAD=${PAYLOAD:-64}
 FLUSH_MS=${FLUSH_MS:-16}
 IDLE_CONNS=${IDLE_CONNS:-2000}
 CROWD=${CROWD:-18000}
+# Seconds between the idle crowd's Pings (the server closes a connection silent for 30 s).
+CROWD_HEARTBEAT=${CROWD_HEARTBEAT:-10}
 CEIL_P99_MS=${CEIL_P99_MS:-20}
 RAMP_START=${RAMP_START:-5}
 RAMP_FACTOR=${RAMP_FACTOR:-1.5}
@@ -233,7 +236,7 @@ start_crowd() {
     # Each connection is a descriptor on both sides: take the whole hard limit.
     ulimit -n "$(ulimit -Hn)"
     taskset -c "$CLIENT_CPU" "$BENCH_BIN" --url "$URL" --mode idle -n "$CROWD" \
-        --source-ip-count 2 --idle-settle 3600 --progress 0 --label crowd \
+        --source-ip-count 2 --idle-settle 3600 --heartbeat "$CROWD_HEARTBEAT" --progress 0 --label crowd \
         >"$WORK/crowd.json" 2>"$WORK/crowd.log" &
     CROWD_PID=$!
     until grep -q "connected" "$WORK/crowd.log"; do

@@ -17,6 +17,14 @@ use crate::shard::control::{self, ControlSender, ShardControl, ShardReport};
 use crate::shard::routing::MAX_SHARDS;
 
 /// Listen backlog per shard socket; the kernel caps it at `net.core.somaxconn`.
+/// Submission-queue entries of each of a shard's io_uring rings (glommio's default is 128).
+/// Every connection keeps a poll armed in the ring, and the kernel files armed polls in a
+/// cancellation hash table sized from the ring: `2^(log2(completion entries) - 5)` buckets,
+/// at most 256. With 128 entries (256 completions) that is 8 buckets, so each cancellation
+/// glommio issues (a timer or readiness poll it no longer needs) walks a chain of a thousand
+/// idle connections or more. 4,096 entries give the full 256 buckets for about 1 MB of rings
+/// per shard (tuning.md, "idle crowd").
+const RING_DEPTH: usize = 4096;
 const LISTEN_BACKLOG: i32 = 4096;
 /// How long a shard may take to come up.
 const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -150,6 +158,7 @@ impl Server {
             let handle = LocalExecutorBuilder::new(placement)
                 .name(&format!("shard-{index}"))
                 .io_memory(IO_MEMORY)
+                .ring_depth(RING_DEPTH)
                 .spawn(move || log.run(boot::run(boot)))
                 // Returning drops `control`, which stops the shards already started.
                 .map_err(|source| StartError::Executor { index, source })?;

@@ -120,6 +120,8 @@ pub struct ShardView {
     pub connections_active: u64,
     pub rooms_owned: u64,
     pub cross_shard_sent: u64,
+    /// Channel sends (batches) those messages left in.
+    pub cross_shard_batches: u64,
     pub cross_shard_received: u64,
     /// Messages other shards sent here that this shard had not yet taken in.
     pub inbox_depth: u64,
@@ -172,6 +174,7 @@ impl MetricsSnapshot {
                     connections_active: report.connections,
                     rooms_owned: report.rooms_owned,
                     cross_shard_sent: report.counters.cross_shard_sent,
+                    cross_shard_batches: report.counters.cross_shard_batches,
                     cross_shard_received: report.counters.cross_shard_received,
                     inbox_depth: sent_here.saturating_sub(report.counters.cross_shard_received),
                 }

@@ -203,10 +203,11 @@ fn histogram(t: &mut Text, name: &str, help: &str, h: Option<&Histogram<u64>>) {
 #[rustfmt::skip]
 fn per_shard(t: &mut Text, snapshot: &MetricsSnapshot) {
     type Pick = fn(&super::ShardView) -> u64;
-    let families: [(&str, Kind, &str, Pick); 5] = [
+    let families: [(&str, Kind, &str, Pick); 6] = [
         ("signal_fish_shard_connections_active", Kind::Gauge, "WebSocket clients connected to this shard.", |s| s.connections_active),
         ("signal_fish_shard_rooms_owned", Kind::Gauge, "Rooms owned by this shard.", |s| s.rooms_owned),
         ("signal_fish_shard_cross_shard_messages_sent_total", Kind::Counter, "Messages this shard sent to other shards.", |s| s.cross_shard_sent),
+        ("signal_fish_shard_cross_shard_batches_sent_total", Kind::Counter, "Batches (channel sends, each waking the peer if it sleeps) those messages left in.", |s| s.cross_shard_batches),
         ("signal_fish_shard_cross_shard_messages_received_total", Kind::Counter, "Messages this shard received from other shards.", |s| s.cross_shard_received),
         ("signal_fish_shard_inbox_depth", Kind::Gauge, "Messages sent to this shard and not yet taken in.", |s| s.inbox_depth),
     ];
@@ -292,13 +293,14 @@ mod tests {
         "signal_fish_dashboard_cache_refresh_failures_total",
     ];
 
-    const ADDED: [&str; 11] = [
+    const ADDED: [&str; 12] = [
         "signal_fish_room_creation_duration_seconds",
         "signal_fish_room_join_duration_seconds",
         "signal_fish_game_data_relay_duration_seconds",
         "signal_fish_shard_connections_active",
         "signal_fish_shard_rooms_owned",
         "signal_fish_shard_cross_shard_messages_sent_total",
+        "signal_fish_shard_cross_shard_batches_sent_total",
         "signal_fish_shard_cross_shard_messages_received_total",
         "signal_fish_shard_inbox_depth",
         "signal_fish_reconnection_events_dropped_total",
