@@ -19,6 +19,7 @@ pub mod server;
 pub mod session;
 pub mod shard;
 mod signal;
+pub mod waking_channel;
 
 pub use drain::{Drain, DrainEnd};
 pub use server::{Server, ServerHandle, StartError};

@@ -15,13 +15,13 @@ use futures_util::StreamExt as _;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use super::channel::{WakingReceiver, WakingSender};
 use super::connect::Connected;
 use super::directory::Directory;
 use super::envelope::{Envelope, inbox_subject};
 use super::link::{FromBridge, ToBridge, deliver};
 use super::liveness::{self, Beat};
 use super::stats::ClusterStats;
+use crate::waking_channel::{WakingReceiver, WakingSender};
 
 /// How long a clean stop may spend telling NATS this node is gone.
 const GOODBYE_TIMEOUT: Duration = Duration::from_secs(1);

@@ -8,11 +8,11 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use crossbeam_channel::TrySendError;
 
-use super::channel::{WakingReceiver, WakingSender};
 use super::directory::{DirectoryReply, DirectoryRequest};
 use super::envelope::{Body, Envelope};
 use super::liveness::NodeEvent;
 use super::stats::ClusterStats;
+use crate::waking_channel::{WakingReceiver, WakingSender};
 
 /// What a shard asks the bridge to do.
 #[derive(Debug)]

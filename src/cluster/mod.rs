@@ -6,7 +6,6 @@
 //!
 //! - `connect.rs`: the startup check;
 //! - `bridge.rs`: the NATS client on its own thread and tokio runtime;
-//! - `channel.rs`: the bounded, waking channels between shards and the bridge;
 //! - `link.rs`: a shard's end of the bridge;
 //! - `envelope.rs`: the versioned message between nodes;
 //! - `directory.rs`: room code and room id → home, with atomic create;
@@ -16,7 +15,6 @@
 //! With `cluster.nats_url` unset none of this runs: no thread, no connection.
 
 mod bridge;
-pub mod channel;
 mod connect;
 pub mod directory;
 pub mod envelope;
@@ -70,9 +68,9 @@ impl Cluster {
     ) -> Result<(Cluster, Vec<ShardLink>), ClusterError> {
         let stats = Arc::new(ClusterStats::default());
         let node: Arc<str> = node.into();
-        let (to_bridge, requests) = channel::bounded(TO_BRIDGE_CAPACITY);
+        let (to_bridge, requests) = crate::waking_channel::bounded(TO_BRIDGE_CAPACITY);
         let (to_shards, from_bridge): (Vec<_>, Vec<_>) = (0..shards)
-            .map(|_| channel::bounded(TO_SHARD_CAPACITY))
+            .map(|_| crate::waking_channel::bounded(TO_SHARD_CAPACITY))
             .unzip();
         let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
         let (stop_tx, stop_rx) = oneshot::channel();

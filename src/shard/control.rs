@@ -3,19 +3,15 @@
 //!
 //! The process side is an ordinary thread (the signal loop of the binary, or a test), not an
 //! executor, so glommio's shared channels (whose sender must be connected from an executor) do
-//! not fit. Messages travel in a bounded `crossbeam-channel`; a crossbeam receiver cannot wake
-//! a parked glommio executor by itself, so the sender also wakes the receiving task through an
-//! [`AtomicWaker`]. A glommio task's waker woken from a foreign thread queues itself on that
-//! executor and writes its eventfd, which wakes the executor out of its io_uring wait: the shard
-//! reacts at once and never polls.
+//! not fit. Messages travel in a waking channel (`waking_channel.rs`): a bounded
+//! `crossbeam-channel` whose sender also wakes the receiving task through an `AtomicWaker`. A
+//! glommio task's waker woken from a foreign thread queues itself on that executor and writes
+//! its eventfd, which wakes the executor out of its io_uring wait: the shard reacts at once and
+//! never polls.
 
-use std::future::poll_fn;
-use std::sync::Arc;
-use std::task::Poll;
 use std::time::Instant;
 
-use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
-use futures_util::task::AtomicWaker;
+use crate::waking_channel::{self, WakingReceiver, WakingSender};
 
 /// Control messages that may wait for one shard. The process sends at most a drain and a stop.
 const CAPACITY: usize = 4;
@@ -42,82 +38,33 @@ pub enum ShardReport {
 /// The process's end of one shard's control channel. Dropping it stops the shard, so a
 /// server whose handle is dropped does not run on unseen.
 pub struct ControlSender {
-    tx: Option<Sender<ShardControl>>,
-    waker: Arc<AtomicWaker>,
+    /// Dropped with the sender: the channel closes and the shard, woken, stops.
+    tx: WakingSender<ShardControl>,
 }
 
 /// The shard's end of its control channel.
 pub struct ControlReceiver {
-    rx: Receiver<ShardControl>,
-    waker: Arc<AtomicWaker>,
+    rx: WakingReceiver<ShardControl>,
 }
 
 /// A control channel for one shard.
 pub fn channel() -> (ControlSender, ControlReceiver) {
-    let (tx, rx) = crossbeam_channel::bounded(CAPACITY);
-    let waker = Arc::new(AtomicWaker::new());
-    (
-        ControlSender {
-            tx: Some(tx),
-            waker: waker.clone(),
-        },
-        ControlReceiver { rx, waker },
-    )
+    let (tx, rx) = waking_channel::bounded(CAPACITY);
+    (ControlSender { tx }, ControlReceiver { rx })
 }
 
 impl ControlSender {
     /// Queues `msg` and wakes the shard. Returns false when the shard is gone (its executor
     /// ended) or its queue is full of earlier messages, which it will act on first.
     pub fn send(&self, msg: ShardControl) -> bool {
-        let Some(tx) = &self.tx else { return false };
-        let sent = match tx.try_send(msg) {
-            Ok(()) => true,
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => false,
-        };
-        self.waker.wake();
-        sent
-    }
-}
-
-impl Drop for ControlSender {
-    fn drop(&mut self) {
-        // Disconnect first, then wake: the shard sees the channel closed and stops.
-        self.tx = None;
-        self.waker.wake();
+        self.tx.try_send(msg).is_ok()
     }
 }
 
 impl ControlReceiver {
     /// The next control message; `Stop` once the process's end is gone.
     pub async fn recv(&self) -> ShardControl {
-        poll_fn(|cx| {
-            // Register before the second look, so a message sent in between still wakes us.
-            if let Some(msg) = self.try_recv() {
-                return Poll::Ready(msg);
-            }
-            self.waker.register(cx.waker());
-            match self.try_recv() {
-                Some(msg) => Poll::Ready(msg),
-                None => Poll::Pending,
-            }
-        })
-        .await
-    }
-
-    fn try_recv(&self) -> Option<ShardControl> {
-        match self.rx.try_recv() {
-            Ok(msg) => Some(msg),
-            Err(TryRecvError::Disconnected) => Some(ShardControl::Stop),
-            Err(TryRecvError::Empty) => None,
-        }
-    }
-}
-
-impl Drop for ControlReceiver {
-    fn drop(&mut self) {
-        // Drop the registered waker here, on the shard's own thread, rather than leave it to
-        // the process thread after the executor is gone.
-        drop(self.waker.take());
+        self.rx.recv().await.unwrap_or(ShardControl::Stop)
     }
 }
 

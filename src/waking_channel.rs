@@ -1,12 +1,11 @@
-//! A bounded channel whose receiver is a future that any thread's send wakes: the link
-//! between the shards (glommio executors) and the bridge (a tokio runtime).
+//! A bounded channel whose receiver is a future that any thread's send wakes: the process's
+//! control of the shards (`shard/control.rs`), and the link between the shards (glommio
+//! executors) and the cluster bridge (a tokio runtime), both ways.
 //!
-//! The same construction as the shard control channel (`shard/control.rs`): a
-//! `crossbeam-channel` carries the values, and an [`AtomicWaker`] lets a sender on any thread
+//! A `crossbeam-channel` carries the values, and an [`AtomicWaker`] lets a sender on any thread
 //! wake the task that waits. A glommio waker woken from a foreign thread writes its
 //! executor's eventfd, a tokio waker queues its task on its runtime: neither side polls, and a
-//! sender never blocks (`try_send` refuses when the channel is full). Generic here because the
-//! bridge needs it in both directions.
+//! sender never blocks (`try_send` refuses when the channel is full).
 
 use std::future::poll_fn;
 use std::sync::Arc;
