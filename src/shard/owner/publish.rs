@@ -78,11 +78,16 @@ impl Owner {
         };
         let buffered = owned.emit_relayed(relay.event, || event);
         owned.room.touch(self.clock.wall(now));
-        let routed: SmallVec<[(PlayerId, SessionAddr, _); 2]> = owned
-            .room
-            .members()
-            .filter(|(id, ..)| *id != relay.from && owned.owner_routed.contains(id))
-            .collect();
+        // Usually nobody: the members are only walked when someone reconnected.
+        let routed: SmallVec<[(PlayerId, SessionAddr, _); 2]> = if owned.owner_routed.is_empty() {
+            SmallVec::new()
+        } else {
+            owned
+                .room
+                .members()
+                .filter(|(id, ..)| *id != relay.from && owned.owner_routed.contains(id))
+                .collect()
+        };
         self.metrics.count(|c| c.game_data_messages += 1);
         self.count_buffered(buffered);
         for (_, addr, encoding) in routed {
