@@ -14,6 +14,13 @@
 //! a shard handles a batch whole before any connection task runs, so a shard never writes a
 //! leaver a frame after its `RoomLeft`, nor a joiner one before its `RoomJoined`.
 //!
+//! Order: each sender's frames reach a member in the order sent (one FIFO path per shard pair).
+//! Between paths nothing is promised beyond what two shards give for free: with three or more
+//! shards, a frame fanned out by shard S can reach a member before the owner's `PlayerJoined`
+//! for its sender, and a sender that reconnected on another shard may see its first new frames
+//! overtake old ones still in flight from its old shard. Both need a membership change racing
+//! a batch in flight; with two shards every such pair of messages shares one channel.
+//!
 //! A player that took its seat back with `Reconnect` is *routed by the owner*: replicas leave
 //! it out, and the owner writes it every relayed frame it records. Frames a sender's shard
 //! fanned out before it learnt the new address would otherwise be lost to it; through the
