@@ -87,42 +87,6 @@ mod tests {
     }
 
     #[test]
-    fn a_waiting_receiver_is_woken_by_another_thread() {
-        let (tx, rx) = channel();
-        let sender = std::thread::spawn(move || {
-            assert!(tx.send(ShardControl::Stop));
-            tx
-        });
-        assert_eq!(
-            futures_lite::future::block_on(rx.recv()),
-            ShardControl::Stop
-        );
-        drop(sender.join().expect("sender thread"));
-    }
-
-    #[test]
-    fn a_parked_glommio_executor_wakes_for_a_message_from_a_plain_thread() {
-        let (tx, rx) = channel();
-        let (waiting_tx, waiting_rx) = std::sync::mpsc::channel();
-        let (got_tx, got_rx) = std::sync::mpsc::channel();
-        let executor = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
-            .spawn(move || async move {
-                // Nothing else runs on this executor: with the message not sent yet it parks
-                // in io_uring, and only the waker can bring it back.
-                let _ = waiting_tx.send(());
-                let _ = got_tx.send(rx.recv().await);
-            })
-            .expect("executor starts");
-        waiting_rx
-            .recv_timeout(std::time::Duration::from_secs(10))
-            .expect("executor runs");
-        assert!(tx.send(ShardControl::Stop));
-        let got = got_rx.recv_timeout(std::time::Duration::from_secs(10));
-        assert_eq!(got, Ok(ShardControl::Stop), "the executor was not woken");
-        executor.join().expect("executor ends");
-    }
-
-    #[test]
     fn a_full_queue_refuses_instead_of_blocking() {
         let (tx, _rx) = channel();
         for _ in 0..CAPACITY {

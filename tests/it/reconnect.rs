@@ -5,7 +5,7 @@
 use std::sync::mpsc;
 use std::thread;
 
-use crate::common::{Client, other_shard, start_with, str_of};
+use crate::common::{Client, Ticket, other_shard, start_with, str_of};
 use serde_json::{Value, json};
 use tungstenite::Message;
 
@@ -18,28 +18,6 @@ fn game_data_n(msg: &Value) -> Option<u64> {
 
 fn send_n(client: &mut Client, n: u64) {
     client.send_game_data(json!({ "n": n }));
-}
-
-/// What a `Reconnect` is made of, from a `RoomJoined` (or `Reconnected`).
-struct Ticket {
-    player_id: String,
-    room_id: String,
-    token: String,
-}
-
-impl Ticket {
-    fn of(joined: &Value) -> Ticket {
-        Ticket {
-            player_id: str_of(joined, "player_id").to_owned(),
-            room_id: str_of(joined, "room_id").to_owned(),
-            token: str_of(joined, "reconnection_token").to_owned(),
-        }
-    }
-
-    fn send(&self, client: &mut Client) {
-        client.send(json!({"type":"Reconnect","data":{
-            "player_id": self.player_id, "room_id": self.room_id, "auth_token": self.token}}));
-    }
 }
 
 /// Claims the seat, as a client should: the old connection counts as connected until the

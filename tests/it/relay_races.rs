@@ -21,7 +21,7 @@ use signal_fish_server::ServerHandle;
 use signal_fish_server::shard::routing::{room_id_owner, room_owner};
 use uuid::Uuid;
 
-use crate::common::{Client, start_with, str_of};
+use crate::common::{Client, Ticket, start_with, str_of};
 
 mod streams;
 
@@ -347,31 +347,13 @@ fn every_member_and_a_spectator_get_each_frame_once_in_order_with_3_shards() {
     exactly_once_in_order(3);
 }
 
-/// What a `Reconnect` is made of.
-struct Ticket {
-    player_id: String,
-    room_id: String,
-    token: String,
-}
-
-impl Ticket {
-    fn of(joined: &Value) -> Ticket {
-        Ticket {
-            player_id: str_of(joined, "player_id").to_owned(),
-            room_id: str_of(joined, "room_id").to_owned(),
-            token: str_of(joined, "reconnection_token").to_owned(),
-        }
-    }
-}
-
 /// Claims the seat. The old connection counts as connected until its shard has told the owner
 /// it is gone, which may come after the new connection's `Reconnect`: then
 /// `PLAYER_ALREADY_CONNECTED`, and the client tries again, as a game would. Nothing of the
 /// room may reach the new connection before its `Reconnected`.
 fn claim(c: &mut Client, ticket: &Ticket) -> Value {
     for _ in 0..1_000 {
-        c.send(json!({"type":"Reconnect","data":{
-            "player_id": ticket.player_id, "room_id": ticket.room_id, "auth_token": ticket.token}}));
+        ticket.send(c);
         let msg = match classify(c.recv_message()) {
             Inbound::Data { from, n } => {
                 panic!("GameData n={n} from {from} reached a connection before its Reconnected")

@@ -482,3 +482,26 @@ impl<S: Read + Write> Client<S> {
         str_of(&data["player"], "id").to_owned()
     }
 }
+
+/// What a `Reconnect` is made of, from a `RoomJoined` (or `Reconnected`).
+pub struct Ticket {
+    pub player_id: String,
+    pub room_id: String,
+    pub token: String,
+}
+
+impl Ticket {
+    pub fn of(joined: &Value) -> Ticket {
+        Ticket {
+            player_id: str_of(joined, "player_id").to_owned(),
+            room_id: str_of(joined, "room_id").to_owned(),
+            token: str_of(joined, "reconnection_token").to_owned(),
+        }
+    }
+
+    /// Sends the `Reconnect` that claims this seat.
+    pub fn send(&self, client: &mut Client) {
+        client.send(json!({"type":"Reconnect","data":{
+            "player_id": self.player_id, "room_id": self.room_id, "auth_token": self.token}}));
+    }
+}
