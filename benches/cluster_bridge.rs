@@ -108,6 +108,7 @@ fn nats_alone(url: &str, rounds: u64) -> Histogram<u64> {
         let mut h = Histogram::<u64>::new(3).expect("histogram");
         let payload = Envelope {
             from: "bench-a".to_owned(),
+            from_instance: uuid::Uuid::nil(),
             from_shard: 0,
             to_shard: 0,
             body: Body::Probe { seq: 0 },
@@ -144,7 +145,9 @@ async fn probe_loop(
         loop {
             match link.recv().await {
                 Some(FromBridge::Message(Envelope { body, .. })) if arrived(&body) => {
-                    let (Body::Probe { seq: got } | Body::ProbeReply { seq: got }) = body;
+                    let (Body::Probe { seq: got } | Body::ProbeReply { seq: got }) = body else {
+                        continue;
+                    };
                     if got == seq {
                         break;
                     }
@@ -177,6 +180,7 @@ fn encoding_cost() {
     const N: u32 = 1_000_000;
     let env = Envelope {
         from: "web-1-3536".to_owned(),
+        from_instance: uuid::Uuid::nil(),
         from_shard: 1,
         to_shard: 0,
         body: Body::Probe { seq: 123_456 },

@@ -17,10 +17,12 @@ use uuid::Uuid;
 
 use super::connect::Connected;
 use super::directory::Directory;
-use super::envelope::{Envelope, inbox_subject};
-use super::link::{FromBridge, ToBridge, deliver};
+use super::envelope::{Body, Envelope, inbox_subject};
+use super::link::{FromBridge, Peer, ToBridge, deliver};
 use super::liveness::{self, Beat};
+use super::sequence::{Sequences, Verdict};
 use super::stats::ClusterStats;
+use super::wire::NodeMsg;
 use crate::waking_channel::{WakingReceiver, WakingSender};
 
 /// How long a clean stop may spend telling NATS this node is gone.
@@ -29,6 +31,7 @@ const GOODBYE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Everything the bridge thread owns.
 pub(crate) struct Bridge {
     pub node: String,
+    pub instance: Uuid,
     pub shards: u32,
     pub heartbeat: Duration,
     pub ttl: Duration,
@@ -44,6 +47,7 @@ impl Bridge {
     pub async fn run(self, stop: oneshot::Receiver<()>) {
         let Bridge {
             node,
+            instance,
             shards,
             heartbeat,
             ttl,
@@ -61,7 +65,7 @@ impl Bridge {
         let to_shards = Arc::new(to_shards);
         let beat = Beat {
             node: node.clone(),
-            instance: Uuid::new_v4(),
+            instance,
             shards,
         };
         let mut tasks = tokio::task::JoinSet::new();
@@ -136,12 +140,14 @@ impl Bridge {
     }
 }
 
-/// Hands every envelope of this node's inbox to the shard it names.
+/// Hands every envelope of this node's inbox to the shard it names; a batch of room traffic
+/// is checked for gaps and split among the shards its messages are for, in order.
 async fn receive(
     mut inbox: async_nats::Subscriber,
     to_shards: Arc<Vec<WakingSender<FromBridge>>>,
     stats: Arc<ClusterStats>,
 ) {
+    let mut sequences = Sequences::default();
     while let Some(msg) = inbox.next().await {
         let envelope = match Envelope::decode(&msg.payload) {
             Ok(envelope) => envelope,
@@ -150,6 +156,26 @@ async fn receive(
                 continue;
             }
         };
+        if let Body::Batch { seq, msgs, .. } = envelope.body {
+            let from = Peer {
+                node: envelope.from,
+                instance: envelope.from_instance,
+            };
+            stats.messages_in.fetch_add(1, Relaxed);
+            match sequences.check(&from, envelope.from_shard, seq) {
+                Verdict::InOrder => {}
+                Verdict::Stale => continue,
+                Verdict::Gap => {
+                    stats.gaps.fetch_add(1, Relaxed);
+                    super::events::gap(&from.node);
+                    for to in to_shards.iter() {
+                        deliver(to, &stats, FromBridge::Gap(from.clone()));
+                    }
+                }
+            }
+            split(msgs, &from, &to_shards, &stats);
+            continue;
+        }
         let Some(to) = to_shards.get(envelope.to_shard as usize) else {
             stats.messages_rejected.fetch_add(1, Relaxed);
             continue;
@@ -157,5 +183,35 @@ async fn receive(
         // Counted first: the shard may look at the counter as soon as it has the message.
         stats.messages_in.fetch_add(1, Relaxed);
         deliver(to, &stats, FromBridge::Message(envelope));
+    }
+}
+
+/// Hands each shard its part of a batch, in the batch's order.
+fn split(
+    msgs: Vec<NodeMsg>,
+    from: &Peer,
+    to_shards: &[WakingSender<FromBridge>],
+    stats: &ClusterStats,
+) {
+    let mut parts: Vec<Vec<NodeMsg>> = Vec::new();
+    for msg in msgs {
+        let shard = msg.to_shard as usize;
+        if shard >= to_shards.len() {
+            stats.messages_rejected.fetch_add(1, Relaxed);
+            continue;
+        }
+        if parts.len() <= shard {
+            parts.resize_with(shard + 1, Vec::new);
+        }
+        parts[shard].push(msg);
+    }
+    for (shard, msgs) in parts.into_iter().enumerate() {
+        if !msgs.is_empty() {
+            let routed = FromBridge::Routed {
+                from: from.clone(),
+                msgs,
+            };
+            deliver(&to_shards[shard], stats, routed);
+        }
     }
 }

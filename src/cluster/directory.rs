@@ -24,6 +24,10 @@ pub const BUCKET: &str = "signal_fish_rooms";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Home {
     pub node: String,
+    /// The process of `node` that holds the room (its liveness `instance`): a room of a node
+    /// that has since restarted is gone, whatever the entry says.
+    #[serde(default)]
+    pub instance: Uuid,
     pub shard: u32,
     pub room_id: Uuid,
 }

@@ -8,9 +8,12 @@
 //! `benches/cluster_bridge.rs` measures its cost next to JSON.
 
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::wire::NodeMsg;
 
 /// The envelope layout this build speaks.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 
 /// The subject a node listens on for messages addressed to it.
 pub fn inbox_subject(node: &str) -> String {
@@ -18,10 +21,12 @@ pub fn inbox_subject(node: &str) -> String {
 }
 
 /// One message from a shard of one node to a shard of another (or the same) node.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Envelope {
     /// The sending node's id.
     pub from: String,
+    /// The sending node's process (its liveness instance): a restarted node is another peer.
+    pub from_instance: Uuid,
     /// The sending shard, so a reply can find it.
     pub from_shard: u32,
     /// The shard of the receiving node that gets the message.
@@ -29,10 +34,19 @@ pub struct Envelope {
     pub body: Body,
 }
 
-/// What the message says. Room commands and deliveries join this list when rooms are routed
-/// across nodes; for now the only traffic is the probe that checks and measures the path.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What the message says.
+#[derive(Debug, Serialize, Deserialize)]
 pub enum Body {
+    /// Room traffic from one shard to the shards of the receiving node: everything that shard
+    /// had for the node in one turn. `seq` counts the batches from the sending shard to this
+    /// node (from 1, per sender process), so a lost batch shows as a gap. `to_instance` is the
+    /// receiving process the sender means: a restarted node drops what was meant for the old
+    /// one's sessions.
+    Batch {
+        seq: u64,
+        to_instance: Uuid,
+        msgs: Vec<NodeMsg>,
+    },
     /// Asks the receiving shard to answer with [`Body::ProbeReply`] carrying the same `seq`.
     Probe { seq: u64 },
     /// The answer to a [`Body::Probe`].
@@ -78,20 +92,31 @@ mod tests {
     fn envelopes_round_trip_and_other_versions_are_refused() {
         let env = Envelope {
             from: "web-1-3536".to_owned(),
+            from_instance: Uuid::from_u128(7),
             from_shard: 1,
             to_shard: 0,
             body: Body::Probe { seq: 42 },
         };
         let bytes = env.encode();
         assert_eq!(bytes[0], VERSION);
-        assert_eq!(Envelope::decode(&bytes), Ok(env));
+        let back = Envelope::decode(&bytes).expect("decodes");
+        assert_eq!(
+            (
+                back.from,
+                back.from_instance,
+                back.from_shard,
+                back.to_shard
+            ),
+            (env.from, env.from_instance, 1, 0)
+        );
+        assert!(matches!(back.body, Body::Probe { seq: 42 }));
         let mut newer = bytes.clone();
         newer[0] = VERSION + 1;
-        assert_eq!(
+        assert!(matches!(
             Envelope::decode(&newer),
-            Err(DecodeError::Version(VERSION + 1))
-        );
-        assert_eq!(Envelope::decode(&[]), Err(DecodeError::Empty));
+            Err(DecodeError::Version(v)) if v == VERSION + 1
+        ));
+        assert!(matches!(Envelope::decode(&[]), Err(DecodeError::Empty)));
         assert!(matches!(
             Envelope::decode(&bytes[..bytes.len() - 1]),
             Err(DecodeError::Malformed(_))

@@ -16,7 +16,7 @@ pub fn joined(node: &str, nats_url: &str, shards: u32) {
 pub fn node(event: &NodeEvent) {
     match event {
         NodeEvent::Joined(node) => info!(target: CLUSTER, node = node.as_str(), "node joined"),
-        NodeEvent::Gone { node, why } => {
+        NodeEvent::Gone { node, why, .. } => {
             let why = match why {
                 GoneWhy::Deleted => "left",
                 GoneWhy::Silent => "silent past node_ttl_secs",
@@ -34,4 +34,10 @@ pub fn nats_connection(up: bool) {
     } else {
         warn!(target: CLUSTER, "NATS connection lost; reconnecting");
     }
+}
+
+/// Batches from `node` were lost on the way: the members they concerned are closed, to
+/// reconnect and have the missed events replayed.
+pub fn gap(node: &str) {
+    warn!(target: CLUSTER, node, "cluster batches lost; closing the members concerned");
 }

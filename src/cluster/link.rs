@@ -7,11 +7,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use crossbeam_channel::TrySendError;
+use uuid::Uuid;
 
 use super::directory::{DirectoryReply, DirectoryRequest};
 use super::envelope::{Body, Envelope};
 use super::liveness::NodeEvent;
 use super::stats::ClusterStats;
+use super::wire::NodeMsg;
 use crate::waking_channel::{WakingReceiver, WakingSender};
 
 /// What a shard asks the bridge to do.
@@ -27,11 +29,25 @@ pub enum ToBridge {
     },
 }
 
+/// Another node's process: its node id and liveness instance.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Peer {
+    pub node: String,
+    pub instance: Uuid,
+}
+
 /// What the bridge brings a shard.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum FromBridge {
     /// An envelope another node (or this one) addressed to this shard.
     Message(Envelope),
+    /// Room traffic from `from`: this shard's part of one batch, in order.
+    Routed { from: Peer, msgs: Vec<NodeMsg> },
+    /// A batch from `from` was lost on the way (its sequence numbers skipped): whatever it
+    /// carried for this node's sessions, and from them, is lost. Every shard hears it.
+    Gap(Peer),
+    /// The NATS connection was lost (`false`) or is back (`true`). Every shard hears it.
+    Nats(bool),
     /// The answer to the directory request sent with `token`.
     Directory { token: u64, reply: DirectoryReply },
     /// Another node joined or left. Every shard hears every event.
@@ -51,6 +67,7 @@ pub enum LinkError {
 pub struct ShardLink {
     shard: u32,
     node: Arc<str>,
+    instance: Uuid,
     to_bridge: WakingSender<ToBridge>,
     from_bridge: WakingReceiver<FromBridge>,
     stats: Arc<ClusterStats>,
@@ -60,6 +77,7 @@ impl ShardLink {
     pub(crate) fn new(
         shard: u32,
         node: Arc<str>,
+        instance: Uuid,
         to_bridge: WakingSender<ToBridge>,
         from_bridge: WakingReceiver<FromBridge>,
         stats: Arc<ClusterStats>,
@@ -67,6 +85,7 @@ impl ShardLink {
         ShardLink {
             shard,
             node,
+            instance,
             to_bridge,
             from_bridge,
             stats,
@@ -76,6 +95,11 @@ impl ShardLink {
     /// This node's id.
     pub fn node_id(&self) -> &str {
         &self.node
+    }
+
+    /// This process's liveness instance, new on every start.
+    pub fn instance(&self) -> Uuid {
+        self.instance
     }
 
     /// The shard this link belongs to.
@@ -94,6 +118,7 @@ impl ShardLink {
             to_node: to_node.to_owned(),
             envelope: Envelope {
                 from: self.node.to_string(),
+                from_instance: self.instance,
                 from_shard: self.shard,
                 to_shard,
                 body,

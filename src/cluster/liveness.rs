@@ -45,7 +45,12 @@ pub struct Beat {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeEvent {
     Joined(String),
-    Gone { node: String, why: GoneWhy },
+    /// `node`'s process `instance` is gone: the rooms it held died with it.
+    Gone {
+        node: String,
+        instance: Uuid,
+        why: GoneWhy,
+    },
 }
 
 /// How a node was seen to go.
@@ -87,6 +92,7 @@ impl Members {
             Some((before, _)) if before != instance => vec![
                 NodeEvent::Gone {
                     node: node.to_owned(),
+                    instance: before,
                     why: GoneWhy::Restarted,
                 },
                 NodeEvent::Joined(node.to_owned()),
@@ -97,8 +103,9 @@ impl Members {
 
     /// `node`'s key was deleted or purged.
     pub fn removed(&mut self, node: &str) -> Option<NodeEvent> {
-        self.seen.remove(node).map(|_| NodeEvent::Gone {
+        self.seen.remove(node).map(|(instance, _)| NodeEvent::Gone {
             node: node.to_owned(),
+            instance,
             why: GoneWhy::Deleted,
         })
     }
@@ -107,11 +114,12 @@ impl Members {
     pub fn expire(&mut self, now: Instant) -> Vec<NodeEvent> {
         let ttl = self.ttl;
         let mut gone: Vec<NodeEvent> = Vec::new();
-        self.seen.retain(|node, (_, last)| {
+        self.seen.retain(|node, (instance, last)| {
             let alive = now.saturating_duration_since(*last) <= ttl;
             if !alive {
                 gone.push(NodeEvent::Gone {
                     node: node.clone(),
+                    instance: *instance,
                     why: GoneWhy::Silent,
                 });
             }
@@ -220,6 +228,7 @@ mod tests {
             vec![
                 NodeEvent::Gone {
                     node: "b".into(),
+                    instance: a,
                     why: GoneWhy::Restarted
                 },
                 NodeEvent::Joined("b".into())
@@ -235,6 +244,7 @@ mod tests {
             m.expire(t0 + ttl + Duration::from_millis(1)),
             vec![NodeEvent::Gone {
                 node: "c".into(),
+                instance: a,
                 why: GoneWhy::Silent
             }]
         );
@@ -242,6 +252,7 @@ mod tests {
             m.removed("b"),
             Some(NodeEvent::Gone {
                 node: "b".into(),
+                instance: a2,
                 why: GoneWhy::Deleted
             })
         );

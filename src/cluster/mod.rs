@@ -23,7 +23,9 @@ mod events;
 pub mod link;
 pub mod liveness;
 mod node_id;
+mod sequence;
 pub mod stats;
+pub mod wire;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -68,6 +70,8 @@ impl Cluster {
     ) -> Result<(Cluster, Vec<ShardLink>), ClusterError> {
         let stats = Arc::new(ClusterStats::default());
         let node: Arc<str> = node.into();
+        // New on every start: a restarted node is a new peer to the others (`liveness.rs`).
+        let instance = uuid::Uuid::new_v4();
         let (to_bridge, requests) = crate::waking_channel::bounded(TO_BRIDGE_CAPACITY);
         let (to_shards, from_bridge): (Vec<_>, Vec<_>) = (0..shards)
             .map(|_| crate::waking_channel::bounded(TO_SHARD_CAPACITY))
@@ -105,6 +109,7 @@ impl Cluster {
                         events::joined(&node, &url, shards as u32);
                         let bridge = bridge::Bridge {
                             node,
+                            instance,
                             shards: shards as u32,
                             heartbeat: Duration::from_secs(cfg.heartbeat_interval_secs),
                             ttl: Duration::from_secs(cfg.node_ttl_secs),
@@ -137,7 +142,14 @@ impl Cluster {
             .into_iter()
             .enumerate()
             .map(|(i, rx)| {
-                ShardLink::new(i as u32, node.clone(), to_bridge.clone(), rx, stats.clone())
+                ShardLink::new(
+                    i as u32,
+                    node.clone(),
+                    instance,
+                    to_bridge.clone(),
+                    rx,
+                    stats.clone(),
+                )
             })
             .collect();
         Ok((

@@ -81,6 +81,8 @@ pub struct ClusterStats {
     pub messages_rejected: AtomicU64,
     /// Publishes the NATS client refused.
     pub publish_failures: AtomicU64,
+    /// Batches from another node found missing by their sequence numbers.
+    pub gaps: AtomicU64,
     /// Shard requests refused because the bridge's queue was full or the bridge gone.
     pub to_bridge_dropped: AtomicU64,
     /// Messages for a shard dropped because that shard's queue was full.
@@ -138,6 +140,7 @@ impl ClusterStats {
         single("signal_fish_cluster_messages_in_total", "counter", "Envelopes received in this node's inbox.", get(&self.messages_in));
         single("signal_fish_cluster_messages_rejected_total", "counter", "Inbox messages dropped unread (other envelope version, malformed, unknown shard).", get(&self.messages_rejected));
         single("signal_fish_cluster_publish_failures_total", "counter", "Publishes the NATS client refused.", get(&self.publish_failures));
+        single("signal_fish_cluster_batch_gaps_total", "counter", "Batches from other nodes found lost by their sequence numbers (the members concerned are closed to reconnect).", get(&self.gaps));
         single("signal_fish_cluster_bridge_queue_depth", "gauge", "Shard requests waiting for the NATS bridge thread.", gauge(&self.to_bridge_depth));
         single("signal_fish_cluster_bridge_inbound_depth", "gauge", "Messages from the NATS bridge waiting for shards.", gauge(&self.to_shards_depth));
         single("signal_fish_cluster_bridge_dropped_total", "counter", "Shard requests refused because the bridge queue was full.", get(&self.to_bridge_dropped));

@@ -45,3 +45,32 @@ pub fn frame_from_json(bytes: Bytes) -> Frame {
         )),
     }
 }
+
+/// Frames cross nodes in a cluster (`cluster::wire`): as their bytes, tagged text or binary.
+#[derive(serde::Serialize, serde::Deserialize)]
+enum WireFrame {
+    Text(Bytes),
+    Binary(Bytes),
+}
+
+impl serde::Serialize for Frame {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Frame::Text(text) => WireFrame::Text(Bytes::from(text.clone())),
+            Frame::Binary(bytes) => WireFrame::Binary(bytes.clone()),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Frame {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(match WireFrame::deserialize(deserializer)? {
+            // Another node sent it, but a text frame must be UTF-8 whoever made it.
+            WireFrame::Text(bytes) => {
+                Frame::Text(Utf8Bytes::try_from(bytes).map_err(serde::de::Error::custom)?)
+            }
+            WireFrame::Binary(bytes) => Frame::Binary(bytes),
+        })
+    }
+}

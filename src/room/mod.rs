@@ -51,7 +51,7 @@ use crate::protocol::{
 pub use snapshot::{not_in_room_authority_response, not_in_room_error};
 
 /// Where a session lives: opaque to the room, used only to address outputs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct SessionAddr {
     /// The shard (core) that owns the session.
     pub shard: u32,
@@ -77,7 +77,7 @@ pub struct RoomSettings {
 }
 
 /// A player asking for a seat.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Joiner {
     /// The player's id (the connection id).
     pub id: PlayerId,
@@ -92,7 +92,7 @@ pub struct Joiner {
 }
 
 /// A connection asking to watch the room.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct SpectatorJoiner {
     /// The spectator's id (the connection id).
     pub id: PlayerId,
@@ -135,7 +135,7 @@ pub struct Rejection {
 }
 
 /// How a player left.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum LeaveKind {
     /// `LeaveRoom`: the player is told with `RoomLeft`.
     Voluntary,

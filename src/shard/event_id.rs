@@ -26,7 +26,9 @@ const OWNER_LANE: u64 = 0xffff;
 
 /// One room event's lane and number, packed in a `u64` so mailboxes keep it as cheaply as a
 /// plain sequence number. `EventId::NONE` (0) marks a frame that is no room event (a reply).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub struct EventId(u64);
 
 impl EventId {
@@ -59,7 +61,7 @@ impl EventId {
 
 /// The highest event number of each lane that reached a member whole: everything at or below
 /// it in its lane did (a lane reaches a member in order).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Delivered {
     /// One id per lane seen; a member hears from the owner and a few shards, so this stays
     /// inline (no allocation) for processes of up to two shards.

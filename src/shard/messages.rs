@@ -164,7 +164,7 @@ pub struct CreateRoom {
 }
 
 /// A request to join an existing room.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct JoinByCode {
     pub game_name: String,
     pub code: String,
@@ -173,7 +173,7 @@ pub struct JoinByCode {
 
 /// A `Reconnect`: the seat of `player` in `room_id`, claimed with `token` by a new
 /// connection at `addr`, which will hold the seat under `new_token` from now on.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Rejoin {
     pub room_id: RoomId,
     pub player: PlayerId,
@@ -184,7 +184,7 @@ pub struct Rejoin {
 }
 
 /// A request to spectate an existing room.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct SpectateByCode {
     pub game_name: String,
     pub code: String,
@@ -194,7 +194,7 @@ pub struct SpectateByCode {
 }
 
 /// Member operations handled by the room's owner.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub enum RoomOp {
     Leave(LeaveKind),
     /// The member's connection dropped without `LeaveRoom` (closed socket, ping timeout,
@@ -220,7 +220,7 @@ pub enum RoomOp {
 }
 
 /// Game data on its way to a room's members.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub enum RelayPayload {
     /// A complete `GameData` text frame, built once by the sender's shard.
     Json(Bytes),

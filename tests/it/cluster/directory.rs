@@ -35,6 +35,7 @@ fn two_nodes_creating_one_code_at_once_exactly_one_wins() {
         let code = format!("R{round:05}");
         let home = |node: &str| Home {
             node: node.to_owned(),
+            instance: Uuid::nil(),
             shard: 0,
             room_id: Uuid::new_v4(),
         };
@@ -117,6 +118,7 @@ fn only_the_owner_deletes_and_a_freed_code_can_be_created_again() {
     let (game, code) = ("g", "ABC123");
     let first = Home {
         node: "del-a".to_owned(),
+        instance: Uuid::nil(),
         shard: 0,
         room_id: Uuid::new_v4(),
     };

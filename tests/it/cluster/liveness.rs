@@ -37,12 +37,9 @@ fn a_node_is_seen_joining_and_leaving_cleanly() {
     let left = Instant::now();
     b.stop();
     let event = next_matching(&rt, &links[0], within(5), "b leaving", node_event);
-    assert_eq!(
-        event,
-        NodeEvent::Gone {
-            node: "live-b".to_owned(),
-            why: GoneWhy::Deleted
-        }
+    assert!(
+        matches!(&event, NodeEvent::Gone { node, why: GoneWhy::Deleted, .. } if node == "live-b"),
+        "{event:?}"
     );
     // A clean stop deletes the key: no need to wait for the TTL.
     assert!(
@@ -94,12 +91,9 @@ fn a_killed_node_is_reported_gone_within_ttl_plus_2s() {
     let took = killed.elapsed();
     // nats-server 2.9 tells a watcher nothing when max_age expires a key: only the watcher's
     // own silence check can report this (see cluster/liveness.rs).
-    assert_eq!(
-        gone,
-        NodeEvent::Gone {
-            node: "kill-b".to_owned(),
-            why: GoneWhy::Silent
-        }
+    assert!(
+        matches!(&gone, NodeEvent::Gone { node, why: GoneWhy::Silent, .. } if node == "kill-b"),
+        "{gone:?}"
     );
     assert!(
         took <= Duration::from_secs(TTL_SECS + 2),

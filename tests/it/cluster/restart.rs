@@ -26,6 +26,7 @@ fn nodes_ride_out_a_nats_restart() {
     assert_eq!(joined, NodeEvent::Joined("rs-b".to_owned()));
     let home = Home {
         node: "rs-a".to_owned(),
+        instance: Uuid::nil(),
         shard: 0,
         room_id: Uuid::new_v4(),
     };
@@ -107,6 +108,7 @@ fn nodes_ride_out_a_nats_restart() {
             FromBridge::Node(NodeEvent::Gone {
                 node,
                 why: GoneWhy::Deleted,
+                ..
             }) => Some(node),
             _ => None,
         },
