@@ -40,7 +40,7 @@ use crate::report::{
 };
 use crate::transport::{Stream, TlsClient};
 
-type Ws = WebSocketStream<TokioAdapter<Stream>>;
+pub(crate) type Ws = WebSocketStream<TokioAdapter<Stream>>;
 
 /// How often an idle connection looks for a new step or `Quit`.
 const IDLE_POLL_NS: u64 = 100_000_000;
@@ -49,19 +49,26 @@ const MAX_LAG_NS: u64 = 1_000_000_000;
 /// Bytes of the relayed value besides the padding: `{"ts":<16>,"src":<4>,"seq":<5>,"pad":""}`.
 const PAYLOAD_OVERHEAD: usize = 56;
 /// The heartbeat frame.
-const PING: &str = "{\"type\":\"Ping\"}";
+pub(crate) const PING: &str = "{\"type\":\"Ping\"}";
 /// How long a closing connection waits for the server's close reply.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// What every unit needs to know.
+/// One server to connect to (a `--url`).
 #[derive(Debug)]
-pub struct EngineConfig {
+pub struct Endpoint {
     /// `ws://host:port/path` or `wss://…`.
     pub url: String,
     /// The resolved server address.
     pub addr: SocketAddr,
     /// For `wss://`: the TLS client every connection handshakes with.
     pub tls: Option<TlsClient>,
+}
+
+/// What every unit needs to know.
+#[derive(Debug)]
+pub struct EngineConfig {
+    /// The servers (nodes of one cluster, or just one): see [`EngineConfig::endpoint_index`].
+    pub endpoints: Vec<Endpoint>,
     /// The `Authenticate` frame.
     pub auth_text: String,
     pub game_name: String,
@@ -81,6 +88,26 @@ pub struct EngineConfig {
     /// Join mode: open the paced rooms' connections during `Connect` (`ahead`) instead of
     /// each right before its `JoinRoom` (`fresh`).
     pub join_ahead: bool,
+}
+
+impl EngineConfig {
+    /// Which endpoint connection `number` uses. Room `r`'s connections are numbered
+    /// `r * size ..`, so `number % size` is the member's place in the room's join order (0 is
+    /// the creator): member `k` goes to endpoint `k mod N`, which puts every creator on the
+    /// first endpoint and spreads the others over all of them in turn. Rooms of one (idle
+    /// mode) go round-robin by connection.
+    pub fn endpoint_index(&self, number: usize) -> usize {
+        let member = if self.room_size >= 2 {
+            number % self.room_size
+        } else {
+            number
+        };
+        member % self.endpoints.len().max(1)
+    }
+
+    fn endpoint(&self, number: usize) -> &Endpoint {
+        &self.endpoints[self.endpoint_index(number)]
+    }
 }
 
 /// The rooms of one unit: each room lists the global numbers of its connections.
@@ -382,7 +409,7 @@ async fn unit_main(
 }
 
 /// Races `fut` against a timer.
-async fn with_timeout<T>(
+pub(crate) async fn with_timeout<T>(
     limit: Duration,
     fut: impl Future<Output = Result<T, String>>,
 ) -> Result<T, String> {
@@ -452,13 +479,14 @@ async fn connect_all(
 
 /// TCP connect (from the connection's source address), TLS handshake for `wss://`, WebSocket
 /// upgrade, `Authenticate`.
-async fn open(config: &EngineConfig, number: usize) -> Result<Ws, String> {
+pub(crate) async fn open(config: &EngineConfig, number: usize) -> Result<Ws, String> {
     let source = (!config.source_ips.is_empty())
         .then(|| config.source_ips[number % config.source_ips.len()]);
-    let tcp = tcp_connect(config.addr, source)
+    let endpoint = config.endpoint(number);
+    let tcp = tcp_connect(endpoint.addr, source)
         .await
-        .map_err(|e| format!("connect: {e}"))?;
-    let stream = match &config.tls {
+        .map_err(|e| format!("connect {}: {e}", endpoint.url))?;
+    let stream = match &endpoint.tls {
         Some(tls) => tls
             .handshake(tcp)
             .await
@@ -471,7 +499,7 @@ async fn open(config: &EngineConfig, number: usize) -> Result<Ws, String> {
         .max_message_size(Some(16 << 20))
         .max_frame_size(Some(16 << 20));
     let (mut ws, _response) = async_tungstenite::tokio::client_async_with_config(
-        config.url.as_str(),
+        endpoint.url.as_str(),
         stream,
         Some(ws_config),
     )
@@ -556,7 +584,7 @@ fn join_text(config: &EngineConfig, player: usize, code: Option<&str>) -> String
 
 /// Sends `JoinRoom` and waits for `RoomJoined`; returns its text, when the request left and
 /// when the reply arrived.
-async fn join_one(
+pub(crate) async fn join_one(
     config: &EngineConfig,
     ws: &mut Ws,
     player: usize,
@@ -1113,7 +1141,7 @@ async fn run_connection(unit: Rc<Unit>, mut ws: Ws, number: usize, seed: u64, se
 }
 
 /// Sends a close frame and reads until the server's answer (bounded).
-async fn close(ws: &mut Ws) {
+pub(crate) async fn close(ws: &mut Ws) {
     let _ = with_timeout(CLOSE_TIMEOUT, async {
         let _ = ws.close(None).await;
         while let Some(Ok(_)) = ws.next().await {}
@@ -1179,7 +1207,7 @@ async fn run_step(unit: &Rc<Unit>, plan: StepPlan) -> StepReport {
 }
 
 /// The `type` of a server frame: both servers write it first; anything else is parsed.
-fn frame_type(text: &str) -> Option<&str> {
+pub(crate) fn frame_type(text: &str) -> Option<&str> {
     if let Some(rest) = text.strip_prefix("{\"type\":\"") {
         return rest.split('"').next();
     }
@@ -1201,13 +1229,13 @@ fn field_u64(text: &str, key: &str) -> Option<u64> {
     digits[..end].parse().ok()
 }
 
-fn room_code(room_joined: &str) -> Option<String> {
+pub(crate) fn room_code(room_joined: &str) -> Option<String> {
     let value: serde_json::Value = serde_json::from_str(room_joined).ok()?;
     Some(value.get("data")?.get("room_code")?.as_str()?.to_owned())
 }
 
 /// A frame shortened for an error message.
-fn clip(text: &str) -> String {
+pub(crate) fn clip(text: &str) -> String {
     const MAX: usize = 240;
     if text.len() <= MAX {
         return text.to_owned();
@@ -1246,12 +1274,47 @@ mod tests {
         );
     }
 
+    fn config(room_size: usize, endpoints: usize) -> EngineConfig {
+        EngineConfig {
+            endpoints: (0..endpoints)
+                .map(|i| Endpoint {
+                    url: format!("ws://127.0.0.1:{}/v2/ws", 1 + i),
+                    addr: SocketAddr::from(([127, 0, 0, 1], 1 + i as u16)),
+                    tls: None,
+                })
+                .collect(),
+            auth_text: String::new(),
+            game_name: "bench".into(),
+            room_size,
+            payload_bytes: 64,
+            source_ips: vec![],
+            connect_concurrency: 1,
+            join_concurrency: 1,
+            setup_timeout: Duration::from_secs(1),
+            heartbeat_ns: 1,
+            join_ahead: false,
+        }
+    }
+
+    #[test]
+    fn members_spread_over_endpoints_by_join_order() {
+        // Rooms of 4 over two nodes: creator on the first, then B, A, B.
+        let two = config(4, 2);
+        let room_1: Vec<usize> = (4..8).map(|n| two.endpoint_index(n)).collect();
+        assert_eq!(room_1, vec![0, 1, 0, 1]);
+        // One URL: everyone on it.
+        assert!((0..12).all(|n| config(4, 1).endpoint_index(n) == 0));
+        // Rooms of 2: every joiner on the second node.
+        assert!((0..10).all(|n| config(2, 2).endpoint_index(n) == n % 2));
+        // Idle connections (rooms of one) go round-robin.
+        let idle: Vec<usize> = (0..6).map(|n| config(1, 3).endpoint_index(n)).collect();
+        assert_eq!(idle, vec![0, 1, 2, 0, 1, 2]);
+    }
+
     #[test]
     fn join_frames() {
         let config = EngineConfig {
-            url: String::new(),
-            addr: "127.0.0.1:1".parse().unwrap(),
-            tls: None,
+            endpoints: vec![],
             auth_text: String::new(),
             game_name: "bench".into(),
             room_size: 4,

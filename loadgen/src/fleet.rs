@@ -298,7 +298,7 @@ impl Fleet {
     /// Runs one step, printing progress; samples the server at the window's edges.
     fn step(&mut self, cli: &Cli, plan: StepPlan) -> Result<StepSummary, String> {
         self.broadcast(Cmd::Step(plan));
-        let pid = cli.server_pid;
+        let pid = &cli.server_pid;
         let mut at_start = None;
         let mut at_end = None;
         let mut reports: Vec<StepReport> = Vec::new();
@@ -322,10 +322,10 @@ impl Fleet {
                 ));
             }
             if at_start.is_none() && now >= plan.window_start() {
-                at_start = Some((pid.and_then(procstat::sample), self.machine()));
+                at_start = Some((procstat::sample_all(pid), self.machine()));
             }
             if at_end.is_none() && now >= plan.window_end() {
-                at_end = Some((pid.and_then(procstat::sample), self.machine()));
+                at_end = Some((procstat::sample_all(pid), self.machine()));
             }
             if now >= next_print {
                 next_print += progress_ns;
@@ -336,7 +336,7 @@ impl Fleet {
                     .fold((0, 0, 0), |(s, d, m), p| {
                         (s + p.1, d + p.2, m.max(std::mem::take(&mut p.3)))
                     });
-                let sample = pid.and_then(procstat::sample);
+                let sample = procstat::sample_all(pid);
                 let phase = if now < plan.window_start() {
                     "warm-up"
                 } else if now < plan.window_end() {
@@ -390,7 +390,7 @@ impl Fleet {
                 Err(RecvTimeoutError::Disconnected) => return Err("units went away".into()),
             }
         }
-        let at_end = at_end.unwrap_or_else(|| (pid.and_then(procstat::sample), self.machine()));
+        let at_end = at_end.unwrap_or_else(|| (procstat::sample_all(pid), self.machine()));
         let at_start = at_start.unwrap_or((None, None));
         let edges = summary::Edges {
             server: at_start.0.zip(at_end.0),
@@ -418,19 +418,16 @@ impl Fleet {
 
 /// Runs the whole scenario and prints the JSON result on stdout.
 pub fn coordinate(cli: &Cli, config: Arc<EngineConfig>) -> Result<(), String> {
-    let pid = cli.server_pid;
-    let before = pid.and_then(procstat::sample);
-    if pid.is_some() && before.is_none() {
-        return Err(format!(
-            "cannot read /proc/{} (--server-pid)",
-            pid.unwrap_or(0)
-        ));
+    let pid = &cli.server_pid;
+    let before = procstat::sample_all(pid);
+    if !pid.is_empty() && before.is_none() {
+        return Err(format!("cannot read /proc/{pid:?} (--server-pid)"));
     }
     let mut fleet = Fleet::start(cli, config)?;
     eprintln!(
         "signal-fish-bench: {:?} against {}: {} connections{}, {} thread(s) in {} process(es)",
         cli.mode,
-        cli.url,
+        cli.urls(),
         cli.total_connections(),
         if cli.mode == Mode::Idle {
             String::new()
@@ -494,14 +491,14 @@ fn run(
     before: Option<procstat::Sample>,
     failures: &mut Failures,
 ) -> Result<Value, String> {
-    let pid = cli.server_pid;
-    let server_start = pid.and_then(procstat::sample);
+    let pid = &cli.server_pid;
+    let server_start = procstat::sample_all(pid);
     let client_start = procstat::sample(std::process::id());
     let connect = summary::connect(&fleet.connect(cli)?);
     let connect_cpu = connect_cpu(
         &connect,
         server_start,
-        pid.and_then(procstat::sample),
+        procstat::sample_all(pid),
         client_start,
         procstat::sample(std::process::id()),
     );
@@ -517,7 +514,7 @@ fn run(
     );
     let mut out = json!({
         "mode": format!("{:?}", cli.mode).to_lowercase(),
-        "url": cli.url,
+        "url": cli.urls(),
         "connections": cli.total_connections(),
         "processes": cli.processes,
         "threads": fleet.units,
@@ -531,7 +528,7 @@ fn run(
     }
     if cli.mode == Mode::Idle {
         sleep_until(mono_ns() + secs_ns(cli.idle_settle));
-        let after = pid.and_then(procstat::sample);
+        let after = procstat::sample_all(pid);
         let idle = match (before, after) {
             (Some(b), Some(a)) => {
                 let per = (a.rss_kb as f64 - b.rss_kb as f64) * 1024.0 / connect.ok.max(1) as f64;
@@ -783,6 +780,7 @@ fn run(
             out["paced"] = json!(paced);
         }
         Mode::Idle => unreachable!("handled above"),
+        Mode::Kill => return Err("kill mode runs in death::run, not in the fleet".into()),
     }
     Ok(out)
 }

@@ -6,6 +6,7 @@
 //! as JSON lines; either way every unit reports for itself and the coordinator merges.
 
 mod clock;
+mod death;
 mod engine;
 mod failures;
 mod fleet;
@@ -22,7 +23,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-use crate::engine::{EngineConfig, UnitWork};
+use crate::engine::{Endpoint, EngineConfig, UnitWork};
 use crate::transport::TlsClient;
 
 /// What to run.
@@ -37,6 +38,10 @@ pub enum Mode {
     /// Paced room creations and joins (optionally beside relay rooms as background load):
     /// create/join latency and how long members wait for `PlayerJoined`.
     Join,
+    /// Cluster failover: fill rooms spread over the `--url`s, SIGKILL `--kill-pid` (the node
+    /// of the first URL, the rooms' home) and time how long each member on another node waits
+    /// for `Error{ROOM_NOT_FOUND}`.
+    Kill,
 }
 
 /// Join mode: when the paced rooms' members connect.
@@ -53,9 +58,11 @@ pub enum JoinConnect {
 #[derive(Parser, Debug, Clone)]
 #[command(name = "signal-fish-bench", version, about)]
 pub struct Cli {
-    /// Server WebSocket URL: ws://host:port/path, or wss://… with --tls-ca.
-    #[arg(long, default_value = "ws://127.0.0.1:3536/v2/ws")]
-    pub url: String,
+    /// Server WebSocket URL: ws://host:port/path, or wss://… with --tls-ca. Several,
+    /// comma-separated (nodes of one cluster): member k of every room (k = 0 is the creator)
+    /// connects to URL number k mod N, so rooms span the nodes; idle connections go round-robin.
+    #[arg(long, value_delimiter = ',', default_value = "ws://127.0.0.1:3536/v2/ws")]
+    pub url: Vec<String>,
     /// wss://: PEM file of the CA (or certificates) to trust; the system's are never used.
     #[arg(long)]
     pub tls_ca: Option<PathBuf>,
@@ -101,9 +108,16 @@ pub struct Cli {
     /// JoinRoom.game_name.
     #[arg(long, default_value = "bench")]
     pub game_name: String,
-    /// Server process id: report its RSS and CPU time (from /proc).
+    /// Server process id: report its RSS and CPU time (from /proc). Several, comma-separated
+    /// (the nodes of a cluster): their sums are reported.
+    #[arg(long, value_delimiter = ',')]
+    pub server_pid: Vec<u32>,
+    /// Kill mode: the process to SIGKILL once the rooms are full (the node of the first URL).
     #[arg(long)]
-    pub server_pid: Option<u32>,
+    pub kill_pid: Option<u32>,
+    /// Kill mode: seconds to wait after the kill for every notice.
+    #[arg(long, default_value_t = 20.0)]
+    pub kill_wait: f64,
     /// Executor threads per process (default: usable CPUs / processes, at least 1).
     #[arg(short = 't', long)]
     pub threads: Option<usize>,
@@ -219,27 +233,21 @@ impl Cli {
     }
 
     fn engine_config(&self) -> Result<EngineConfig, String> {
-        let target = Target::parse(&self.url)?;
-        let addr: SocketAddr = (target.host.as_str(), target.port)
-            .to_socket_addrs()
-            .map_err(|e| format!("cannot resolve {}: {e}", target.host))?
-            .next()
-            .ok_or_else(|| format!("{} resolves to nothing", target.host))?;
-        let tls = match (target.tls, &self.tls_ca) {
-            (true, Some(ca)) => Some(TlsClient::new(&target.host, ca, self.tls_resume)?),
-            (true, None) => return Err("wss:// needs --tls-ca <PEM>".into()),
-            (false, Some(_)) => return Err("--tls-ca is for wss:// URLs".into()),
-            (false, None) => None,
-        };
+        let endpoints = self
+            .url
+            .iter()
+            .map(|url| self.endpoint(url))
+            .collect::<Result<Vec<_>, _>>()?;
+        if endpoints.is_empty() {
+            return Err("--url is empty".into());
+        }
         let auth_text = serde_json::json!({
             "type": "Authenticate",
             "data": {"app_id": self.app_id, "sdk_version": self.sdk_version, "platform": self.platform},
         })
         .to_string();
         Ok(EngineConfig {
-            url: self.url.clone(),
-            addr,
-            tls,
+            endpoints,
             auth_text,
             game_name: self.game_name.clone(),
             room_size: if self.mode == Mode::Idle {
@@ -257,6 +265,32 @@ impl Cli {
         })
     }
 
+    /// Resolves one `--url`.
+    fn endpoint(&self, url: &str) -> Result<Endpoint, String> {
+        let target = Target::parse(url)?;
+        let addr: SocketAddr = (target.host.as_str(), target.port)
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve {}: {e}", target.host))?
+            .next()
+            .ok_or_else(|| format!("{} resolves to nothing", target.host))?;
+        let tls = match (target.tls, &self.tls_ca) {
+            (true, Some(ca)) => Some(TlsClient::new(&target.host, ca, self.tls_resume)?),
+            (true, None) => return Err("wss:// needs --tls-ca <PEM>".into()),
+            (false, Some(_)) => return Err("--tls-ca is for wss:// URLs".into()),
+            (false, None) => None,
+        };
+        Ok(Endpoint {
+            url: url.to_owned(),
+            addr,
+            tls,
+        })
+    }
+
+    /// The URLs as one string, for the report.
+    pub fn urls(&self) -> String {
+        self.url.join(",")
+    }
+
     fn validate(&self) -> Result<(), String> {
         if self.mode != Mode::Idle && !(2..=255).contains(&self.room_size) {
             return Err("--room-size must be 2..=255".into());
@@ -271,6 +305,17 @@ impl Cli {
         }
         if self.processes == 0 {
             return Err("--processes must be at least 1".into());
+        }
+        if self.mode == Mode::Kill {
+            if self.kill_pid.is_none() || self.url.len() < 2 {
+                return Err(
+                    "kill mode needs --kill-pid and at least two --url (the first one is the node that dies)"
+                        .into(),
+                );
+            }
+            if self.processes != 1 {
+                return Err("kill mode runs in one process".into());
+            }
         }
         let positive = |x: f64| x.is_finite() && x > 0.0;
         if !positive(self.rate) || !positive(self.ramp_start) || !positive(self.ramp_factor - 1.0) {
@@ -355,6 +400,7 @@ fn main() -> ExitCode {
     }
     let result = match cli.worker_id {
         Some(id) => fleet::worker_main(&cli, id, config),
+        None if cli.mode == Mode::Kill => death::run(&cli, config),
         None => fleet::coordinate(&cli, config),
     };
     match result {
@@ -540,7 +586,7 @@ mod tests {
     fn url_and_auth_frame() {
         let cli = cli(&["--url", "ws://127.0.0.1:3601/v2/ws"]);
         let config = cli.engine_config().unwrap();
-        assert_eq!(config.addr.port(), 3601);
+        assert_eq!(config.endpoints[0].addr.port(), 3601);
         let auth: serde_json::Value = serde_json::from_str(&config.auth_text).unwrap();
         assert_eq!(auth["data"]["platform"], "test");
         assert!(cli_source(&["--source-ip-count", "3"]).len() == 3);

@@ -37,6 +37,24 @@ pub fn sample(pid: u32) -> Option<Sample> {
     })
 }
 
+/// The sum over several processes (the nodes of a cluster): RSS and CPU time added up;
+/// `None` without processes or when any of them is gone.
+pub fn sample_all(pids: &[u32]) -> Option<Sample> {
+    let mut total: Option<Sample> = None;
+    for &pid in pids {
+        let one = sample(pid)?;
+        total = Some(match total {
+            None => one,
+            Some(t) => Sample {
+                rss_kb: t.rss_kb + one.rss_kb,
+                cpu_s: t.cpu_s + one.cpu_s,
+                at_ns: one.at_ns,
+            },
+        });
+    }
+    total
+}
+
 /// Busy CPU time of the whole machine (all CPUs), in seconds, from `/proc/stat`.
 pub fn machine_busy_s() -> Option<f64> {
     let stat = fs::read_to_string("/proc/stat").ok()?;
@@ -62,5 +80,9 @@ mod tests {
         assert!(s.rss_kb > 0);
         assert!(s.cpu_s >= 0.0);
         assert!(super::machine_busy_s().is_some());
+        let me = std::process::id();
+        let twice = super::sample_all(&[me, me]).expect("own /proc entry");
+        assert!(twice.cpu_s >= 2.0 * s.cpu_s && twice.rss_kb > s.rss_kb);
+        assert!(super::sample_all(&[]).is_none());
     }
 }
