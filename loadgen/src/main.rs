@@ -61,7 +61,11 @@ pub struct Cli {
     /// Server WebSocket URL: ws://host:port/path, or wss://… with --tls-ca. Several,
     /// comma-separated (nodes of one cluster): member k of every room (k = 0 is the creator)
     /// connects to URL number k mod N, so rooms span the nodes; idle connections go round-robin.
-    #[arg(long, value_delimiter = ',', default_value = "ws://127.0.0.1:3536/v2/ws")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "ws://127.0.0.1:3536/v2/ws"
+    )]
     pub url: Vec<String>,
     /// wss://: PEM file of the CA (or certificates) to trust; the system's are never used.
     #[arg(long)]

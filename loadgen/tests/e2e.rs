@@ -368,3 +368,75 @@ fn the_shipped_bench_config_lifts_every_limit_the_generator_meets() {
     assert_eq!(out["relay"]["delivery_ratio"], 1.0, "{out}");
     server.shutdown();
 }
+
+#[test]
+fn members_after_the_creator_go_to_the_next_url() {
+    // Two servers that know nothing of each other: with `--url A,B` and rooms of 2, every
+    // joiner connects to B, which has never heard of the code the creator got from A.
+    let a = start(1, true);
+    let b = start(1, true);
+    let b_url = format!("ws://127.0.0.1:{}/v2/ws", b.port());
+    let mut args = vec!["--url", &b_url];
+    args.extend_from_slice(&["-n", "4", "-p", "2", "-r", "10", "-d", "0.5", "-w", "0"]);
+    let (out, stderr) = bench_failing(a.port(), &args);
+    assert_eq!(out["failures"]["rooms"], 2, "{out}\n{stderr}");
+    assert_eq!(out["failures"]["connections"], 0, "{out}");
+    assert!(stderr.contains("ROOM_NOT_FOUND"), "{stderr}");
+    assert_eq!(
+        out["url"],
+        format!("ws://127.0.0.1:{}/v2/ws,{b_url}", a.port())
+    );
+    a.shutdown();
+    b.shutdown();
+}
+
+#[test]
+fn kill_mode_kills_the_given_process_and_reports_who_was_told() {
+    // Both URLs name one server (no cluster), and the process to kill is a stand-in: the
+    // members on the "other node" are never told anything, and the run says so.
+    let server = start(1, true);
+    let url = format!("ws://127.0.0.1:{}/v2/ws", server.port());
+    let mut victim = Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .expect("sleep (coreutils) starts");
+    let pid = victim.id().to_string();
+    let args = [
+        "--url",
+        &url,
+        "--mode",
+        "kill",
+        "-n",
+        "8",
+        "-p",
+        "4",
+        "-w",
+        "0",
+        "--kill-pid",
+        &pid,
+        "--kill-wait",
+        "0.3",
+    ];
+    let out = bench_output(server.port(), &args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let json: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    let status = victim.wait().expect("the stand-in is reaped");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(9), "{status:?}");
+    let kill = &json["kill"];
+    assert_eq!(json["rooms_ok"], 2, "{json}");
+    // Members 1 and 3 of each room are on the second URL.
+    assert_eq!(kill["watchers"], 4, "{json}");
+    assert_eq!(kill["home_members"], 4, "{json}");
+    assert_eq!(kill["noticed"], 0, "{json}");
+    assert_eq!(kill["missing"], 4, "{json}");
+    server.shutdown();
+}
+
+#[test]
+fn kill_mode_needs_a_victim_and_two_urls() {
+    let out = bench_output(1, &["--mode", "kill", "-n", "4"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--kill-pid"));
+}
