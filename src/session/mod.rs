@@ -25,6 +25,7 @@ use crate::protocol::{
 use crate::room::{LeaveKind, SessionAddr, not_in_room_authority_response, not_in_room_error};
 use crate::shard::mailbox::{Control, Mailbox, RoomRef};
 use crate::shard::messages::{AdmissionMsg, OwnerCmd, Rejoin, RelayPayload, RoomOp, ShardMsg};
+use crate::shard::remote::homed_on;
 use crate::shard::routing::{ip_owner, room_id_owner};
 use crate::shard::{IpSlot, Shard, text_frame};
 
@@ -71,6 +72,9 @@ pub struct Session {
     closing_in: Option<RoomRef>,
     spectating: Option<RoomRef>,
     pending: Option<Pending>,
+    /// Cluster mode: the peer node the pending join, spectate or reconnect went to, so the
+    /// request can be settled if that node is lost before it answers.
+    pending_at: Option<u32>,
 }
 
 impl Session {
@@ -103,6 +107,7 @@ impl Session {
             closing_in: None,
             spectating: None,
             pending: None,
+            pending_at: None,
         }
     }
 
@@ -246,8 +251,82 @@ impl Session {
             // Admission answers go to the handshake (`Shard::admit_ip`), never to a session.
             Control::Admitted { .. } | Control::ConnectionRefused { .. } => {}
             Control::Close { code, reason } => return Verdict::Close { code, reason },
+            Control::HomeLost { peer, gone } => return self.on_home_lost(peer, gone),
+            Control::Forwarded { peer } => {
+                // An answer may already have settled the request.
+                if self.pending.is_some() {
+                    self.pending_at = Some(peer);
+                }
+            }
         }
         Verdict::Continue
+    }
+
+    /// Cluster mode: peer node `peer` (`None`: every other node) is lost to this node
+    /// (`shard::remote`). A room that lived there is gone with it (`gone`): the member is told
+    /// as when a room expires, and is free to join again. A broken link closes the connection
+    /// instead, so the client reconnects with its token. A request still waiting for that
+    /// node's answer is refused.
+    fn on_home_lost(&mut self, peer: Option<u32>, gone: bool) -> Verdict {
+        let lost = |room: &Option<RoomRef>| room.is_some_and(|r| homed_on(r, peer));
+        let waiting = self
+            .pending_at
+            .is_some_and(|at| peer.is_none_or(|p| p == at));
+        if waiting && let Some(kind) = self.pending.take() {
+            self.pending_at = None;
+            self.refuse_lost_request(kind, gone);
+        }
+        if !lost(&self.room) && !lost(&self.spectating) {
+            return Verdict::Continue;
+        }
+        if !gone {
+            return Verdict::Close {
+                code: close_code::INTERNAL_ERROR,
+                reason: "cluster link lost",
+            };
+        }
+        if lost(&self.room) {
+            self.room = None;
+        }
+        if lost(&self.spectating) {
+            self.spectating = None;
+        }
+        self.reply(&ServerMessage::error(
+            "Room no longer exists",
+            ErrorCode::RoomNotFound,
+        ));
+        Verdict::Continue
+    }
+
+    /// Answers a join, spectate or reconnect whose room's node was lost before answering.
+    fn refuse_lost_request(&mut self, kind: Pending, gone: bool) {
+        let (reason, code) = if gone {
+            ("Room no longer exists", ErrorCode::RoomNotFound)
+        } else {
+            (
+                "The room's server is unreachable; try again",
+                ErrorCode::ServiceUnavailable,
+            )
+        };
+        let reply = match kind {
+            Pending::Join(..) => ServerMessage::join_failed(reason, code),
+            Pending::Spectate => {
+                crate::room::Rejection::new(reason, code).into_spectator_join_failed()
+            }
+            Pending::Reconnect => ServerMessage::ReconnectionFailed(ReconnectionFailed {
+                reason: reason.to_owned(),
+                error_code: if gone {
+                    code
+                } else {
+                    ErrorCode::ReconnectionFailed
+                },
+            }),
+            other => {
+                self.pending = Some(other);
+                return;
+            }
+        };
+        self.reply(&reply);
     }
 
     fn settle(&mut self, kind: Pending) {
@@ -411,7 +490,14 @@ impl Session {
         if self.room.is_some() {
             return self.reply(&refuse("Already in a room", ErrorCode::AlreadyInRoom));
         }
-        let Some(owner) = room_id_owner(&req.room_id, self.shard.count) else {
+        // In a cluster the room may live on another node, whose shards this node does not
+        // count: any local shard looks it up (`owner/cluster.rs`).
+        let count = self.shard.count;
+        let owner = room_id_owner(&req.room_id, count).or_else(|| {
+            let any = u32::from(req.room_id.as_bytes()[0]) % count;
+            self.shard.cluster.is_some().then_some(any)
+        });
+        let Some(owner) = owner else {
             return self.reply(&refuse("Room no longer exists", ErrorCode::RoomNotFound));
         };
         self.pending = Some(Pending::Reconnect);

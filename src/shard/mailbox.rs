@@ -60,6 +60,13 @@ pub enum Control {
     },
     /// Close the connection with this WebSocket close code.
     Close { code: u16, reason: &'static str },
+    /// Cluster mode: peer node `peer` (`None`: every other node) is lost to this one; a
+    /// session whose room lives there lets go of it. `gone`: the node died, and the room with
+    /// it; otherwise the link is broken and the session closes, to reconnect with its token.
+    HomeLost { peer: Option<u32>, gone: bool },
+    /// Cluster mode: the session's pending join, spectate or reconnect went on to peer node
+    /// `peer` (its room's home).
+    Forwarded { peer: u32 },
 }
 
 /// Something queued for a connection.
