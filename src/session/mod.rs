@@ -25,9 +25,14 @@ use crate::protocol::{
 use crate::room::{LeaveKind, SessionAddr, not_in_room_authority_response, not_in_room_error};
 use crate::shard::mailbox::{Control, Mailbox, RoomRef};
 use crate::shard::messages::{AdmissionMsg, OwnerCmd, Rejoin, RelayPayload, RoomOp, ShardMsg};
+use crate::shard::owner::Lost;
 use crate::shard::remote::homed_on;
 use crate::shard::routing::{ip_owner, room_id_owner};
 use crate::shard::{IpSlot, Shard, text_frame};
+
+/// How long a join, spectate or reconnect forwarded to another node may wait for its answer
+/// (cluster mode); it takes milliseconds when all is well.
+const FORWARD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What the connection task should do after a frame or control was handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,9 +77,9 @@ pub struct Session {
     closing_in: Option<RoomRef>,
     spectating: Option<RoomRef>,
     pending: Option<Pending>,
-    /// Cluster mode: the peer node the pending join, spectate or reconnect went to, so the
-    /// request can be settled if that node is lost before it answers.
-    pending_at: Option<u32>,
+    /// Cluster mode: the peer node the pending join, spectate or reconnect went to, and the
+    /// request's ticket, so the request can be settled if that node is lost or silent.
+    pending_at: Option<(u32, u64)>,
 }
 
 impl Session {
@@ -251,62 +256,97 @@ impl Session {
             // Admission answers go to the handshake (`Shard::admit_ip`), never to a session.
             Control::Admitted { .. } | Control::ConnectionRefused { .. } => {}
             Control::Close { code, reason } => return Verdict::Close { code, reason },
-            Control::HomeLost { peer, gone } => return self.on_home_lost(peer, gone),
-            Control::Forwarded { peer } => {
-                // An answer may already have settled the request.
-                if self.pending.is_some() {
-                    self.pending_at = Some(peer);
+            Control::HomeLost { peer, how } => return self.on_home_lost(peer, how),
+            Control::Forwarded { peer, ticket } => self.on_forwarded(peer, ticket),
+            Control::ForwardExpired { ticket } => {
+                if self.pending_at.is_some_and(|(_, t)| t == ticket)
+                    && let Some(kind) = self.pending.take()
+                {
+                    self.pending_at = None;
+                    self.refuse_lost_request(kind, Lost::Link);
                 }
             }
+        }
+        // A settled request no longer waits on any node.
+        if self.pending.is_none() {
+            self.pending_at = None;
         }
         Verdict::Continue
     }
 
+    /// Cluster mode: the pending request went on to peer node `peer`; it must be answered
+    /// within [`FORWARD_TIMEOUT`], or it is refused (a batch may have been lost on the way).
+    fn on_forwarded(&mut self, peer: u32, ticket: u64) {
+        // An answer may already have settled the request.
+        if self.pending.is_none() {
+            return;
+        }
+        self.pending_at = Some((peer, ticket));
+        let mailbox = Rc::downgrade(&self.mailbox);
+        let timeout = async move {
+            glommio::timer::sleep(FORWARD_TIMEOUT).await;
+            if let Some(mailbox) = mailbox.upgrade() {
+                mailbox.push_control(Control::ForwardExpired { ticket });
+            }
+        };
+        glommio::spawn_local(timeout).detach();
+    }
+
     /// Cluster mode: peer node `peer` (`None`: every other node) is lost to this node
-    /// (`shard::remote`). A room that lived there is gone with it (`gone`): the member is told
-    /// as when a room expires, and is free to join again. A broken link closes the connection
-    /// instead, so the client reconnects with its token. A request still waiting for that
-    /// node's answer is refused.
-    fn on_home_lost(&mut self, peer: Option<u32>, gone: bool) -> Verdict {
+    /// (`shard::remote`). A room that lived on a node that is gone is gone with it: the member
+    /// is told as when a room expires, and is free to join again. A broken link, or batches
+    /// lost on the way, close the connection instead, so the client reconnects with its token
+    /// and has what it missed replayed. A request still waiting for a node that is gone or cut
+    /// off is refused (after lost batches it still has its timeout).
+    fn on_home_lost(&mut self, peer: Option<u32>, how: Lost) -> Verdict {
         let lost = |room: &Option<RoomRef>| room.is_some_and(|r| homed_on(r, peer));
         let waiting = self
             .pending_at
-            .is_some_and(|at| peer.is_none_or(|p| p == at));
-        if waiting && let Some(kind) = self.pending.take() {
+            .is_some_and(|(at, _)| peer.is_none_or(|p| p == at));
+        if waiting
+            && how != Lost::Gap
+            && let Some(kind) = self.pending.take()
+        {
             self.pending_at = None;
-            self.refuse_lost_request(kind, gone);
+            self.refuse_lost_request(kind, how);
         }
         if !lost(&self.room) && !lost(&self.spectating) {
             return Verdict::Continue;
         }
-        if !gone {
-            return Verdict::Close {
+        match how {
+            Lost::Link => Verdict::Close {
                 code: close_code::INTERNAL_ERROR,
                 reason: "cluster link lost",
-            };
+            },
+            Lost::Gap => Verdict::Close {
+                code: close_code::INTERNAL_ERROR,
+                reason: "cluster batches lost",
+            },
+            Lost::Gone => {
+                if lost(&self.room) {
+                    self.room = None;
+                }
+                if lost(&self.spectating) {
+                    self.spectating = None;
+                }
+                self.reply(&ServerMessage::error(
+                    "Room no longer exists",
+                    ErrorCode::RoomNotFound,
+                ));
+                Verdict::Continue
+            }
         }
-        if lost(&self.room) {
-            self.room = None;
-        }
-        if lost(&self.spectating) {
-            self.spectating = None;
-        }
-        self.reply(&ServerMessage::error(
-            "Room no longer exists",
-            ErrorCode::RoomNotFound,
-        ));
-        Verdict::Continue
     }
 
-    /// Answers a join, spectate or reconnect whose room's node was lost before answering.
-    fn refuse_lost_request(&mut self, kind: Pending, gone: bool) {
-        let (reason, code) = if gone {
-            ("Room no longer exists", ErrorCode::RoomNotFound)
-        } else {
-            (
+    /// Answers a join, spectate or reconnect whose room's node was lost (or silent) before
+    /// answering.
+    fn refuse_lost_request(&mut self, kind: Pending, how: Lost) {
+        let (reason, code) = match how {
+            Lost::Gone => ("Room no longer exists", ErrorCode::RoomNotFound),
+            _ => (
                 "The room's server is unreachable; try again",
                 ErrorCode::ServiceUnavailable,
-            )
+            ),
         };
         let reply = match kind {
             Pending::Join(..) => ServerMessage::join_failed(reason, code),
@@ -315,10 +355,9 @@ impl Session {
             }
             Pending::Reconnect => ServerMessage::ReconnectionFailed(ReconnectionFailed {
                 reason: reason.to_owned(),
-                error_code: if gone {
-                    code
-                } else {
-                    ErrorCode::ReconnectionFailed
+                error_code: match how {
+                    Lost::Gone => code,
+                    _ => ErrorCode::ReconnectionFailed,
                 },
             }),
             other => {

@@ -32,6 +32,8 @@ pub struct RemoteOut {
     signal: Signal,
     /// Messages that could not be put on the wire (a shape another node has no use for).
     pub unsendable: Cell<u64>,
+    /// Numbers forwarded requests, so a late timeout never settles a newer request.
+    next_ticket: Cell<u64>,
 }
 
 impl Shard {
@@ -74,7 +76,9 @@ impl Shard {
                 };
                 self.send_remote(n, home.shard, ShardMsg::Owner(cmd));
                 if let Some(session) = session {
-                    self.control(session, Control::Forwarded { peer: n });
+                    let ticket = self.remote.next_ticket.get() + 1;
+                    self.remote.next_ticket.set(ticket);
+                    self.control(session, Control::Forwarded { peer: n, ticket });
                 }
                 None
             }
@@ -131,10 +135,7 @@ impl Shard {
 
     /// Peer `peer` (`None`: every other node) is lost to this node.
     fn peer_lost(&self, peer: Option<u32>, how: Lost) {
-        self.control_all_local(Control::HomeLost {
-            peer,
-            gone: how == Lost::Gone,
-        });
+        self.control_all_local(Control::HomeLost { peer, how });
         self.owner.borrow_mut().peer_lost(Instant::now(), peer, how);
         self.drain_owner();
     }

@@ -831,3 +831,5 @@ fn a_deleted_room_leaves_no_timer_behind() {
     assert_eq!(h.owner.room_count(), 0);
     assert_eq!(h.owner.poll_timeout(), None);
 }
+
+mod cluster;
