@@ -179,7 +179,8 @@ stop_node() {
             for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
             kill -KILL "$pid" 2>/dev/null || true
         fi
-        wait "$pid" 2>/dev/null || true
+        # The braces keep bash's "Killed" job notice (the bench SIGKILLs node A) off stderr.
+        { wait "$pid"; } 2>/dev/null || true
         if grep -qiE "panic" "$WORK/$name.log" 2>/dev/null; then
             say "node $name's log mentions a panic:"
             grep -iE "panic" "$WORK/$name.log" | head -5 >&2
@@ -415,7 +416,7 @@ TABLE=$OUT_DIR/cluster.md
     done
     if [[ -s "$OUT_DIR/kill.json" ]]; then
         echo
-        echo "kill: $(val kill '"\(.rooms_ok) rooms of \(.room_size); \(.kill.watchers) members on B, \(.kill.home_members) on A (\(.kill.home_members_lost) saw their connection end); ROOM_NOT_FOUND p50 \(.kill.notice.p50_ms) ms, p99 \(.kill.notice.p99_ms) ms, max \(.kill.notice.max_ms) ms after the kill; \(.kill.missing) heard nothing; something else: \(.kill.other | tostring); before the kill: \(.kill.before_kill | tostring)"')."
+        echo "kill: $(val kill '"\(.rooms_ok) rooms of \(.room_size); \(.kill.watchers) members on B, \(.kill.home_members) on A (\(.kill.home_members_lost) saw their connection end); ROOM_NOT_FOUND p50 \(.kill.notice.p50_ms) ms, p99 \(.kill.notice.p99_ms) ms, max \(.kill.notice.max_ms) ms after the kill; \(.kill.missing) heard nothing; something else: \(.kill.other | tostring); other frames after the kill: \(.kill.frames_after_kill | tostring); errors before the kill: \(.kill.before_kill | tostring)"')."
         echo "A node is seen gone when its liveness key has been silent for the TTL, so the notice comes"
         echo "between TTL − heartbeat interval and TTL (+ the watcher's 0.25 s tick) after the kill."
     fi

@@ -51,8 +51,10 @@ struct Watch {
     seen: RefCell<Vec<Option<Seen>>>,
     /// Members on the dead node whose connection ended after the kill.
     home_lost: Cell<u64>,
-    /// Frames or ends seen before the kill (the rooms should be quiet then).
+    /// Errors or ends seen before the kill (the rooms should be quiet then).
     before_kill: RefCell<Vec<String>>,
+    /// Other frames received after the kill, by type (they do not end a wait).
+    frames_after_kill: RefCell<BTreeMap<String, u64>>,
 }
 
 /// Runs kill mode and prints its JSON line.
@@ -77,15 +79,15 @@ pub fn run(cli: &Cli, config: Arc<EngineConfig>) -> Result<(), String> {
     Ok(())
 }
 
+/// The `error_code` of a frame, if it has one.
+fn error_code(text: &str) -> Option<String> {
+    let value: Value = serde_json::from_str(text).ok()?;
+    Some(value.get("data")?.get("error_code")?.as_str()?.to_owned())
+}
+
 /// Whether a frame is `Error` with `error_code` `ROOM_NOT_FOUND`.
 fn is_room_not_found(text: &str) -> bool {
-    frame_type(text) == Some("Error")
-        && serde_json::from_str::<Value>(text).ok().is_some_and(|v| {
-            v.get("data")
-                .and_then(|d| d.get("error_code"))
-                .and_then(Value::as_str)
-                == Some("ROOM_NOT_FOUND")
-        })
+    frame_type(text) == Some("Error") && error_code(text).as_deref() == Some("ROOM_NOT_FOUND")
 }
 
 /// Connects and fills one room; returns its members (global number and socket) once full.
@@ -167,6 +169,7 @@ async fn scenario(
         seen: RefCell::new(Vec::new()),
         home_lost: Cell::new(0),
         before_kill: RefCell::new(Vec::new()),
+        frames_after_kill: RefCell::new(BTreeMap::new()),
     });
     let mut home_members = 0u64;
     for (number, ws) in full.into_iter().flatten() {
@@ -250,6 +253,7 @@ async fn scenario(
         "missing": missing,
         "other": other,
         "before_kill": *watch.before_kill.borrow(),
+        "frames_after_kill": *watch.frames_after_kill.borrow(),
         "wait_s": cli.kill_wait,
     });
     // Let the readers close their sockets (bounded).
@@ -281,13 +285,26 @@ async fn member(watch: Rc<Watch>, mut ws: Ws, slot: Option<usize>, heartbeat_ns:
             _ = poll.tick() => {}
             frame = ws.next() => {
                 let at = mono_ns();
+                let killed = watch.killed_at.get();
+                let after_kill = killed != 0 && at >= killed;
                 let seen = match frame {
                     Some(Ok(Message::Text(text))) => {
                         let text = text.as_str();
                         match frame_type(text) {
                             Some("Pong") => None,
                             _ if is_room_not_found(text) => Some(Seen::Notice(at)),
-                            Some(kind) => Some(Seen::Other(kind.to_owned())),
+                            Some("Error") => Some(Seen::Other(format!(
+                                "Error {}",
+                                error_code(text).unwrap_or_default()
+                            ))),
+                            // Room traffic (the joins' PlayerJoined and lobby updates, or
+                            // whatever the home sent last) does not end the wait.
+                            Some(kind) => {
+                                if after_kill {
+                                    *watch.frames_after_kill.borrow_mut().entry(kind.to_owned()).or_default() += 1;
+                                }
+                                None
+                            }
                             None => Some(Seen::Other(clip(text))),
                         }
                     }
@@ -305,8 +322,11 @@ async fn member(watch: Rc<Watch>, mut ws: Ws, slot: Option<usize>, heartbeat_ns:
                     }
                 };
                 if let Some(seen) = seen {
-                    if watch.killed_at.get() == 0 || at < watch.killed_at.get() {
-                        // Quiet rooms should say nothing before the kill: note it, go on.
+                    if after_kill {
+                        outcome = Some(seen);
+                    } else {
+                        // The rooms are quiet before the kill: an error or a lost connection
+                        // then is worth reporting (and a lost one ends this member).
                         let what = match &seen {
                             Seen::Notice(_) => "ROOM_NOT_FOUND".to_owned(),
                             Seen::Other(what) => what.clone(),
@@ -315,8 +335,6 @@ async fn member(watch: Rc<Watch>, mut ws: Ws, slot: Option<usize>, heartbeat_ns:
                         if lost {
                             outcome = Some(seen);
                         }
-                    } else {
-                        outcome = Some(seen);
                     }
                 }
             }
