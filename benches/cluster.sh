@@ -189,6 +189,13 @@ stop_node() {
     if [[ "$name" == A ]]; then PID_A=""; else PID_B=""; fi
 }
 
+# CPU seconds (utime + stime) a process has used so far.
+cpu_s() {
+    awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f\n", ($12 + $13) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+# cpu_split NAME BEFORE|AFTER: each process's CPU seconds into NAME.cpu (A B nats per line).
+cpu_split() { echo "$(cpu_s "$PID_A") $(cpu_s "$PID_B") $(cpu_s "$NATS_PID")" >>"$OUT_DIR/$1.cpu"; }
+
 metrics() { curl -fs --max-time 2 "http://127.0.0.1:$1/metrics/prom" 2>/dev/null || true; }
 # prom_sum PORT METRIC -> the sum of the metric's samples (0 when absent).
 prom_sum() {
@@ -235,6 +242,7 @@ run_scenario() {
             start_node A cluster
             start_node B cluster
             wait_pair
+            cpu_split "$name"
             if [[ "$name" == c-local ]]; then
                 relay "$name" "$(url "$PORT_A")" "$PID_A,$PID_B,$NATS_PID"
             else
@@ -244,6 +252,7 @@ run_scenario() {
                 # NATS envelopes (batches) out of each node over the whole scenario.
                 echo "$a $b" | awk '{ print $3 - $1, $4 - $2 }' >"$OUT_DIR/c-cross.nats"
             fi
+            cpu_split "$name"
             stop_node A
             stop_node B
             ;;
@@ -311,7 +320,7 @@ verdict() { if [[ -n "$1" ]]; then echo "**failed**"; else echo "$2"; fi; }
 # --- the run ----------------------------------------------------------------------------------
 START=$SECONDS
 if [[ "${TABLE_ONLY:-0}" != 1 ]]; then
-    rm -f "$OUT_DIR"/*.json "$OUT_DIR"/*.log "$OUT_DIR"/*.failed "$OUT_DIR"/*.nats
+    rm -f "$OUT_DIR"/*.json "$OUT_DIR"/*.log "$OUT_DIR"/*.failed "$OUT_DIR"/*.nats "$OUT_DIR"/*.cpu
     date -u +%Y-%m-%dT%H:%MZ >"$OUT_DIR/started"
     for k in "${KNOBS[@]}"; do printf '%s=%q\n' "$k" "${!k}"; done >"$OUT_DIR/settings"
     PORT_A=${PORT_A:-$(free_port)}
@@ -409,6 +418,12 @@ TABLE=$OUT_DIR/cluster.md
         echo "c-cross spanned the nodes: NATS envelopes out of A $(num "$na"), out of B $(num "$nb") over the scenario"
         echo "(set-up included), beside $(num "$gd") GameData sent in the measured window."
     fi
+    for s in c-local c-cross; do
+        [[ -s "$OUT_DIR/$s.cpu" ]] || continue
+        echo
+        echo "$s, CPU seconds over the whole scenario (connect, join, warm-up, window, drain): $(awk '
+            NR == 1 { a = $1; b = $2; n = $3 } NR == 2 { printf "node A %.2f, node B %.2f, nats-server %.2f", $1 - a, $2 - b, $3 - n }' "$OUT_DIR/$s.cpu")."
+    done
     for s in j-local j-cross; do
         [[ -s "$OUT_DIR/$s.json" ]] || continue
         echo
