@@ -148,6 +148,16 @@ impl Shard {
         }
     }
 
+    /// Closes the sessions of this shard's rooms' members on other nodes (a drain's end).
+    pub(super) fn close_remote_members(&self, code: u16, reason: &'static str) {
+        if self.cluster.is_some() {
+            self.owner
+                .borrow_mut()
+                .close_remote_members(None, code, reason);
+            self.drain_owner();
+        }
+    }
+
     /// Peer `peer` (`None`: every other node) is lost to this node.
     fn peer_lost(&self, peer: Option<u32>, how: Lost) {
         self.control_all_local(Control::HomeLost { peer, how });
@@ -306,6 +316,7 @@ fn from_wire_control(peer: u32, control: WireControl) -> Control {
 /// Close reasons are static strings on this side; a peer's is one of ours.
 fn close_reason(reason: &str) -> &'static str {
     match reason {
+        "server shutting down" => "server shutting down",
         "cluster batches lost" => "cluster batches lost",
         "cluster link lost" => "cluster link lost",
         _ => "closed by the room's node",
