@@ -65,9 +65,12 @@ async fn bounded<T, E>(
     what: &str,
     call: impl Future<Output = Result<T, E>>,
 ) -> Result<Result<T, E>, DirectoryError> {
-    tokio::time::timeout(CALL_TIMEOUT, call)
-        .await
-        .map_err(|_| fail(what, format!("no answer within {} s", CALL_TIMEOUT.as_secs())))
+    tokio::time::timeout(CALL_TIMEOUT, call).await.map_err(|_| {
+        fail(
+            what,
+            format!("no answer within {} s", CALL_TIMEOUT.as_secs()),
+        )
+    })
 }
 
 /// The prefix of code keys, and of room keys.
@@ -216,11 +219,11 @@ impl Directory {
         };
         // Room ids are never reused: remove the key outright (a stream purge by subject leaves
         // no delete marker behind, unlike a KV delete).
-        let purge = self
-            .kv
-            .stream
-            .purge()
-            .filter(format!("{}{}", self.kv.prefix, room_key(room_id)));
+        let purge =
+            self.kv
+                .stream
+                .purge()
+                .filter(format!("{}{}", self.kv.prefix, room_key(room_id)));
         bounded("delete", purge.into_future())
             .await?
             .map_err(|e| fail("delete", e))?;

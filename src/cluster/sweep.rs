@@ -52,7 +52,15 @@ pub(crate) async fn sweeper(
         let (directory, nodes, up, stats) =
             (directory.clone(), nodes.clone(), up.clone(), stats.clone());
         sweeps.spawn(async move {
-            sweep_one(departed, &directory, &nodes, heartbeat + SETTLE_SLACK, &up, &stats).await;
+            sweep_one(
+                departed,
+                &directory,
+                &nodes,
+                heartbeat + SETTLE_SLACK,
+                &up,
+                &stats,
+            )
+            .await;
         });
         while sweeps.try_join_next().is_some() {}
     }
