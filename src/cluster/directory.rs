@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::kv::{CreateErrorKind, Operation, Store, UpdateErrorKind};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use futures_util::TryStreamExt as _;
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -27,7 +27,7 @@ use super::stats::{ClusterStats, DirOp, DirOutcome};
 /// The bucket's name.
 pub const BUCKET: &str = "signal_fish_rooms";
 /// The longest one KV call may take before the request fails. A request makes at most three
-/// (a create that loses its answer: create, read, put), a sweep two per entry.
+/// (a create that loses its answer: create, read, put); a sweep makes many, each bounded.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Where a room lives: the node and shard that own it.
@@ -72,6 +72,13 @@ async fn bounded<T, E>(
         )
     })
 }
+
+/// The longest a sweep may take to list the directory's keys.
+const LIST_TIMEOUT: Duration = Duration::from_secs(30);
+/// A sweep reads the entries this many keys at a time, then removes the ones to go.
+const SWEEP_CHUNK: usize = 512;
+/// KV calls a sweep keeps in flight at once.
+const SWEEP_IN_FLIGHT: usize = 32;
 
 /// The prefix of code keys, and of room keys.
 const CODE_PREFIX: &str = "code.";
@@ -233,8 +240,8 @@ impl Directory {
     /// Removes every entry naming process `instance` of `node` (a node gone: its rooms died
     /// with it). Returns how many this call removed. Safe to run on every node at once: a code
     /// entry goes only at the revision read, a room entry's purge keeps anything written after
-    /// it. `still_gone` is asked after each matching entry is read and before it is removed;
-    /// `false` ends the sweep there (the node turned out alive, see `sweep.rs`).
+    /// it. `still_gone` is asked after each batch of matching entries is read and before they
+    /// are removed; `false` ends the sweep there (the node turned out alive, see `sweep.rs`).
     pub async fn sweep<F>(
         &self,
         node: &str,
@@ -244,51 +251,82 @@ impl Directory {
     where
         F: Future<Output = bool>,
     {
-        let keys: Vec<String> = bounded("sweep", async {
+        let listing = async {
             let keys = self.kv.keys().await.map_err(|e| e.to_string())?;
-            keys.try_collect().await.map_err(|e| e.to_string())
-        })
-        .await?
-        .map_err(|e| fail("sweep", e))?;
+            keys.try_collect::<Vec<String>>()
+                .await
+                .map_err(|e| e.to_string())
+        };
+        // The one call whose work grows with the directory: bounded, but more loosely.
+        let keys = tokio::time::timeout(LIST_TIMEOUT, listing)
+            .await
+            .map_err(|_| fail("sweep", "listing the keys timed out"))?
+            .map_err(|e| fail("sweep", e))?;
         let mut swept = 0;
-        for key in keys {
-            let entry = bounded("sweep", self.kv.entry(&key))
-                .await?
-                .map_err(|e| fail("sweep", e))?;
-            let Some(entry) = entry.filter(|e| e.operation == Operation::Put) else {
-                continue;
-            };
-            if !decode(&entry.value).is_some_and(|h| h.node == node && h.instance == instance) {
+        for chunk in keys.chunks(SWEEP_CHUNK) {
+            // Owned keys: borrowed ones make the future too general to spawn (a rustc limit).
+            let read = futures_util::stream::iter(chunk.to_vec())
+                .map(|key| async move {
+                    let entry = bounded("sweep", self.kv.entry(&key))
+                        .await?
+                        .map_err(|e| fail("sweep", e))?;
+                    Ok::<_, DirectoryError>(
+                        entry
+                            .filter(|e| e.operation == Operation::Put)
+                            .filter(|e| {
+                                decode(&e.value)
+                                    .is_some_and(|h| h.node == node && h.instance == instance)
+                            })
+                            .map(|e| (key, e.revision)),
+                    )
+                })
+                .buffer_unordered(SWEEP_IN_FLIGHT);
+            let doomed: Vec<(String, u64)> = read
+                .try_filter_map(|found| async move { Ok(found) })
+                .try_collect()
+                .await?;
+            if doomed.is_empty() {
                 continue;
             }
+            // Checked after the entries were read: see `sweep.rs` for why that order.
             if !still_gone().await {
                 break;
             }
-            if key.starts_with(CODE_PREFIX) {
-                let delete = self.kv.delete_expect_revision(&key, Some(entry.revision));
-                match bounded("sweep", delete).await? {
-                    Ok(()) => swept += 1,
-                    // Another node swept it first, or it was written again since.
-                    Err(err) if err.kind() == UpdateErrorKind::WrongLastRevision => {}
-                    Err(err) => return Err(fail("sweep", err)),
-                }
-            } else if key.starts_with(ROOM_PREFIX) {
-                // Up to and including the revision read: a put after it survives.
-                let purge = self
-                    .kv
-                    .stream
-                    .purge()
-                    .filter(format!("{}{key}", self.kv.prefix))
-                    .sequence(entry.revision + 1);
-                let purged = bounded("sweep", purge.into_future())
-                    .await?
-                    .map_err(|e| fail("sweep", e))?;
-                if purged.purged > 0 {
-                    swept += 1;
-                }
-            }
+            let removed: Vec<bool> = futures_util::stream::iter(doomed)
+                .map(|(key, revision)| async move { self.remove(&key, revision).await })
+                .buffer_unordered(SWEEP_IN_FLIGHT)
+                .try_collect()
+                .await?;
+            swept += removed.into_iter().filter(|r| *r).count() as u64;
         }
         Ok(swept)
+    }
+
+    /// Removes `key` as it was at `revision`; whether this call removed it.
+    async fn remove(&self, key: &str, revision: u64) -> Result<bool, DirectoryError> {
+        if key.starts_with(CODE_PREFIX) {
+            let delete = self.kv.delete_expect_revision(key, Some(revision));
+            match bounded("sweep", delete).await? {
+                Ok(()) => Ok(true),
+                // Another node swept it first, or it was written again since.
+                Err(err) if err.kind() == UpdateErrorKind::WrongLastRevision => Ok(false),
+                Err(err) => Err(fail("sweep", err)),
+            }
+        } else if key.starts_with(ROOM_PREFIX) {
+            // Up to and including the revision read: a put after it survives.
+            let purge = self
+                .kv
+                .stream
+                .purge()
+                .filter(format!("{}{key}", self.kv.prefix))
+                .sequence(revision + 1);
+            let purged = bounded("sweep", purge.into_future())
+                .await?
+                .map_err(|e| fail("sweep", e))?;
+            Ok(purged.purged > 0)
+        } else {
+            Ok(false)
+        }
     }
 
     async fn lookup_key(&self, key: &str) -> Result<Option<Home>, DirectoryError> {

@@ -9,10 +9,11 @@
 //! leave its rooms unfindable, so a sweep is skipped while our NATS connection is down, and
 //! otherwise waits a heartbeat interval and more: a live node puts its liveness key in that
 //! time, and a node whose key moved since the `Gone` (same process) is left alone. That
-//! check is made again before each entry goes, so a node coming back during the sweep stops
-//! it. A node back from an outage always puts its liveness key before it puts its rooms back
-//! (`nats_state.rs`, `DirectoryRequest::Register`), so an entry it wrote again is never
-//! swept: seeing the key unmoved after reading the entry proves the entry is the old one.
+//! check is made again after each batch of entries is read and before they go, so a node
+//! coming back during the sweep stops it. A node back from an outage always puts its liveness
+//! key before it puts its rooms back (`nats_state.rs`, `DirectoryRequest::Register`), so an
+//! entry it wrote again is never swept: seeing the key unmoved after reading an entry proves
+//! the entry is the old one.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
