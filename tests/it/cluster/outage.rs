@@ -121,3 +121,62 @@ fn shards_hear_nats_go_and_return_and_the_bridge_fails_fast_meanwhile() {
     });
     assert_eq!(seq, 8);
 }
+
+#[test]
+fn a_hung_nats_fails_a_directory_request_within_its_bound() {
+    let Some(mut nats) = Nats::start("a_hung_nats_fails_a_directory_request_within_its_bound")
+    else {
+        return;
+    };
+    let (node, links) = super::join(&nats.url(), "hung-a", 1);
+    let rt = runtime();
+    let lookup = DirectoryRequest::LookupCode {
+        game: "g".to_owned(),
+        code: "HUNG01".to_owned(),
+    };
+    // The connection stays up (no Nats(false)): only the call's own bound can end the wait.
+    let (reply, took) = nats.freeze(|| {
+        let asked = Instant::now();
+        links[0]
+            .directory(1, lookup.clone())
+            .expect("bridge takes it");
+        let reply = next_matching(
+            &rt,
+            &links[0],
+            within(4),
+            "a directory reply",
+            |m| match m {
+                FromBridge::Directory { token: 1, reply } => Some(reply),
+                _ => None,
+            },
+        );
+        (reply, asked.elapsed())
+    });
+    assert!(
+        matches!(&reply, DirectoryReply::Failed(why) if why.contains("no answer within 2 s")),
+        "{reply:?}"
+    );
+    assert!(
+        took >= Duration::from_millis(1900) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    use signal_fish_server::cluster::stats::{DirOp, DirOutcome};
+    assert_eq!(
+        node.stats()
+            .directory_count(DirOp::Lookup, DirOutcome::Error),
+        1
+    );
+    // Thawed, it answers again.
+    links[0].directory(2, lookup).expect("bridge takes it");
+    let reply = next_matching(
+        &rt,
+        &links[0],
+        within(5),
+        "a directory reply",
+        |m| match m {
+            FromBridge::Directory { token: 2, reply } => Some(reply),
+            _ => None,
+        },
+    );
+    assert_eq!(reply, DirectoryReply::Found(None));
+}
