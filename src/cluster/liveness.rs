@@ -28,6 +28,8 @@ use super::stats::ClusterStats;
 pub const BUCKET: &str = "signal_fish_nodes";
 /// How often silent nodes are looked for.
 pub const CHECK_EVERY: Duration = Duration::from_millis(250);
+/// The shortest bound on one heartbeat's put (the interval, when longer).
+const PUT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Pause before watching again after the watch ended (NATS restarted, bucket recreated).
 const REWATCH_AFTER: Duration = Duration::from_millis(500);
 
@@ -136,15 +138,24 @@ impl Members {
 
 /// Puts `beat` under the node's key every `every`, for ever.
 pub async fn heartbeat(kv: Store, beat: Beat, every: Duration, stats: Arc<ClusterStats>) {
-    let value: bytes::Bytes = serde_json::to_vec(&beat).unwrap_or_default().into();
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if kv.put(&beat.node, value.clone()).await.is_err() {
+        // Bounded: a put stuck on a dead link must not hold the next one.
+        if !put_beat(&kv, &beat, every.max(PUT_TIMEOUT)).await {
             stats.heartbeat_failures.fetch_add(1, Relaxed);
         }
     }
+}
+
+/// Puts `beat` under the node's key once; whether NATS stored it within `limit`.
+pub async fn put_beat(kv: &Store, beat: &Beat, limit: Duration) -> bool {
+    let value: bytes::Bytes = serde_json::to_vec(beat).unwrap_or_default().into();
+    matches!(
+        tokio::time::timeout(limit, kv.put(&beat.node, value)).await,
+        Ok(Ok(_))
+    )
 }
 
 /// Watches the bucket for ever, telling `sink` of every [`NodeEvent`].
