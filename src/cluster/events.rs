@@ -15,7 +15,9 @@ pub fn joined(node: &str, nats_url: &str, shards: u32) {
 /// Another node joined or left.
 pub fn node(event: &NodeEvent) {
     match event {
-        NodeEvent::Joined(node) => info!(target: CLUSTER, node = node.as_str(), "node joined"),
+        NodeEvent::Joined { node, .. } => {
+            info!(target: CLUSTER, node = node.as_str(), "node joined")
+        }
         NodeEvent::Gone { node, why, .. } => {
             let why = match why {
                 GoneWhy::Deleted => "left",

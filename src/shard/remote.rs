@@ -203,7 +203,12 @@ pub async fn serve(shard: Rc<Shard>, link: Rc<ShardLink>) {
                     shard.peer_lost(Some(n), Lost::Gone);
                 }
             }
-            FromBridge::Node(NodeEvent::Joined(_)) => {}
+            FromBridge::Node(NodeEvent::Joined { node, instance }) => {
+                // Judged gone after an outage longer than the TTL, and back: the same process,
+                // so its numbers are valid again (slots are never reused within a process, so
+                // no stale address can reach a newer session).
+                link.nodes().revive(&Peer { node, instance });
+            }
             FromBridge::Gap(from) => {
                 if let Some(n) = link.nodes().number(&from) {
                     shard.peer_lost(Some(n), Lost::Gap);
