@@ -6,6 +6,7 @@ mod directory;
 mod inbox;
 mod liveness;
 mod restart;
+mod routing;
 mod startup;
 
 use std::time::{Duration, Instant};
