@@ -7,6 +7,9 @@ mod inbox;
 mod liveness;
 mod restart;
 mod routing;
+mod routing_drain;
+mod routing_failures;
+mod routing_nats;
 mod startup;
 
 use std::time::{Duration, Instant};
