@@ -130,3 +130,32 @@ fn a_member_whose_node_died_reconnects_through_another() {
         assert_eq!(p.wait_for(deadline, "P2's 2", numbered), (2, 2));
     }
 }
+
+#[test]
+fn the_fixture_sees_a_killed_node_gone_within_the_ttl() {
+    // The harness itself: nodes count each other alive, and a SIGKILLed node is counted gone
+    // by the survivors within the TTL plus a margin (what the failure tests above rely on).
+    let Some(mut cluster) =
+        ClusterFixture::start("the_fixture_sees_a_killed_node_gone_within_the_ttl", 3)
+    else {
+        return;
+    };
+    let killed = Instant::now();
+    cluster.kill(1);
+    let limit = Duration::from_secs(TTL_SECS + 2);
+    for i in [0, 2] {
+        while cluster.node(i).metric("signal_fish_cluster_nodes_alive") != Some(1.0) {
+            assert!(
+                killed.elapsed() <= limit,
+                "node {i} still counts the dead node alive"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    assert_eq!(
+        cluster
+            .node(0)
+            .metric("signal_fish_cluster_node_departures_total"),
+        Some(1.0)
+    );
+}
