@@ -5,6 +5,7 @@
 mod directory;
 mod inbox;
 mod liveness;
+mod nodes_smoke;
 mod restart;
 mod routing;
 mod routing_drain;
