@@ -110,11 +110,17 @@ fn a_member_whose_node_died_reconnects_through_another() {
         .iter()
         .filter_map(numbered)
         .collect();
-    assert_eq!(
-        from_sender(&missed, 0),
-        [2, 3, 4, 5, 6],
-        "P0's messages while P2 was away: {missed:?}"
+    // Nothing lost, in order. What the dead node had already written to P2 (here P0's 1) may
+    // come again: a SIGKILLed node cannot tell the home what it delivered, and the wire has
+    // no event id a client could drop a duplicate by.
+    let from_p0 = from_sender(&missed, 0);
+    assert!(
+        from_p0.ends_with(&[2, 3, 4, 5, 6]) && from_p0.windows(2).all(|w| w[1] == w[0] + 1),
+        "P0's messages while P2 was away, in order, none lost: {missed:?}"
     );
+    if from_p0.len() > 5 {
+        eprintln!("replayed again after the node died: {from_p0:?}");
+    }
     let deadline = after(Duration::from_secs(5));
     for p in [&mut p0, &mut p1] {
         let again = p.wait_for(deadline, "PlayerReconnected", |m| {
@@ -126,8 +132,9 @@ fn a_member_whose_node_died_reconnects_through_another() {
     send_numbered(&mut p0, 0, 7);
     assert_eq!(back.wait_for(deadline, "P0's 7", numbered), (0, 7));
     send_numbered(&mut back, 2, 2);
+    let from_p2 = |m: &serde_json::Value| numbered(m).filter(|(from, _)| *from == 2);
     for p in [&mut p0, &mut p1] {
-        assert_eq!(p.wait_for(deadline, "P2's 2", numbered), (2, 2));
+        assert_eq!(p.wait_for(deadline, "P2's 2", from_p2), (2, 2));
     }
 }
 

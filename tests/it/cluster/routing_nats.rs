@@ -15,13 +15,17 @@ use crate::common::{Client, Ticket, str_of};
 const GAME: &str = "cluster nats outage";
 
 /// `JoinRoom` with `data`: `Ok(RoomJoined.data)` or `Err(RoomJoinFailed.data)`.
+/// Answered within 5 s (a node that cannot reach the directory must say so, not hang).
 fn try_join(client: &mut Client, data: Value) -> Result<Value, Value> {
-    client.send(json!({"type":"JoinRoom","data":data}));
-    let msg = client.recv();
+    client.send(json!({"type":"JoinRoom","data":data.clone()}));
+    let msg = client.wait_for(
+        after(Duration::from_secs(5)),
+        &format!("answer to JoinRoom {data}"),
+        |m| matches!(m["type"].as_str(), Some("RoomJoined" | "RoomJoinFailed")).then(|| m.clone()),
+    );
     match msg["type"].as_str() {
         Some("RoomJoined") => Ok(msg["data"].clone()),
-        Some("RoomJoinFailed") => Err(msg["data"].clone()),
-        _ => panic!("unexpected answer to JoinRoom: {msg}"),
+        _ => Err(msg["data"].clone()),
     }
 }
 
@@ -36,6 +40,7 @@ fn join(code: &str, name: &str) -> Value {
 /// Waits for `client` to be told its room is out of reach: a close frame (1011 expected) or an
 /// `Error`. Silence until `deadline`, or a connection dropped without a word, fails.
 fn expect_told(client: &mut Client, deadline: Instant) -> String {
+    let start = Instant::now();
     loop {
         client.set_read_timeout(
             deadline
@@ -45,9 +50,11 @@ fn expect_told(client: &mut Client, deadline: Instant) -> String {
         match client.next() {
             Next::Closed(code) => {
                 assert_eq!(code, Some(1011), "closed with {code:?}");
-                return format!("close {code:?}");
+                return format!("close {code:?} after {:?}", start.elapsed());
             }
-            Next::Json(msg) if msg["type"] == "Error" => return msg.to_string(),
+            Next::Json(msg) if msg["type"] == "Error" => {
+                return format!("{msg} after {:?}", start.elapsed());
+            }
             Next::Json(_) | Next::Binary(_) => {}
             Next::TimedOut => panic!("a cross-node member was left silent when NATS went away"),
             Next::Dropped(e) => panic!("the connection dropped without a close frame: {e}"),
@@ -134,8 +141,24 @@ fn a_nats_outage_keeps_local_rooms_closes_cross_node_members_and_recovers() {
         "creation works again {:?} after NATS restarted",
         back.elapsed()
     );
+    // A join through B, polled as well: B must see A alive again before it forwards.
     let mut joiner = Client::connect(port_b);
-    let joined = joiner.join_room(GAME, str_of(&created, "room_code"), "AfterB");
+    let joined = loop {
+        match try_join(&mut joiner, join(str_of(&created, "room_code"), "AfterB")) {
+            Ok(joined) => break joined,
+            Err(failed) => {
+                assert!(
+                    Instant::now() < deadline,
+                    "no join through B 10 s after NATS came back: {failed}"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    };
+    eprintln!(
+        "a join through another node works again {:?} after NATS restarted",
+        back.elapsed()
+    );
     assert_eq!(joined["room_id"], created["room_id"]);
     // The directory still leads B to the room made before the outage.
     let mut late = Client::connect(port_b);
