@@ -118,6 +118,18 @@ fn a_nats_outage_keeps_local_rooms_closes_cross_node_members_and_recovers() {
         let refused = try_join(&mut j, join(&local_code, "Far"))
             .expect_err("no cross-node join without NATS");
         assert_eq!(refused["error_code"], "SERVICE_UNAVAILABLE", "{refused}");
+        let mut r = Client::connect(port_b);
+        x1_ticket.send(&mut r);
+        let failed = r.wait_for(
+            after(Duration::from_secs(5)),
+            "an answer to Reconnect",
+            |m| (m["type"] != "Pong").then(|| m.clone()),
+        );
+        assert_eq!(failed["type"], "ReconnectionFailed", "{failed}");
+        assert_eq!(
+            failed["data"]["error_code"], "RECONNECTION_FAILED",
+            "{failed}"
+        );
     });
     let back = Instant::now();
 
