@@ -169,9 +169,15 @@ async fn receive(
             };
             stats.messages_in.fetch_add(1, Relaxed);
             match sequences.check(&from, envelope.from_shard, seq) {
-                Verdict::InOrder => {}
-                Verdict::Stale => continue,
+                Verdict::InOrder => {
+                    stats.batches_taken.fetch_add(1, Relaxed);
+                }
+                Verdict::Stale => {
+                    stats.duplicates.fetch_add(1, Relaxed);
+                    continue;
+                }
                 Verdict::Gap => {
+                    stats.batches_taken.fetch_add(1, Relaxed);
                     stats.gaps.fetch_add(1, Relaxed);
                     super::events::gap(&from.node);
                     for to in to_shards.iter() {
