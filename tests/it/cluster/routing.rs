@@ -146,6 +146,15 @@ fn a_room_spans_three_nodes_lobby_and_game_data_in_order() {
         of_type(m, "GameData")
     });
     assert_eq!(relayed["from_player"], ids[1].as_str(), "{relayed}");
+
+    // The traffic crossed nodes, and no batch went missing on loopback.
+    for i in 0..3 {
+        let node = cluster.node(i);
+        let crossed = node.metric("signal_fish_cross_instance_messages_total");
+        assert!(crossed.is_some_and(|n| n > 0.0), "node {i}: {crossed:?}");
+        let gaps = node.metric("signal_fish_cluster_batch_gaps_total");
+        assert_eq!(gaps, Some(0.0), "node {i}");
+    }
 }
 
 /// `JoinRoom` creating a room: `Ok(RoomJoined.data)` or `Err(RoomJoinFailed.data)`.
