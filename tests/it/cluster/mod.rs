@@ -10,6 +10,10 @@ mod liveness;
 mod nodes_smoke;
 mod outage;
 mod restart;
+mod routing;
+mod routing_drain;
+mod routing_failures;
+mod routing_nats;
 mod startup;
 mod sweep;
 
