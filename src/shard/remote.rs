@@ -31,8 +31,6 @@ pub struct RemoteOut {
     /// The last batch number sent to each peer.
     sequence: RefCell<AHashMap<u32, u64>>,
     signal: Signal,
-    /// Messages that could not be put on the wire (a shape another node has no use for).
-    pub unsendable: Cell<u64>,
     /// Numbers forwarded requests, so a late timeout never settles a newer request.
     next_ticket: Cell<u64>,
 }
@@ -41,7 +39,8 @@ impl Shard {
     /// Queues `msg` for shard `shard` of peer `peer`, for this turn's batch to that peer.
     pub(super) fn send_remote(&self, peer: u32, shard: u32, msg: ShardMsg) {
         let Some(body) = to_wire(msg) else {
-            self.remote.unsendable.set(self.remote.unsendable.get() + 1);
+            // A message that has no business leaving its node: a bug, never traffic.
+            tracing::warn!(target: "signal_fish_server::cluster", "a node-local message was addressed to another node; dropped");
             return;
         };
         if let Some(link) = &self.cluster {
