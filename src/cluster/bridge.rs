@@ -19,9 +19,11 @@ use super::connect::Connected;
 use super::directory::Directory;
 use super::envelope::{Body, Envelope, inbox_subject};
 use super::link::{FromBridge, Peer, ToBridge, deliver};
-use super::liveness::{self, Beat};
+use super::liveness::{self, Beat, NodeEvent};
+use super::nats_state::{self, NatsUp};
 use super::sequence::{Sequences, Verdict};
 use super::stats::ClusterStats;
+use super::sweep::{self, Departed};
 use super::wire::{NodeBody, NodeMsg};
 use crate::waking_channel::{WakingReceiver, WakingSender};
 
@@ -61,6 +63,7 @@ impl Bridge {
             rooms,
             nodes,
             inbox,
+            changes,
         } = connected;
         let to_shards = Arc::new(to_shards);
         let beat = Beat {
@@ -68,11 +71,30 @@ impl Bridge {
             instance,
             shards,
         };
+        let up = NatsUp::new();
+        let directory = Directory::new(rooms);
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(liveness::heartbeat(
             nodes.clone(),
-            beat,
+            beat.clone(),
             heartbeat,
+            stats.clone(),
+        ));
+        tasks.spawn(nats_state::follow(
+            changes,
+            up.clone(),
+            nodes.clone(),
+            beat,
+            to_shards.clone(),
+            stats.clone(),
+        ));
+        let (departed, gone) = tokio::sync::mpsc::unbounded_channel();
+        tasks.spawn(sweep::sweeper(
+            gone,
+            directory.clone(),
+            nodes.clone(),
+            heartbeat,
+            up.clone(),
             stats.clone(),
         ));
         {
@@ -84,6 +106,12 @@ impl Bridge {
                 stats.clone(),
                 move |event| {
                     super::events::node(&event);
+                    if let NodeEvent::Gone { node, instance, .. } = &event {
+                        let _ = departed.send(Departed {
+                            node: node.clone(),
+                            instance: *instance,
+                        });
+                    }
                     for shard in to_shards.iter() {
                         deliver(shard, &stats2, FromBridge::Node(event.clone()));
                     }
@@ -91,11 +119,25 @@ impl Bridge {
             ));
         }
         tasks.spawn(receive(instance, inbox, to_shards.clone(), stats.clone()));
-        let directory = Directory::new(rooms);
         let serve = async {
             while let Some(request) = requests.recv().await {
                 stats.to_bridge_depth.fetch_sub(1, Relaxed);
                 match request {
+                    // While NATS is away, fail at once: the client would buffer a publish
+                    // and deliver it late, and a directory call would wait for its timeout.
+                    ToBridge::Send { .. } if !up.get() => {
+                        stats.publish_failures.fetch_add(1, Relaxed);
+                    }
+                    ToBridge::Directory {
+                        shard,
+                        token,
+                        request,
+                    } if !up.get() => {
+                        let reply = request.refuse(&stats, "the NATS connection is down");
+                        if let Some(to) = to_shards.get(shard as usize) {
+                            deliver(to, &stats, FromBridge::Directory { token, reply });
+                        }
+                    }
                     ToBridge::Send { to_node, envelope } => {
                         let sent = client
                             .publish(inbox_subject(&to_node), envelope.encode().into())
@@ -169,9 +211,15 @@ async fn receive(
             };
             stats.messages_in.fetch_add(1, Relaxed);
             match sequences.check(&from, envelope.from_shard, seq) {
-                Verdict::InOrder => {}
-                Verdict::Stale => continue,
+                Verdict::InOrder => {
+                    stats.batches_taken.fetch_add(1, Relaxed);
+                }
+                Verdict::Stale => {
+                    stats.duplicates.fetch_add(1, Relaxed);
+                    continue;
+                }
                 Verdict::Gap => {
+                    stats.batches_taken.fetch_add(1, Relaxed);
                     stats.gaps.fetch_add(1, Relaxed);
                     super::events::gap(&from.node);
                     for to in to_shards.iter() {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, kv};
 use async_nats::{Client, ConnectOptions, Event, Subscriber};
+use tokio::sync::mpsc;
 
 use super::error::ClusterError;
 use super::stats::ClusterStats;
@@ -20,6 +21,9 @@ pub(crate) struct Connected {
     pub rooms: kv::Store,
     pub nodes: kv::Store,
     pub inbox: Subscriber,
+    /// The connection's changes after startup: `false` lost, `true` back (the first
+    /// connection may show up as a `true` too).
+    pub changes: mpsc::UnboundedReceiver<bool>,
 }
 
 /// Connects as node `node`. `stats.nats_connected` follows the connection from then on.
@@ -32,23 +36,25 @@ pub(crate) async fn establish(
     let shown = redact_url(&urls);
     let timeout = Duration::from_secs(cfg.connect_timeout_secs);
     let events = stats.clone();
+    let (changed, changes) = mpsc::unbounded_channel();
     let options = ConnectOptions::new()
         .name(format!("signal-fish {node}"))
         .connection_timeout(timeout)
         // After startup, reconnect for ever: NATS restarts must not end the process.
         .max_reconnects(None)
         .event_callback(move |event| {
-            let events = events.clone();
+            let (events, changed) = (events.clone(), changed.clone());
             async move {
-                // The first connection is reported by `events::joined`; these are the changes.
+                // The bridge tells the shards (`nats_state.rs`); it ignores the first
+                // connection, which `events::joined` reports.
                 match event {
                     Event::Connected => {
                         events.nats_connected.store(1, Relaxed);
-                        super::events::nats_connection(true);
+                        let _ = changed.send(true);
                     }
                     Event::Disconnected => {
                         events.nats_connected.store(0, Relaxed);
-                        super::events::nats_connection(false);
+                        let _ = changed.send(false);
                     }
                     Event::Closed => events.nats_connected.store(0, Relaxed),
                     _ => {}
@@ -121,6 +127,7 @@ pub(crate) async fn establish(
         rooms,
         nodes,
         inbox,
+        changes,
     })
 }
 

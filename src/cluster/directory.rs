@@ -6,12 +6,19 @@
 //! KV `create`, which fails when the key holds a value: two nodes can never both create one
 //! code. Only the entry naming our room is ever deleted, at the revision we read, so a late
 //! delete cannot remove the next room that took the code.
+//!
+//! Every KV call is bounded by [`CALL_TIMEOUT`]: a NATS that hangs fails the request rather
+//! than hold it for ever. When a node is gone, [`Directory::sweep`] removes the entries that
+//! name its process; a node back from a NATS outage puts its rooms again with
+//! [`Directory::register`].
 
-use std::time::Instant;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
-use async_nats::jetstream::kv::{CreateErrorKind, Operation, Store};
+use async_nats::jetstream::kv::{CreateErrorKind, Operation, Store, UpdateErrorKind};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -19,6 +26,9 @@ use super::stats::{ClusterStats, DirOp, DirOutcome};
 
 /// The bucket's name.
 pub const BUCKET: &str = "signal_fish_rooms";
+/// The longest one KV call may take before the request fails. A request makes at most three
+/// (a create that loses its answer: create, read, put); a sweep makes many, each bounded.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Where a room lives: the node and shard that own it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +59,30 @@ pub struct DirectoryError(String);
 fn fail(what: &str, err: impl std::fmt::Display) -> DirectoryError {
     DirectoryError(format!("{what}: {err}"))
 }
+
+/// `call`, failed as `what` when it takes longer than [`CALL_TIMEOUT`].
+async fn bounded<T, E>(
+    what: &str,
+    call: impl Future<Output = Result<T, E>>,
+) -> Result<Result<T, E>, DirectoryError> {
+    tokio::time::timeout(CALL_TIMEOUT, call).await.map_err(|_| {
+        fail(
+            what,
+            format!("no answer within {} s", CALL_TIMEOUT.as_secs()),
+        )
+    })
+}
+
+/// The longest a sweep may take to list the directory's keys.
+const LIST_TIMEOUT: Duration = Duration::from_secs(30);
+/// A sweep reads the entries this many keys at a time, then removes the ones to go.
+const SWEEP_CHUNK: usize = 512;
+/// KV calls a sweep keeps in flight at once.
+const SWEEP_IN_FLIGHT: usize = 32;
+
+/// The prefix of code keys, and of room keys.
+const CODE_PREFIX: &str = "code.";
+const ROOM_PREFIX: &str = "room.";
 
 /// The key of a room code in a game.
 pub fn code_key(game: &str, code: &str) -> String {
@@ -86,7 +120,7 @@ impl Directory {
     ) -> Result<Claim, DirectoryError> {
         let key = code_key(game, code);
         let value = encode(home)?;
-        if let Err(err) = self.kv.create(&key, value.clone().into()).await {
+        if let Err(err) = bounded("create", self.kv.create(&key, value.clone().into())).await? {
             // Lost the race, or NATS failed: what the key holds now tells which. (A race on a
             // deleted key fails with a sequence error rather than AlreadyExists.)
             match self.lookup_key(&key).await? {
@@ -99,12 +133,58 @@ impl Directory {
                 None => return Err(fail("create", err)),
             }
         }
-        if let Err(err) = self.kv.put(room_key(&home.room_id), value.into()).await {
+        self.put_room(game, code, home, value).await
+    }
+
+    /// Puts the room id's entry of a room whose code entry is ours.
+    async fn put_room(
+        &self,
+        game: &str,
+        code: &str,
+        home: &Home,
+        value: Vec<u8>,
+    ) -> Result<Claim, DirectoryError> {
+        let put = bounded("create", self.kv.put(room_key(&home.room_id), value.into())).await;
+        if let Err(err) = put.and_then(|r| r.map_err(|e| fail("create", e))) {
             // Half a room is worse than none: give the code back.
             let _ = self.delete(game, code, &home.room_id).await;
-            return Err(fail("create", err));
+            return Err(err);
         }
         Ok(Claim::Won)
+    }
+
+    /// Puts room `home` in the directory again, after NATS came back (a sweep may have removed
+    /// it while this node seemed gone). Like [`Directory::create`], and won when the code's
+    /// entry already names `home`: then the entry is written again, so a sweep that read it
+    /// before fails its expected-revision delete.
+    pub async fn register(
+        &self,
+        game: &str,
+        code: &str,
+        home: &Home,
+    ) -> Result<Claim, DirectoryError> {
+        let key = code_key(game, code);
+        let value = encode(home)?;
+        let entry = bounded("register", self.kv.entry(&key))
+            .await?
+            .map_err(|e| fail("register", e))?;
+        let Some(entry) = entry.filter(|e| e.operation == Operation::Put) else {
+            return self.create(game, code, home).await;
+        };
+        match decode(&entry.value) {
+            Some(holder) if holder == *home => {}
+            other => return Ok(Claim::Taken(other)),
+        }
+        let rewrite = self.kv.update(&key, value.clone().into(), entry.revision);
+        match bounded("register", rewrite).await? {
+            Ok(_) => {}
+            // Changed since we read it (swept, or deleted): start over as a create.
+            Err(err) if err.kind() == UpdateErrorKind::WrongLastRevision => {
+                return self.create(game, code, home).await;
+            }
+            Err(err) => return Err(fail("register", err)),
+        }
+        self.put_room(game, code, home, value).await
     }
 
     /// The home of the room holding `(game, code)`.
@@ -129,30 +209,130 @@ impl Directory {
         room_id: &Uuid,
     ) -> Result<bool, DirectoryError> {
         let key = code_key(game, code);
-        let ours = match self.kv.entry(&key).await.map_err(|e| fail("delete", e))? {
+        let entry = bounded("delete", self.kv.entry(&key))
+            .await?
+            .map_err(|e| fail("delete", e))?;
+        let ours = match entry {
             Some(entry) if entry.operation == Operation::Put => {
                 decode(&entry.value).is_some_and(|h| h.room_id == *room_id)
-                    && self
-                        .kv
-                        .delete_expect_revision(&key, Some(entry.revision))
-                        .await
-                        .is_ok()
+                    && bounded(
+                        "delete",
+                        self.kv.delete_expect_revision(&key, Some(entry.revision)),
+                    )
+                    .await?
+                    .is_ok()
             }
             _ => false,
         };
         // Room ids are never reused: remove the key outright (a stream purge by subject leaves
         // no delete marker behind, unlike a KV delete).
-        self.kv
-            .stream
-            .purge()
-            .filter(format!("{}{}", self.kv.prefix, room_key(room_id)))
-            .await
+        let purge =
+            self.kv
+                .stream
+                .purge()
+                .filter(format!("{}{}", self.kv.prefix, room_key(room_id)));
+        bounded("delete", purge.into_future())
+            .await?
             .map_err(|e| fail("delete", e))?;
         Ok(ours)
     }
 
+    /// Removes every entry naming process `instance` of `node` (a node gone: its rooms died
+    /// with it). Returns how many this call removed. Safe to run on every node at once: a code
+    /// entry goes only at the revision read, a room entry's purge keeps anything written after
+    /// it. `still_gone` is asked after each batch of matching entries is read and before they
+    /// are removed; `false` ends the sweep there (the node turned out alive, see `sweep.rs`).
+    pub async fn sweep<F>(
+        &self,
+        node: &str,
+        instance: Uuid,
+        mut still_gone: impl FnMut() -> F,
+    ) -> Result<u64, DirectoryError>
+    where
+        F: Future<Output = bool>,
+    {
+        let listing = async {
+            let keys = self.kv.keys().await.map_err(|e| e.to_string())?;
+            keys.try_collect::<Vec<String>>()
+                .await
+                .map_err(|e| e.to_string())
+        };
+        // The one call whose work grows with the directory: bounded, but more loosely.
+        let keys = tokio::time::timeout(LIST_TIMEOUT, listing)
+            .await
+            .map_err(|_| fail("sweep", "listing the keys timed out"))?
+            .map_err(|e| fail("sweep", e))?;
+        let mut swept = 0;
+        for chunk in keys.chunks(SWEEP_CHUNK) {
+            // Owned keys: borrowed ones make the future too general to spawn (a rustc limit).
+            let read = futures_util::stream::iter(chunk.to_vec())
+                .map(|key| async move {
+                    let entry = bounded("sweep", self.kv.entry(&key))
+                        .await?
+                        .map_err(|e| fail("sweep", e))?;
+                    Ok::<_, DirectoryError>(
+                        entry
+                            .filter(|e| e.operation == Operation::Put)
+                            .filter(|e| {
+                                decode(&e.value)
+                                    .is_some_and(|h| h.node == node && h.instance == instance)
+                            })
+                            .map(|e| (key, e.revision)),
+                    )
+                })
+                .buffer_unordered(SWEEP_IN_FLIGHT);
+            let doomed: Vec<(String, u64)> = read
+                .try_filter_map(|found| async move { Ok(found) })
+                .try_collect()
+                .await?;
+            if doomed.is_empty() {
+                continue;
+            }
+            // Checked after the entries were read: see `sweep.rs` for why that order.
+            if !still_gone().await {
+                break;
+            }
+            let removed: Vec<bool> = futures_util::stream::iter(doomed)
+                .map(|(key, revision)| async move { self.remove(&key, revision).await })
+                .buffer_unordered(SWEEP_IN_FLIGHT)
+                .try_collect()
+                .await?;
+            swept += removed.into_iter().filter(|r| *r).count() as u64;
+        }
+        Ok(swept)
+    }
+
+    /// Removes `key` as it was at `revision`; whether this call removed it.
+    async fn remove(&self, key: &str, revision: u64) -> Result<bool, DirectoryError> {
+        if key.starts_with(CODE_PREFIX) {
+            let delete = self.kv.delete_expect_revision(key, Some(revision));
+            match bounded("sweep", delete).await? {
+                Ok(()) => Ok(true),
+                // Another node swept it first, or it was written again since.
+                Err(err) if err.kind() == UpdateErrorKind::WrongLastRevision => Ok(false),
+                Err(err) => Err(fail("sweep", err)),
+            }
+        } else if key.starts_with(ROOM_PREFIX) {
+            // Up to and including the revision read: a put after it survives.
+            let purge = self
+                .kv
+                .stream
+                .purge()
+                .filter(format!("{}{key}", self.kv.prefix))
+                .sequence(revision + 1);
+            let purged = bounded("sweep", purge.into_future())
+                .await?
+                .map_err(|e| fail("sweep", e))?;
+            Ok(purged.purged > 0)
+        } else {
+            Ok(false)
+        }
+    }
+
     async fn lookup_key(&self, key: &str) -> Result<Option<Home>, DirectoryError> {
-        let entry = self.kv.entry(key).await.map_err(|e| fail("lookup", e))?;
+        let entry = bounded("lookup", self.kv.entry(key))
+            .await?
+            .map_err(|e| fail("lookup", e))?;
         Ok(entry
             .filter(|e| e.operation == Operation::Put)
             .and_then(|e| decode(&e.value)))
@@ -174,6 +354,13 @@ pub enum DirectoryRequest {
     LookupRoom {
         room_id: Uuid,
     },
+    /// Puts a room of this node back after NATS came back; answered `Created`, won when the
+    /// code's entry already names `home` (see [`Directory::register`]).
+    Register {
+        game: String,
+        code: String,
+        home: Home,
+    },
     Delete {
         game: String,
         code: String,
@@ -191,29 +378,36 @@ pub enum DirectoryReply {
     Failed(String),
 }
 
+impl DirectoryRequest {
+    /// The operation it counts as.
+    fn op(&self) -> DirOp {
+        match self {
+            DirectoryRequest::Create { .. } => DirOp::Create,
+            DirectoryRequest::LookupCode { .. } | DirectoryRequest::LookupRoom { .. } => {
+                DirOp::Lookup
+            }
+            DirectoryRequest::Delete { .. } => DirOp::Delete,
+            DirectoryRequest::Register { .. } => DirOp::Register,
+        }
+    }
+
+    /// Answers the request `Failed` without asking NATS (its connection is down), counted.
+    pub fn refuse(&self, stats: &ClusterStats, why: &str) -> DirectoryReply {
+        stats.directory_refused(self.op());
+        DirectoryReply::Failed(format!("room directory: {why}"))
+    }
+}
+
 impl Directory {
     /// Runs one request, counting and timing it.
     pub async fn serve(&self, request: DirectoryRequest, stats: &ClusterStats) -> DirectoryReply {
         let started = Instant::now();
         let (op, outcome, reply) = match request {
             DirectoryRequest::Create { game, code, home } => {
-                match self.create(&game, &code, &home).await {
-                    Ok(Claim::Won) => (
-                        DirOp::Create,
-                        DirOutcome::Ok,
-                        DirectoryReply::Created(Claim::Won),
-                    ),
-                    Ok(taken) => (
-                        DirOp::Create,
-                        DirOutcome::Miss,
-                        DirectoryReply::Created(taken),
-                    ),
-                    Err(e) => (
-                        DirOp::Create,
-                        DirOutcome::Error,
-                        DirectoryReply::Failed(e.to_string()),
-                    ),
-                }
+                created(DirOp::Create, self.create(&game, &code, &home).await)
+            }
+            DirectoryRequest::Register { game, code, home } => {
+                created(DirOp::Register, self.register(&game, &code, &home).await)
             }
             DirectoryRequest::LookupCode { game, code } => {
                 found(self.lookup_code(&game, &code).await)
@@ -239,6 +433,17 @@ impl Directory {
         };
         stats.directory(op, outcome, started.elapsed());
         reply
+    }
+}
+
+fn created(
+    op: DirOp,
+    result: Result<Claim, DirectoryError>,
+) -> (DirOp, DirOutcome, DirectoryReply) {
+    match result {
+        Ok(Claim::Won) => (op, DirOutcome::Ok, DirectoryReply::Created(Claim::Won)),
+        Ok(taken) => (op, DirOutcome::Miss, DirectoryReply::Created(taken)),
+        Err(e) => (op, DirOutcome::Error, DirectoryReply::Failed(e.to_string())),
     }
 }
 

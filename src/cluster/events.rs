@@ -15,7 +15,9 @@ pub fn joined(node: &str, nats_url: &str, shards: u32) {
 /// Another node joined or left.
 pub fn node(event: &NodeEvent) {
     match event {
-        NodeEvent::Joined(node) => info!(target: CLUSTER, node = node.as_str(), "node joined"),
+        NodeEvent::Joined { node, .. } => {
+            info!(target: CLUSTER, node = node.as_str(), "node joined")
+        }
         NodeEvent::Gone { node, why, .. } => {
             let why = match why {
                 GoneWhy::Deleted => "left",
@@ -40,4 +42,20 @@ pub fn nats_connection(up: bool) {
 /// reconnect and have the missed events replayed.
 pub fn gap(node: &str) {
     warn!(target: CLUSTER, node, "cluster batches lost; closing the members concerned");
+}
+
+/// The directory entries of a gone node's process were swept: `entries` removed here (other
+/// nodes sweep too, so this may be 0).
+pub fn swept(node: &str, entries: u64) {
+    info!(target: CLUSTER, node, entries, "directory entries of a gone node swept");
+}
+
+/// A gone node's entries were left alone, and why.
+pub fn sweep_skipped(node: &str, why: &str) {
+    info!(target: CLUSTER, node, why, "directory sweep of a gone node skipped");
+}
+
+/// Sweeping a gone node's entries failed; other nodes sweep too.
+pub fn sweep_failed(node: &str, error: &str) {
+    warn!(target: CLUSTER, node, error, "directory sweep of a gone node failed");
 }

@@ -28,6 +28,8 @@ use super::stats::ClusterStats;
 pub const BUCKET: &str = "signal_fish_nodes";
 /// How often silent nodes are looked for.
 pub const CHECK_EVERY: Duration = Duration::from_millis(250);
+/// The shortest bound on one heartbeat's put (the interval, when longer).
+const PUT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Pause before watching again after the watch ended (NATS restarted, bucket recreated).
 const REWATCH_AFTER: Duration = Duration::from_millis(500);
 
@@ -44,7 +46,9 @@ pub struct Beat {
 /// A change in the set of other live nodes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeEvent {
-    Joined(String),
+    /// `node`'s process `instance` was seen alive for the first time (or again, after it was
+    /// judged gone: an outage longer than the TTL ends).
+    Joined { node: String, instance: Uuid },
     /// `node`'s process `instance` is gone: the rooms it held died with it.
     Gone {
         node: String,
@@ -88,14 +92,20 @@ impl Members {
             return Vec::new();
         }
         match self.seen.insert(node.to_owned(), (instance, now)) {
-            None => vec![NodeEvent::Joined(node.to_owned())],
+            None => vec![NodeEvent::Joined {
+                node: node.to_owned(),
+                instance,
+            }],
             Some((before, _)) if before != instance => vec![
                 NodeEvent::Gone {
                     node: node.to_owned(),
                     instance: before,
                     why: GoneWhy::Restarted,
                 },
-                NodeEvent::Joined(node.to_owned()),
+                NodeEvent::Joined {
+                    node: node.to_owned(),
+                    instance,
+                },
             ],
             Some(_) => Vec::new(),
         }
@@ -136,15 +146,24 @@ impl Members {
 
 /// Puts `beat` under the node's key every `every`, for ever.
 pub async fn heartbeat(kv: Store, beat: Beat, every: Duration, stats: Arc<ClusterStats>) {
-    let value: bytes::Bytes = serde_json::to_vec(&beat).unwrap_or_default().into();
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if kv.put(&beat.node, value.clone()).await.is_err() {
+        // Bounded: a put stuck on a dead link must not hold the next one.
+        if !put_beat(&kv, &beat, every.max(PUT_TIMEOUT)).await {
             stats.heartbeat_failures.fetch_add(1, Relaxed);
         }
     }
+}
+
+/// Puts `beat` under the node's key once; whether NATS stored it within `limit`.
+pub async fn put_beat(kv: &Store, beat: &Beat, limit: Duration) -> bool {
+    let value: bytes::Bytes = serde_json::to_vec(beat).unwrap_or_default().into();
+    matches!(
+        tokio::time::timeout(limit, kv.put(&beat.node, value)).await,
+        Ok(Ok(_))
+    )
 }
 
 /// Watches the bucket for ever, telling `sink` of every [`NodeEvent`].
@@ -203,7 +222,7 @@ fn report(
     stats.nodes_alive.store(members.alive() as i64, Relaxed);
     for event in events {
         match &event {
-            NodeEvent::Joined(_) => stats.nodes_joined.fetch_add(1, Relaxed),
+            NodeEvent::Joined { .. } => stats.nodes_joined.fetch_add(1, Relaxed),
             NodeEvent::Gone { .. } => stats.nodes_gone.fetch_add(1, Relaxed),
         };
         sink(event);
@@ -221,7 +240,13 @@ mod tests {
         let mut m = Members::new("me", ttl);
         let (a, a2) = (Uuid::new_v4(), Uuid::new_v4());
         assert!(m.beat("me", a, t0).is_empty(), "our own key is not news");
-        assert_eq!(m.beat("b", a, t0), vec![NodeEvent::Joined("b".into())]);
+        assert_eq!(
+            m.beat("b", a, t0),
+            vec![NodeEvent::Joined {
+                node: "b".into(),
+                instance: a
+            }]
+        );
         assert!(m.beat("b", a, t0 + Duration::from_secs(2)).is_empty());
         assert_eq!(
             m.beat("b", a2, t0 + Duration::from_secs(3)),
@@ -231,7 +256,10 @@ mod tests {
                     instance: a,
                     why: GoneWhy::Restarted
                 },
-                NodeEvent::Joined("b".into())
+                NodeEvent::Joined {
+                    node: "b".into(),
+                    instance: a2
+                }
             ]
         );
         m.beat("c", a, t0);

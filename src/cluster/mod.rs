@@ -10,6 +10,8 @@
 //! - `envelope.rs`: the versioned message between nodes;
 //! - `directory.rs`: room code and room id → home, with atomic create;
 //! - `liveness.rs`: heartbeats and the watch that reports nodes joining and going;
+//! - `nats_state.rs`: the connection's ups and downs, told to the shards;
+//! - `sweep.rs`: removing a gone node's directory entries;
 //! - `stats.rs`: the cluster's metrics.
 //!
 //! With `cluster.nats_url` unset none of this runs: no thread, no connection.
@@ -22,10 +24,12 @@ mod error;
 mod events;
 pub mod link;
 pub mod liveness;
+mod nats_state;
 mod node_id;
 pub mod nodes;
 mod sequence;
 pub mod stats;
+mod sweep;
 pub mod wire;
 
 use std::sync::Arc;

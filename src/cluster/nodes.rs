@@ -6,7 +6,8 @@
 //!
 //! Numbers are never reused. A peer that is gone keeps its number, marked gone, so a stale
 //! address can never reach whatever process comes next under the same node id: that process
-//! is another [`Peer`] (a new instance) with a number of its own.
+//! is another [`Peer`] (a new instance) with a number of its own. A peer judged gone while
+//! NATS was away is revived when its heartbeat is seen again.
 
 use std::sync::RwLock;
 
@@ -76,6 +77,15 @@ impl NodeTable {
         Some(n)
     }
 
+    /// Marks `peer` alive again (a process judged gone that turned out to be alive: NATS was
+    /// away longer than the TTL).
+    pub fn revive(&self, peer: &Peer) {
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(&n) = inner.numbers.get(peer) {
+            inner.peers[n as usize].1 = true;
+        }
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
         self.inner.read().unwrap_or_else(|e| e.into_inner())
     }
@@ -106,6 +116,13 @@ mod tests {
         assert_eq!(t.gone(&peer("a", 1)), Some(a), "idempotent");
         assert_eq!(t.peer(a), None);
         assert_eq!(t.number(&peer("a", 1)), None, "a dead process stays dead");
+        t.revive(&peer("a", 1));
+        assert_eq!(
+            t.number(&peer("a", 1)),
+            Some(a),
+            "unless it is seen alive again"
+        );
+        assert_eq!(t.gone(&peer("a", 1)), Some(a));
         let a2 = t
             .number(&peer("a", 2))
             .expect("the restarted node is a new peer");

@@ -13,16 +13,19 @@ pub enum DirOp {
     Create,
     Lookup,
     Delete,
+    /// A room put back after NATS came back.
+    Register,
 }
 
 impl DirOp {
-    const ALL: [DirOp; 3] = [DirOp::Create, DirOp::Lookup, DirOp::Delete];
+    const ALL: [DirOp; 4] = [DirOp::Create, DirOp::Lookup, DirOp::Delete, DirOp::Register];
 
     fn label(self) -> &'static str {
         match self {
             DirOp::Create => "create",
             DirOp::Lookup => "lookup",
             DirOp::Delete => "delete",
+            DirOp::Register => "register",
         }
     }
 }
@@ -79,10 +82,23 @@ pub struct ClusterStats {
     /// Inbox messages that were not an envelope we read (other version, malformed, no such
     /// shard).
     pub messages_rejected: AtomicU64,
-    /// Publishes the NATS client refused.
+    /// Publishes the NATS client refused, and those dropped while the connection was down.
     pub publish_failures: AtomicU64,
     /// Batches from another node found missing by their sequence numbers.
     pub gaps: AtomicU64,
+    /// Batches from another node dropped as duplicates, and taken.
+    pub duplicates: AtomicU64,
+    pub batches_taken: AtomicU64,
+    /// Commands forwarded to a room's home on a live node, and to a node known gone.
+    pub forwards: AtomicU64,
+    pub forwards_unreachable: AtomicU64,
+    /// Membership changes sent to members' nodes, and received from homes.
+    pub controls_out: AtomicU64,
+    pub controls_in: AtomicU64,
+    /// Frame deliveries sent to other nodes.
+    pub deliveries_out: AtomicU64,
+    /// Messages for a node dropped because it was gone.
+    pub skipped: AtomicU64,
     /// Shard requests refused because the bridge's queue was full or the bridge gone.
     pub to_bridge_dropped: AtomicU64,
     /// Messages for a shard dropped because that shard's queue was full.
@@ -99,10 +115,12 @@ pub struct ClusterStats {
     pub heartbeat_failures: AtomicU64,
     /// 1 while the NATS connection is up.
     pub nats_connected: AtomicI64,
+    /// Directory entries of gone nodes this node removed.
+    pub directory_swept: AtomicU64,
     /// Directory operations by `DirOp` × `DirOutcome`.
-    dir_ops: [[AtomicU64; 3]; 3],
-    /// Directory latency by `DirOp`.
-    dir_latency: [AtomicHistogram; 3],
+    dir_ops: [[AtomicU64; 3]; 4],
+    /// Directory latency by `DirOp` (requests refused at once while NATS is down not timed).
+    dir_latency: [AtomicHistogram; 4],
 }
 
 impl ClusterStats {
@@ -110,6 +128,12 @@ impl ClusterStats {
     pub fn directory(&self, op: DirOp, outcome: DirOutcome, elapsed: Duration) {
         self.dir_ops[op as usize][outcome as usize].fetch_add(1, Relaxed);
         self.dir_latency[op as usize].record(elapsed);
+    }
+
+    /// Counts one directory operation refused without asking NATS (the connection is down).
+    /// Not timed: it took nothing, and would only hide the real latencies.
+    pub fn directory_refused(&self, op: DirOp) {
+        self.dir_ops[op as usize][DirOutcome::Error as usize].fetch_add(1, Relaxed);
     }
 
     /// How many directory operations of `op` ended with `outcome`.
@@ -120,6 +144,21 @@ impl ClusterStats {
     /// The original's `cross_instance_messages`: envelopes exchanged with nodes, both ways.
     pub fn cross_instance_messages(&self) -> u64 {
         self.messages_in.load(Relaxed) + self.messages_out.load(Relaxed)
+    }
+
+    /// The original's `cross_instance` fields (`metrics::CrossInstance` says what each means).
+    pub fn cross_instance(&self) -> crate::metrics::CrossInstance {
+        crate::metrics::CrossInstance {
+            messages: self.cross_instance_messages(),
+            dedup_hits: self.duplicates.load(Relaxed),
+            dedup_misses: self.batches_taken.load(Relaxed),
+            membership_cache_hits: self.forwards.load(Relaxed),
+            membership_cache_misses: self.forwards_unreachable.load(Relaxed),
+            updates_published: self.controls_out.load(Relaxed),
+            updates_received: self.controls_in.load(Relaxed),
+            known_broadcasts: self.deliveries_out.load(Relaxed),
+            skipped_broadcasts: self.skipped.load(Relaxed),
+        }
     }
 
     /// Appends this node's cluster families to a Prometheus scrape, labelled `node`.
@@ -139,15 +178,16 @@ impl ClusterStats {
         single("signal_fish_cluster_messages_out_total", "counter", "Envelopes published to node inboxes.", get(&self.messages_out));
         single("signal_fish_cluster_messages_in_total", "counter", "Envelopes received in this node's inbox.", get(&self.messages_in));
         single("signal_fish_cluster_messages_rejected_total", "counter", "Inbox messages dropped unread (other envelope version, malformed, unknown shard).", get(&self.messages_rejected));
-        single("signal_fish_cluster_publish_failures_total", "counter", "Publishes the NATS client refused.", get(&self.publish_failures));
+        single("signal_fish_cluster_publish_failures_total", "counter", "Publishes the NATS client refused, or the bridge dropped while the NATS connection was down.", get(&self.publish_failures));
         single("signal_fish_cluster_batch_gaps_total", "counter", "Batches from other nodes found lost by their sequence numbers (the members concerned are closed to reconnect).", get(&self.gaps));
+        single("signal_fish_cluster_directory_swept_total", "counter", "Room directory entries of gone nodes this node removed (every node sweeps; each entry is counted by the node that removed it).", get(&self.directory_swept));
         single("signal_fish_cluster_bridge_queue_depth", "gauge", "Shard requests waiting for the NATS bridge thread.", gauge(&self.to_bridge_depth));
         single("signal_fish_cluster_bridge_inbound_depth", "gauge", "Messages from the NATS bridge waiting for shards.", gauge(&self.to_shards_depth));
         single("signal_fish_cluster_bridge_dropped_total", "counter", "Shard requests refused because the bridge queue was full.", get(&self.to_bridge_dropped));
         single("signal_fish_cluster_bridge_inbound_dropped_total", "counter", "Messages for a shard dropped because its queue from the bridge was full.", get(&self.to_shards_dropped));
 
         let name = "signal_fish_cluster_directory_operations_total";
-        let _ = writeln!(out, "# HELP {name} Room directory operations in NATS KV, by operation and outcome (miss: code taken, no entry, nothing to delete).\n# TYPE {name} counter");
+        let _ = writeln!(out, "# HELP {name} Room directory operations in NATS KV, by operation and outcome (miss: code taken, no entry, nothing to delete; error: NATS failed, timed out, or was down).\n# TYPE {name} counter");
         for op in DirOp::ALL {
             for outcome in DirOutcome::ALL {
                 let _ = writeln!(out, "{name}{{node=\"{n}\",op=\"{}\",outcome=\"{}\"}} {}", op.label(), outcome.label(), self.directory_count(op, outcome));

@@ -9,6 +9,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 use ahash::AHashMap;
@@ -30,8 +31,6 @@ pub struct RemoteOut {
     /// The last batch number sent to each peer.
     sequence: RefCell<AHashMap<u32, u64>>,
     signal: Signal,
-    /// Messages that could not be put on the wire (a shape another node has no use for).
-    pub unsendable: Cell<u64>,
     /// Numbers forwarded requests, so a late timeout never settles a newer request.
     next_ticket: Cell<u64>,
 }
@@ -40,9 +39,18 @@ impl Shard {
     /// Queues `msg` for shard `shard` of peer `peer`, for this turn's batch to that peer.
     pub(super) fn send_remote(&self, peer: u32, shard: u32, msg: ShardMsg) {
         let Some(body) = to_wire(msg) else {
-            self.remote.unsendable.set(self.remote.unsendable.get() + 1);
+            // A message that has no business leaving its node: a bug, never traffic.
+            tracing::warn!(target: "signal_fish_server::cluster", "a node-local message was addressed to another node; dropped");
             return;
         };
+        if let Some(link) = &self.cluster {
+            let stats = link.stats();
+            match body {
+                NodeBody::Frames { .. } => stats.deliveries_out.fetch_add(1, Relaxed),
+                NodeBody::Control { .. } => stats.controls_out.fetch_add(1, Relaxed),
+                NodeBody::Owner(_) => 0,
+            };
+        }
         self.remote
             .pending
             .borrow_mut()
@@ -66,8 +74,10 @@ impl Shard {
             node: home.node,
             instance: home.instance,
         };
+        let stats = link.stats();
         match link.nodes().number(&peer) {
             Some(n) => {
+                stats.forwards.fetch_add(1, Relaxed);
                 let session = match &cmd {
                     OwnerCmd::JoinRoom(req) => Some(req.joiner.addr),
                     OwnerCmd::Spectate(req) => Some(req.spectator.addr),
@@ -83,7 +93,10 @@ impl Shard {
                 None
             }
             // That process is gone: the room with it.
-            None => Some(OwnerCmd::Unreachable(Box::new(cmd))),
+            None => {
+                stats.forwards_unreachable.fetch_add(1, Relaxed);
+                Some(OwnerCmd::Unreachable(Box::new(cmd)))
+            }
         }
     }
 
@@ -121,6 +134,7 @@ impl Shard {
                     self.deliver_frames(&slots, &frame, None, event);
                 }
                 NodeBody::Control { slot, control } => {
+                    link.stats().controls_in.fetch_add(1, Relaxed);
                     let control = from_wire_control(peer, control);
                     if let Some((to, cmd)) = self.control_local(slot, control) {
                         self.send(to, ShardMsg::Owner(cmd));
@@ -130,6 +144,16 @@ impl Shard {
                     self.dispatch_local(ShardMsg::Owner(from_wire_cmd(peer, cmd)))
                 }
             }
+        }
+    }
+
+    /// Closes the sessions of this shard's rooms' members on other nodes (a drain's end).
+    pub(super) fn close_remote_members(&self, code: u16, reason: &'static str) {
+        if self.cluster.is_some() {
+            self.owner
+                .borrow_mut()
+                .close_remote_members(None, code, reason);
+            self.drain_owner();
         }
     }
 
@@ -148,6 +172,8 @@ pub async fn run_flusher(shard: Rc<Shard>, link: Rc<ShardLink>) {
         let pending = std::mem::take(&mut *shard.remote.pending.borrow_mut());
         for (peer, msgs) in pending {
             let Some(to) = link.nodes().peer(peer) else {
+                let dropped = msgs.len() as u64;
+                link.stats().skipped.fetch_add(dropped, Relaxed);
                 continue;
             };
             let seq = {
@@ -176,7 +202,12 @@ pub async fn serve(shard: Rc<Shard>, link: Rc<ShardLink>) {
                     shard.peer_lost(Some(n), Lost::Gone);
                 }
             }
-            FromBridge::Node(NodeEvent::Joined(_)) => {}
+            FromBridge::Node(NodeEvent::Joined { node, instance }) => {
+                // Judged gone after an outage longer than the TTL, and back: the same process,
+                // so its numbers are valid again (slots are never reused within a process, so
+                // no stale address can reach a newer session).
+                link.nodes().revive(&Peer { node, instance });
+            }
             FromBridge::Gap(from) => {
                 if let Some(n) = link.nodes().number(&from) {
                     shard.peer_lost(Some(n), Lost::Gap);
@@ -289,6 +320,7 @@ fn from_wire_control(peer: u32, control: WireControl) -> Control {
 /// Close reasons are static strings on this side; a peer's is one of ours.
 fn close_reason(reason: &str) -> &'static str {
     match reason {
+        "server shutting down" => "server shutting down",
         "cluster batches lost" => "cluster batches lost",
         "cluster link lost" => "cluster link lost",
         _ => "closed by the room's node",

@@ -18,7 +18,7 @@ use super::super::routing::{mint_room_id, split_remote};
 use super::Owner;
 use crate::cluster::{Claim, DirectoryReply, DirectoryRequest, Home};
 use crate::protocol::frame::text_frame;
-use crate::protocol::{ErrorCode, ServerMessage, SpectatorStateChangeReason};
+use crate::protocol::{ErrorCode, PlayerId, RoomId, ServerMessage, SpectatorStateChangeReason};
 use crate::room::{Rejection, SessionAddr};
 
 /// Claims a creation may lose (to rooms of other nodes holding the codes it drew) before it
@@ -253,24 +253,11 @@ impl Owner {
     /// them) and departed spectators. After a gap: their sessions are closed, so they drop,
     /// say what reached them, and reconnect for the rest.
     pub fn peer_lost(&mut self, now: Instant, peer: Option<u32>, how: Lost) {
-        let on_peer = |addr: SessionAddr| {
-            split_remote(addr.shard).is_some_and(|(p, _)| peer.is_none_or(|want| want == p))
-        };
-        let mut lost = Vec::new();
-        for (room_id, owned) in &self.rooms.by_id {
-            for (id, addr, _) in owned.room.members().filter(|(_, a, _)| on_peer(*a)) {
-                lost.push((*room_id, id, addr, owned.room.contains(id)));
-            }
+        if how == Lost::Gap {
+            let code = crate::protocol::close_code::INTERNAL_ERROR;
+            return self.close_remote_members(peer, code, "cluster batches lost");
         }
-        for (room_id, id, addr, player) in lost {
-            if how == Lost::Gap {
-                let control = Control::Close {
-                    code: crate::protocol::close_code::INTERNAL_ERROR,
-                    reason: "cluster batches lost",
-                };
-                self.out.control(addr, control);
-                continue;
-            }
+        for (room_id, id, addr, player) in self.remote_members(peer) {
             let op = if player {
                 RoomOp::Dropped {
                     delivered: Delivered::none(),
@@ -281,6 +268,29 @@ impl Owner {
             };
             self.room_op(now, room_id, id, addr, op);
         }
+    }
+
+    /// Closes the sessions of our rooms' members on peer `peer` (`None`: on any other node)
+    /// with WebSocket close `code`: after lost batches, or when this node drains.
+    pub fn close_remote_members(&mut self, peer: Option<u32>, code: u16, reason: &'static str) {
+        for (_, _, addr, _) in self.remote_members(peer) {
+            self.out.control(addr, Control::Close { code, reason });
+        }
+    }
+
+    /// Our rooms' members on peer `peer` (`None`: on any other node): room, member, address,
+    /// and whether it is a player (else a spectator).
+    fn remote_members(&self, peer: Option<u32>) -> Vec<(RoomId, PlayerId, SessionAddr, bool)> {
+        let on_peer = |addr: SessionAddr| {
+            split_remote(addr.shard).is_some_and(|(p, _)| peer.is_none_or(|want| want == p))
+        };
+        let mut found = Vec::new();
+        for (room_id, owned) in &self.rooms.by_id {
+            for (id, addr, _) in owned.room.members().filter(|(_, a, _)| on_peer(*a)) {
+                found.push((*room_id, id, addr, owned.room.contains(id)));
+            }
+        }
+        found
     }
 
     /// Claims every room of ours in the directory again (NATS is back, and may have lost
@@ -305,7 +315,7 @@ impl Owner {
                 shard: self.index,
                 room_id,
             };
-            self.ask(DirectoryRequest::Create { game, code, home }, None);
+            self.ask(DirectoryRequest::Register { game, code, home }, None);
         }
     }
 }

@@ -180,3 +180,85 @@ fn only_the_owner_deletes_and_a_freed_code_can_be_created_again() {
     assert_eq!(create(7, &second), DirectoryReply::Created(Claim::Won));
     assert_eq!(lookup(8), DirectoryReply::Found(Some(second)));
 }
+
+#[test]
+fn register_puts_a_room_back_and_never_takes_anothers_code() {
+    let Some(nats) = Nats::start("register_puts_a_room_back_and_never_takes_anothers_code") else {
+        return;
+    };
+    let (_a, links) = join(&nats.url(), "reg-a", 1);
+    let link = &links[0];
+    let rt = runtime();
+    let home = |code_holder: &str| Home {
+        node: code_holder.to_owned(),
+        instance: link.instance(),
+        shard: 0,
+        room_id: Uuid::new_v4(),
+    };
+    let mut token = 0;
+    let mut ask = |request| {
+        token += 1;
+        ask(&rt, link, token, request)
+    };
+    let register = |code: &str, home: &Home| DirectoryRequest::Register {
+        game: "g".to_owned(),
+        code: code.to_owned(),
+        home: home.clone(),
+    };
+    let mine = home("reg-a");
+    let create = DirectoryRequest::Create {
+        game: "g".to_owned(),
+        code: "KEEP01".to_owned(),
+        home: mine.clone(),
+    };
+    assert_eq!(ask(create), DirectoryReply::Created(Claim::Won));
+    // Already ours: won again, as often as it is asked.
+    for _ in 0..2 {
+        assert_eq!(
+            ask(register("KEEP01", &mine)),
+            DirectoryReply::Created(Claim::Won)
+        );
+    }
+    // Another room's code stays its own.
+    let other = home("reg-b");
+    assert_eq!(
+        ask(register("KEEP01", &other)),
+        DirectoryReply::Created(Claim::Taken(Some(mine.clone())))
+    );
+    // A code whose entry was swept (or never written): put back, by code and by room id.
+    let swept = home("reg-a");
+    assert_eq!(
+        ask(register("GONE01", &swept)),
+        DirectoryReply::Created(Claim::Won)
+    );
+    let by_code = ask(DirectoryRequest::LookupCode {
+        game: "g".to_owned(),
+        code: "GONE01".to_owned(),
+    });
+    assert_eq!(by_code, DirectoryReply::Found(Some(swept.clone())));
+    let by_id = ask(DirectoryRequest::LookupRoom {
+        room_id: swept.room_id,
+    });
+    assert_eq!(by_id, DirectoryReply::Found(Some(swept)));
+    // Deleted, then registered again (the key holds a delete marker now).
+    let deleted = ask(DirectoryRequest::Delete {
+        game: "g".to_owned(),
+        code: "KEEP01".to_owned(),
+        room_id: mine.room_id,
+    });
+    assert_eq!(deleted, DirectoryReply::Deleted(true));
+    assert_eq!(
+        ask(register("KEEP01", &mine)),
+        DirectoryReply::Created(Claim::Won)
+    );
+    use signal_fish_server::cluster::stats::{DirOp, DirOutcome};
+    assert_eq!(
+        _a.stats().directory_count(DirOp::Register, DirOutcome::Ok),
+        4
+    );
+    assert_eq!(
+        _a.stats()
+            .directory_count(DirOp::Register, DirOutcome::Miss),
+        1
+    );
+}

@@ -26,7 +26,10 @@ fn a_node_is_seen_joining_and_leaving_cleanly() {
     // Every shard of A hears it.
     for link in &links {
         let event = next_matching(&rt, link, within(5), "b joining", node_event);
-        assert_eq!(event, NodeEvent::Joined("live-b".to_owned()));
+        assert!(
+            matches!(&event, NodeEvent::Joined { node, .. } if node == "live-b"),
+            "{event:?}"
+        );
     }
     assert_eq!(
         a.stats()
@@ -76,7 +79,10 @@ fn a_killed_node_is_reported_gone_within_ttl_plus_2s() {
         .spawn()
         .expect("the binary runs");
     let joined = next_matching(&rt, &links[0], within(15), "kill-b joining", node_event);
-    assert_eq!(joined, NodeEvent::Joined("kill-b".to_owned()));
+    assert!(
+        matches!(&joined, NodeEvent::Joined { node, .. } if node == "kill-b"),
+        "{joined:?}"
+    );
     // SIGKILL: no goodbye, the key only ages.
     let killed = Instant::now();
     victim.kill().expect("kill");

@@ -1,13 +1,21 @@
 //! Cluster mode against a real nats-server (Debian package `nats-server`, see
 //! `common/nats.rs`): the startup check with real processes, the room directory, node
-//! liveness and node inboxes through the bridge.
+//! liveness and node inboxes through the bridge, NATS outages, and sweeping a dead node's
+//! directory entries.
 
 mod directory;
 mod inbox;
+mod kv;
 mod liveness;
 mod nodes_smoke;
+mod outage;
 mod restart;
+mod routing;
+mod routing_drain;
+mod routing_failures;
+mod routing_nats;
 mod startup;
+mod sweep;
 
 use std::time::{Duration, Instant};
 

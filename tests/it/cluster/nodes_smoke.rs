@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::cluster_config;
 use crate::common::nats::Nats;
-use crate::common::{Client, start_with};
+use crate::common::{Client, http_get, start_with};
 
 #[test]
 fn a_room_created_on_one_node_is_joined_and_played_from_another() {
@@ -42,4 +42,35 @@ fn a_room_created_on_one_node_is_joined_and_played_from_another() {
     }
     guest.leave();
     host.expect("PlayerLeft");
+
+    // The original's cross_instance families count it: A sent B frames and membership
+    // changes; B forwarded its player's join to A and heard back about its membership.
+    let counter = |port: u16, name: &str| -> u64 {
+        let (_, text) = http_get(
+            port,
+            "GET /metrics/prom HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        );
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing:\n{text}"))
+    };
+    let known = "signal_fish_cross_instance_membership_known_broadcasts_total";
+    assert!(
+        counter(a.port(), known) >= 20,
+        "A's game data and lobby frames to B"
+    );
+    let published = "signal_fish_cross_instance_membership_updates_published_total";
+    assert!(
+        counter(a.port(), published) >= 2,
+        "Joined and Left went to B"
+    );
+    let received = "signal_fish_cross_instance_membership_updates_received_total";
+    assert!(counter(b.port(), received) >= 2);
+    let hits = "signal_fish_cross_instance_membership_cache_hits_total";
+    assert_eq!(counter(b.port(), hits), 1, "B forwarded one join to A");
+    assert_eq!(
+        counter(a.port(), "signal_fish_cross_instance_dedup_hits_total"),
+        0
+    );
+    assert!(counter(a.port(), "signal_fish_cross_instance_dedup_misses_total") >= 1);
 }

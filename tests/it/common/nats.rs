@@ -99,6 +99,31 @@ impl Nats {
             .unwrap_or_else(|log| panic!("nats-server did not restart:\n{log}"));
     }
 
+    /// Freezes the server (SIGSTOP) while `frozen` runs, then thaws it (SIGCONT): its
+    /// connections stay open and nothing answers, as with a hung server.
+    pub fn freeze<T>(&mut self, frozen: impl FnOnce() -> T) -> T {
+        let signal = |sig: &str| {
+            let pid = self.child.id().to_string();
+            let status = Command::new("kill")
+                .args([sig, &pid])
+                .status()
+                .expect("kill runs");
+            assert!(status.success(), "kill {sig} {pid}");
+        };
+        signal("-STOP");
+        // Thawed even when `frozen` panics, so the server can be killed and reaped.
+        struct Thaw(u32);
+        impl Drop for Thaw {
+            fn drop(&mut self) {
+                let _ = Command::new("kill")
+                    .args(["-CONT", &self.0.to_string()])
+                    .status();
+            }
+        }
+        let _thaw = Thaw(self.child.id());
+        frozen()
+    }
+
     /// `nats://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
