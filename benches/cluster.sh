@@ -32,7 +32,8 @@
 #
 # Knobs (environment): ROWS (1,2,3,4), PLAYERS (1000), ROOM_SIZE (4), RATE (20), DURATION (8),
 # WARMUP (2), PAYLOAD (64), JOINS (300), JOIN_RATE (50), KILL_PLAYERS (400), TTL (3),
-# HEARTBEAT (1), SHARDS (1 per node), SERVER_CPU (0), CLIENT_CPU (1), PORT_A, PORT_B, NATS_PORT
+# HEARTBEAT (1), SHARDS (1 per node), SERVER_CPU (0), CPU_A, CPU_B, NATS_CPU (each SERVER_CPU
+# unless given; taskset lists such as 2,3 work), CLIENT_CPU (1), PORT_A, PORT_B, NATS_PORT
 # (default: free ports), NATS_BIN (nats-server), OURS_BIN (default: this tree's release
 # build), QUIET_WAIT (20 s to wait for other load before each scenario, 0 = don't), QUIET_CORES
 # (0.3), OUT_DIR (target/bench-cluster), BUILD=0 (skip cargo build), TABLE_ONLY=1 (print the
@@ -48,7 +49,7 @@ cd "$ROOT"
 
 OUT_DIR=${OUT_DIR:-$ROOT/target/bench-cluster}
 KNOBS=(ROWS PLAYERS ROOM_SIZE RATE DURATION WARMUP PAYLOAD JOINS JOIN_RATE KILL_PLAYERS TTL HEARTBEAT
-    SHARDS SERVER_CPU CLIENT_CPU)
+    SHARDS SERVER_CPU CPU_A CPU_B NATS_CPU CLIENT_CPU)
 if [[ "${TABLE_ONLY:-0}" == 1 && -s "$OUT_DIR/settings" ]]; then
     # shellcheck source=/dev/null
     source "$OUT_DIR/settings"
@@ -67,6 +68,9 @@ TTL=${TTL:-3}
 HEARTBEAT=${HEARTBEAT:-1}
 SHARDS=${SHARDS:-1}
 SERVER_CPU=${SERVER_CPU:-0}
+CPU_A=${CPU_A:-$SERVER_CPU}
+CPU_B=${CPU_B:-$SERVER_CPU}
+NATS_CPU=${NATS_CPU:-$SERVER_CPU}
 CLIENT_CPU=${CLIENT_CPU:-1}
 NATS_BIN=${NATS_BIN:-nats-server}
 OURS_BIN=${OURS_BIN:-$ROOT/target/release/signal-fish-server}
@@ -131,7 +135,7 @@ start_nats() {
     NATS_PORT=${NATS_PORT:-$(free_port)}
     port_busy "$NATS_PORT" && die "port $NATS_PORT (NATS_PORT) is already in use"
     mkdir -p "$WORK/nats"
-    taskset -c "$SERVER_CPU" "$NATS_BIN" -js -a 127.0.0.1 -p "$NATS_PORT" -sd "$WORK/nats" \
+    taskset -c "$NATS_CPU" "$NATS_BIN" -js -a 127.0.0.1 -p "$NATS_PORT" -sd "$WORK/nats" \
         >"$WORK/nats.log" 2>&1 &
     NATS_PID=$!
     for _ in $(seq 100); do
@@ -145,8 +149,8 @@ start_nats() {
 
 # start_node A|B cluster|plain: a fresh node on PORT_A / PORT_B, its pid in PID_A / PID_B.
 start_node() {
-    local name=$1 mode=$2 port pid envs=()
-    if [[ "$name" == A ]]; then port=$PORT_A; else port=$PORT_B; fi
+    local name=$1 mode=$2 port pid cpus envs=()
+    if [[ "$name" == A ]]; then port=$PORT_A cpus=$CPU_A; else port=$PORT_B cpus=$CPU_B; fi
     port_busy "$port" && die "port $port is already in use (a stale server would steal connections)"
     envs=(SIGNAL_FISH_PORT="$port" SIGNAL_FISH_SERVER__SHARDS="$SHARDS" SIGNAL_FISH_LOGGING__LEVEL=warn)
     if [[ "$mode" == cluster ]]; then
@@ -155,7 +159,7 @@ start_node() {
             SIGNAL_FISH_CLUSTER__HEARTBEAT_INTERVAL_SECS="$HEARTBEAT"
             SIGNAL_FISH_CLUSTER__NODE_TTL_SECS="$TTL")
     fi
-    (cd "$WORK" && exec env "${envs[@]}" taskset -c "$SERVER_CPU" "$OURS_BIN" >>"$WORK/$name.log" 2>&1) &
+    (cd "$WORK" && exec env "${envs[@]}" taskset -c "$cpus" "$OURS_BIN" >>"$WORK/$name.log" 2>&1) &
     pid=$!
     if [[ "$name" == A ]]; then PID_A=$pid; else PID_B=$pid; fi
     for _ in $(seq 100); do
@@ -345,8 +349,8 @@ TABLE=$OUT_DIR/cluster.md
     echo
     cat "$OUT_DIR/provenance.md"
     echo
-    echo "Nodes A and B with $SHARDS shard(s) each and nats-server pinned to CPU $SERVER_CPU, the load generator to"
-    echo "CPU $CLIENT_CPU; \`cluster.node_ttl_secs\` $TTL, \`cluster.heartbeat_interval_secs\` $HEARTBEAT. Relay: $PLAYERS players in"
+    echo "Nodes A and B with $SHARDS shard(s) each on CPU(s) $CPU_A and $CPU_B, nats-server on $NATS_CPU, the load generator"
+    echo "on $CLIENT_CPU; \`cluster.node_ttl_secs\` $TTL, \`cluster.heartbeat_interval_secs\` $HEARTBEAT. Relay: $PLAYERS players in"
     echo "rooms of $ROOM_SIZE, $RATE msg/s each, ${DURATION} s after ${WARMUP} s warm-up, ~${PAYLOAD}-byte payloads; a fresh"
     echo "pair of nodes per scenario."
     echo
