@@ -24,7 +24,7 @@ use super::nats_state::{self, NatsUp};
 use super::sequence::{Sequences, Verdict};
 use super::stats::ClusterStats;
 use super::sweep::{self, Departed};
-use super::wire::NodeMsg;
+use super::wire::{NodeBody, NodeMsg};
 use crate::waking_channel::{WakingReceiver, WakingSender};
 
 /// How long a clean stop may spend telling NATS this node is gone.
@@ -118,7 +118,7 @@ impl Bridge {
                 },
             ));
         }
-        tasks.spawn(receive(inbox, to_shards.clone(), stats.clone()));
+        tasks.spawn(receive(instance, inbox, to_shards.clone(), stats.clone()));
         let serve = async {
             while let Some(request) = requests.recv().await {
                 stats.to_bridge_depth.fetch_sub(1, Relaxed);
@@ -185,6 +185,7 @@ impl Bridge {
 /// Hands every envelope of this node's inbox to the shard it names; a batch of room traffic
 /// is checked for gaps and split among the shards its messages are for, in order.
 async fn receive(
+    instance: Uuid,
     mut inbox: async_nats::Subscriber,
     to_shards: Arc<Vec<WakingSender<FromBridge>>>,
     stats: Arc<ClusterStats>,
@@ -198,16 +199,27 @@ async fn receive(
                 continue;
             }
         };
-        if let Body::Batch { seq, msgs, .. } = envelope.body {
+        if let Body::Batch {
+            seq,
+            to_instance,
+            msgs,
+        } = envelope.body
+        {
             let from = Peer {
                 node: envelope.from,
                 instance: envelope.from_instance,
             };
             stats.messages_in.fetch_add(1, Relaxed);
             match sequences.check(&from, envelope.from_shard, seq) {
-                Verdict::InOrder => {}
-                Verdict::Stale => continue,
+                Verdict::InOrder => {
+                    stats.batches_taken.fetch_add(1, Relaxed);
+                }
+                Verdict::Stale => {
+                    stats.duplicates.fetch_add(1, Relaxed);
+                    continue;
+                }
                 Verdict::Gap => {
+                    stats.batches_taken.fetch_add(1, Relaxed);
                     stats.gaps.fetch_add(1, Relaxed);
                     super::events::gap(&from.node);
                     for to in to_shards.iter() {
@@ -215,7 +227,11 @@ async fn receive(
                     }
                 }
             }
-            split(msgs, &from, &to_shards, &stats);
+            // Sessions of an earlier process of this node are not ours: deliveries meant for
+            // them are dropped. Owner work (a join, a reconnect) is still served: it names
+            // rooms, not our sessions.
+            let for_us = to_instance == instance;
+            split(msgs, for_us, &from, &to_shards, &stats);
             continue;
         }
         let Some(to) = to_shards.get(envelope.to_shard as usize) else {
@@ -231,12 +247,17 @@ async fn receive(
 /// Hands each shard its part of a batch, in the batch's order.
 fn split(
     msgs: Vec<NodeMsg>,
+    for_us: bool,
     from: &Peer,
     to_shards: &[WakingSender<FromBridge>],
     stats: &ClusterStats,
 ) {
     let mut parts: Vec<Vec<NodeMsg>> = Vec::new();
     for msg in msgs {
+        if !for_us && !matches!(msg.body, NodeBody::Owner(_)) {
+            stats.messages_rejected.fetch_add(1, Relaxed);
+            continue;
+        }
         let shard = msg.to_shard as usize;
         if shard >= to_shards.len() {
             stats.messages_rejected.fetch_add(1, Relaxed);

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::directory::{DirectoryReply, DirectoryRequest};
 use super::envelope::{Body, Envelope};
 use super::liveness::NodeEvent;
+use super::nodes::NodeTable;
 use super::stats::ClusterStats;
 use super::wire::NodeMsg;
 use crate::waking_channel::{WakingReceiver, WakingSender};
@@ -71,6 +72,7 @@ pub struct ShardLink {
     to_bridge: WakingSender<ToBridge>,
     from_bridge: WakingReceiver<FromBridge>,
     stats: Arc<ClusterStats>,
+    nodes: Arc<NodeTable>,
 }
 
 impl ShardLink {
@@ -81,6 +83,7 @@ impl ShardLink {
         to_bridge: WakingSender<ToBridge>,
         from_bridge: WakingReceiver<FromBridge>,
         stats: Arc<ClusterStats>,
+        nodes: Arc<NodeTable>,
     ) -> Self {
         ShardLink {
             shard,
@@ -89,6 +92,7 @@ impl ShardLink {
             to_bridge,
             from_bridge,
             stats,
+            nodes,
         }
     }
 
@@ -105,6 +109,29 @@ impl ShardLink {
     /// The shard this link belongs to.
     pub fn shard(&self) -> u32 {
         self.shard
+    }
+
+    /// The other nodes' processes, numbered (shared by the process's shards).
+    pub fn nodes(&self) -> &NodeTable {
+        &self.nodes
+    }
+
+    /// Sends this shard's batch number `seq` of room traffic to `peer`'s process.
+    pub fn send_batch(&self, peer: &Peer, seq: u64, msgs: Vec<NodeMsg>) -> Result<(), LinkError> {
+        self.push(ToBridge::Send {
+            to_node: peer.node.clone(),
+            envelope: Envelope {
+                from: self.node.to_string(),
+                from_instance: self.instance,
+                from_shard: self.shard,
+                to_shard: 0,
+                body: Body::Batch {
+                    seq,
+                    to_instance: peer.instance,
+                    msgs,
+                },
+            },
+        })
     }
 
     /// The process's cluster counters.

@@ -26,6 +26,7 @@ pub mod link;
 pub mod liveness;
 mod nats_state;
 mod node_id;
+pub mod nodes;
 mod sequence;
 pub mod stats;
 mod sweep;
@@ -40,7 +41,7 @@ use tokio::sync::oneshot;
 pub use directory::{Claim, Directory, DirectoryReply, DirectoryRequest, Home};
 pub use envelope::{Body, Envelope};
 pub use error::ClusterError;
-pub use link::{FromBridge, LinkError, ShardLink, ToBridge};
+pub use link::{FromBridge, LinkError, Peer, ShardLink, ToBridge};
 pub use liveness::{GoneWhy, NodeEvent};
 pub use node_id::default_node_id;
 pub use stats::ClusterStats;
@@ -76,6 +77,7 @@ impl Cluster {
         let node: Arc<str> = node.into();
         // New on every start: a restarted node is a new peer to the others (`liveness.rs`).
         let instance = uuid::Uuid::new_v4();
+        let nodes = Arc::new(nodes::NodeTable::default());
         let (to_bridge, requests) = crate::waking_channel::bounded(TO_BRIDGE_CAPACITY);
         let (to_shards, from_bridge): (Vec<_>, Vec<_>) = (0..shards)
             .map(|_| crate::waking_channel::bounded(TO_SHARD_CAPACITY))
@@ -153,6 +155,7 @@ impl Cluster {
                     to_bridge.clone(),
                     rx,
                     stats.clone(),
+                    nodes.clone(),
                 )
             })
             .collect();
@@ -199,9 +202,8 @@ impl Drop for Cluster {
     }
 }
 
-/// A shard's cluster task until rooms are routed across nodes: answers probes (so the path
-/// between any two shards of the cluster can be checked and timed) and otherwise only
-/// drains its queue, so nothing piles up. Ends when the bridge stops.
+/// Answers probes on a bare link, and drains everything else: for benchmarks and tests that
+/// run a link without a shard (a shard serves its link with `shard::remote::serve`).
 pub async fn serve_shard(link: std::rc::Rc<ShardLink>) {
     while let Some(msg) = link.recv().await {
         if let FromBridge::Message(Envelope {
@@ -211,7 +213,6 @@ pub async fn serve_shard(link: std::rc::Rc<ShardLink>) {
             ..
         }) = msg
         {
-            // A full bridge drops the reply, counted; the prober times out.
             let _ = link.send(&from, from_shard, Body::ProbeReply { seq });
         }
     }

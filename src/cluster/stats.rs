@@ -86,6 +86,19 @@ pub struct ClusterStats {
     pub publish_failures: AtomicU64,
     /// Batches from another node found missing by their sequence numbers.
     pub gaps: AtomicU64,
+    /// Batches from another node dropped as duplicates, and taken.
+    pub duplicates: AtomicU64,
+    pub batches_taken: AtomicU64,
+    /// Commands forwarded to a room's home on a live node, and to a node known gone.
+    pub forwards: AtomicU64,
+    pub forwards_unreachable: AtomicU64,
+    /// Membership changes sent to members' nodes, and received from homes.
+    pub controls_out: AtomicU64,
+    pub controls_in: AtomicU64,
+    /// Frame deliveries sent to other nodes.
+    pub deliveries_out: AtomicU64,
+    /// Messages for a node dropped because it was gone.
+    pub skipped: AtomicU64,
     /// Shard requests refused because the bridge's queue was full or the bridge gone.
     pub to_bridge_dropped: AtomicU64,
     /// Messages for a shard dropped because that shard's queue was full.
@@ -131,6 +144,21 @@ impl ClusterStats {
     /// The original's `cross_instance_messages`: envelopes exchanged with nodes, both ways.
     pub fn cross_instance_messages(&self) -> u64 {
         self.messages_in.load(Relaxed) + self.messages_out.load(Relaxed)
+    }
+
+    /// The original's `cross_instance` fields (`metrics::CrossInstance` says what each means).
+    pub fn cross_instance(&self) -> crate::metrics::CrossInstance {
+        crate::metrics::CrossInstance {
+            messages: self.cross_instance_messages(),
+            dedup_hits: self.duplicates.load(Relaxed),
+            dedup_misses: self.batches_taken.load(Relaxed),
+            membership_cache_hits: self.forwards.load(Relaxed),
+            membership_cache_misses: self.forwards_unreachable.load(Relaxed),
+            updates_published: self.controls_out.load(Relaxed),
+            updates_received: self.controls_in.load(Relaxed),
+            known_broadcasts: self.deliveries_out.load(Relaxed),
+            skipped_broadcasts: self.skipped.load(Relaxed),
+        }
     }
 
     /// Appends this node's cluster families to a Prometheus scrape, labelled `node`.

@@ -108,6 +108,7 @@ fn metrics_snapshot(
     dashboard: &DashboardView,
 ) -> Value {
     let c = &snapshot.counters;
+    let x = &snapshot.cross_instance;
     json!({
         // chrono's serde form (`Z` suffix), unlike the `+00:00` of the top-level timestamp.
         "timestamp": snapshot.taken_at.to_rfc3339_opts(SecondsFormat::AutoSi, true),
@@ -138,21 +139,21 @@ fn metrics_snapshot(
             "retry_successes": 0,
             "retry_success_rate": retry_success_rate(0, 0),
         },
-        // Envelopes between cluster nodes (0 without a cluster; cross-shard traffic is under
-        // `shards`). No dedup or remote-membership cache in this design: those stay 0.
+        // Traffic between cluster nodes (0 without a cluster; cross-shard traffic is under
+        // `shards`), as `metrics::CrossInstance` maps it. Nothing is evicted or forced here.
         "cross_instance": {
-            "cross_instance_messages": snapshot.cross_instance_messages,
-            "dedup_cache_hits": 0,
-            "dedup_cache_misses": 0,
+            "cross_instance_messages": x.messages,
+            "dedup_cache_hits": x.dedup_hits,
+            "dedup_cache_misses": x.dedup_misses,
             "dedup_cache_evictions": 0,
             "dedup_cache_size": 0,
-            "membership_cache_hits": 0,
-            "membership_cache_misses": 0,
-            "remote_membership_updates_published": 0,
-            "remote_membership_updates_received": 0,
-            "remote_membership_known_broadcasts": 0,
+            "membership_cache_hits": x.membership_cache_hits,
+            "membership_cache_misses": x.membership_cache_misses,
+            "remote_membership_updates_published": x.updates_published,
+            "remote_membership_updates_received": x.updates_received,
+            "remote_membership_known_broadcasts": x.known_broadcasts,
             "remote_membership_forced_broadcasts": 0,
-            "remote_membership_skipped_broadcasts": 0,
+            "remote_membership_skipped_broadcasts": x.skipped_broadcasts,
         },
         "performance": {
             "query_count": 0,

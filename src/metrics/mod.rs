@@ -140,9 +140,32 @@ pub struct MetricsSnapshot {
     pub shards: Vec<ShardView>,
     /// The dashboard cache's state, if its shard answered.
     pub dashboard: Option<DashboardView>,
-    /// Envelopes exchanged with other cluster nodes (0 without a cluster); the original's
-    /// `cross_instance_messages`.
-    pub cross_instance_messages: u64,
+    /// Traffic with other cluster nodes (all 0 without a cluster): the original's
+    /// `cross_instance` fields.
+    pub cross_instance: CrossInstance,
+}
+
+/// The original's `cross_instance` fields, as this design fills them (README, Metrics).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CrossInstance {
+    /// Envelopes exchanged with other nodes, both ways.
+    pub messages: u64,
+    /// Batches from other nodes dropped as duplicates (their number already seen).
+    pub dedup_hits: u64,
+    /// Batches from other nodes taken (new numbers).
+    pub dedup_misses: u64,
+    /// Commands forwarded to a room's home on a live node.
+    pub membership_cache_hits: u64,
+    /// Commands whose room's home node was known gone.
+    pub membership_cache_misses: u64,
+    /// Membership changes (joined, left, spectating, …) sent to members' nodes.
+    pub updates_published: u64,
+    /// Membership changes received from rooms' home nodes.
+    pub updates_received: u64,
+    /// Frame deliveries sent to members on other nodes.
+    pub known_broadcasts: u64,
+    /// Messages for a node dropped because it was gone.
+    pub skipped_broadcasts: u64,
 }
 
 impl MetricsSnapshot {

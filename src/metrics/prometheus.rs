@@ -132,20 +132,25 @@ pub fn render_prometheus(
     t.single("signal_fish_cleanup_empty_rooms_total", Counter, "Empty rooms deleted when their last reconnection window or empty_room_timeout ended.", c.empty_rooms_cleaned);
     t.single("signal_fish_cleanup_inactive_rooms_total", Counter, "Rooms deleted for inactivity (room_timeout).", c.inactive_rooms_cleaned);
     t.single("signal_fish_cleanup_expired_players_total", Counter, "Silent clients closed after ping_timeout.", c.expired_players_cleaned);
-    t.single("signal_fish_cross_instance_messages_total", Counter, "Messages exchanged with other cluster nodes, both ways (0 without cluster.nats_url).", snapshot.cross_instance_messages);
-    // No dedup or remote-membership cache in this design (core NATS delivers each message
-    // once; the room's home knows its members): constant 0, as in 0.1.0.
+    // Traffic between cluster nodes, as `metrics::CrossInstance` maps the original's fields
+    // (all 0 without cluster.nats_url).
+    let x = &snapshot.cross_instance;
+    for (name, help, value) in [
+        ("signal_fish_cross_instance_messages_total", "Messages exchanged with other cluster nodes, both ways.", x.messages),
+        ("signal_fish_cross_instance_dedup_hits_total", "Batches from other nodes dropped as duplicates.", x.dedup_hits),
+        ("signal_fish_cross_instance_dedup_misses_total", "Batches from other nodes taken (not seen before).", x.dedup_misses),
+        ("signal_fish_cross_instance_dedup_evictions_total", "Dedup entries evicted (always 0: one counter per sending shard).", 0),
+        ("signal_fish_cross_instance_membership_cache_hits_total", "Commands forwarded to a room's home on a live node.", x.membership_cache_hits),
+        ("signal_fish_cross_instance_membership_cache_misses_total", "Commands whose room's home node was gone.", x.membership_cache_misses),
+        ("signal_fish_cross_instance_membership_updates_published_total", "Membership changes sent to members on other nodes.", x.updates_published),
+        ("signal_fish_cross_instance_membership_updates_received_total", "Membership changes received from rooms' home nodes.", x.updates_received),
+        ("signal_fish_cross_instance_membership_known_broadcasts_total", "Frame deliveries sent to members on other nodes.", x.known_broadcasts),
+        ("signal_fish_cross_instance_membership_forced_broadcasts_total", "Forced remote broadcasts (always 0: deliveries go to known members only).", 0),
+        ("signal_fish_cross_instance_membership_skipped_broadcasts_total", "Messages for a node dropped because it was gone.", x.skipped_broadcasts),
+    ] {
+        t.single(name, Counter, help, value);
+    }
     for (name, help) in [
-        ("signal_fish_cross_instance_dedup_hits_total", "Cross-instance dedup cache hits (always 0)."),
-        ("signal_fish_cross_instance_dedup_misses_total", "Cross-instance dedup cache misses (always 0)."),
-        ("signal_fish_cross_instance_dedup_evictions_total", "Cross-instance dedup cache evictions (always 0)."),
-        ("signal_fish_cross_instance_membership_cache_hits_total", "Remote membership cache hits (always 0)."),
-        ("signal_fish_cross_instance_membership_cache_misses_total", "Remote membership cache misses (always 0)."),
-        ("signal_fish_cross_instance_membership_updates_published_total", "Remote membership updates published (always 0)."),
-        ("signal_fish_cross_instance_membership_updates_received_total", "Remote membership updates received (always 0)."),
-        ("signal_fish_cross_instance_membership_known_broadcasts_total", "Broadcasts to known remote members (always 0)."),
-        ("signal_fish_cross_instance_membership_forced_broadcasts_total", "Forced remote broadcasts (always 0)."),
-        ("signal_fish_cross_instance_membership_skipped_broadcasts_total", "Skipped remote broadcasts (always 0)."),
         ("signal_fish_relay_client_id_reuse_total", "Relay client id reuse events (always 0)."),
         ("signal_fish_relay_client_id_exhaustion_total", "Relay client id exhaustion events (always 0)."),
     ] {

@@ -37,7 +37,7 @@ pub async fn respond(shard: &Shard, head: &RequestHead, route: Route) -> Vec<u8>
     }
     let mut snapshot = shard.gather().await;
     if let Some(link) = &shard.cluster {
-        snapshot.cross_instance_messages = link.stats().cross_instance_messages();
+        snapshot.cross_instance = link.stats().cross_instance();
     }
     let dashboard = snapshot
         .dashboard

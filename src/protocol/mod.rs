@@ -28,6 +28,9 @@ pub mod close_code {
     pub const POLICY_VIOLATION: u16 = 1008;
     /// A message was larger than `security.max_message_size`.
     pub const MESSAGE_TOO_BIG: u16 = 1009;
+    /// Cluster mode: the node lost what links the session to its room's node (NATS down, or
+    /// batches lost on the way). The client should reconnect with its token.
+    pub const INTERNAL_ERROR: u16 = 1011;
 }
 
 pub use client::ClientMessage;

@@ -25,8 +25,14 @@ use crate::protocol::{
 use crate::room::{LeaveKind, SessionAddr, not_in_room_authority_response, not_in_room_error};
 use crate::shard::mailbox::{Control, Mailbox, RoomRef};
 use crate::shard::messages::{AdmissionMsg, OwnerCmd, Rejoin, RelayPayload, RoomOp, ShardMsg};
+use crate::shard::owner::Lost;
+use crate::shard::remote::homed_on;
 use crate::shard::routing::{ip_owner, room_id_owner};
 use crate::shard::{IpSlot, Shard, text_frame};
+
+/// How long a join, spectate or reconnect forwarded to another node may wait for its answer
+/// (cluster mode); it takes milliseconds when all is well.
+const FORWARD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What the connection task should do after a frame or control was handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +77,9 @@ pub struct Session {
     closing_in: Option<RoomRef>,
     spectating: Option<RoomRef>,
     pending: Option<Pending>,
+    /// Cluster mode: the peer node the pending join, spectate or reconnect went to, and the
+    /// request's ticket, so the request can be settled if that node is lost or silent.
+    pending_at: Option<(u32, u64)>,
 }
 
 impl Session {
@@ -103,6 +112,7 @@ impl Session {
             closing_in: None,
             spectating: None,
             pending: None,
+            pending_at: None,
         }
     }
 
@@ -246,8 +256,116 @@ impl Session {
             // Admission answers go to the handshake (`Shard::admit_ip`), never to a session.
             Control::Admitted { .. } | Control::ConnectionRefused { .. } => {}
             Control::Close { code, reason } => return Verdict::Close { code, reason },
+            Control::HomeLost { peer, how } => return self.on_home_lost(peer, how),
+            Control::Forwarded { peer, ticket } => self.on_forwarded(peer, ticket),
+            Control::ForwardExpired { ticket } => {
+                if self.pending_at.is_some_and(|(_, t)| t == ticket)
+                    && let Some(kind) = self.pending.take()
+                {
+                    self.pending_at = None;
+                    self.refuse_lost_request(kind, Lost::Link);
+                }
+            }
+        }
+        // A settled request no longer waits on any node.
+        if self.pending.is_none() {
+            self.pending_at = None;
         }
         Verdict::Continue
+    }
+
+    /// Cluster mode: the pending request went on to peer node `peer`; it must be answered
+    /// within [`FORWARD_TIMEOUT`], or it is refused (a batch may have been lost on the way).
+    fn on_forwarded(&mut self, peer: u32, ticket: u64) {
+        // An answer may already have settled the request.
+        if self.pending.is_none() {
+            return;
+        }
+        self.pending_at = Some((peer, ticket));
+        let mailbox = Rc::downgrade(&self.mailbox);
+        let timeout = async move {
+            glommio::timer::sleep(FORWARD_TIMEOUT).await;
+            if let Some(mailbox) = mailbox.upgrade() {
+                mailbox.push_control(Control::ForwardExpired { ticket });
+            }
+        };
+        glommio::spawn_local(timeout).detach();
+    }
+
+    /// Cluster mode: peer node `peer` (`None`: every other node) is lost to this node
+    /// (`shard::remote`). A room that lived on a node that is gone is gone with it: the member
+    /// is told as when a room expires, and is free to join again. A broken link, or batches
+    /// lost on the way, close the connection instead, so the client reconnects with its token
+    /// and has what it missed replayed. A request still waiting for a node that is gone or cut
+    /// off is refused (after lost batches it still has its timeout).
+    fn on_home_lost(&mut self, peer: Option<u32>, how: Lost) -> Verdict {
+        let lost = |room: &Option<RoomRef>| room.is_some_and(|r| homed_on(r, peer));
+        let waiting = self
+            .pending_at
+            .is_some_and(|(at, _)| peer.is_none_or(|p| p == at));
+        if waiting
+            && how != Lost::Gap
+            && let Some(kind) = self.pending.take()
+        {
+            self.pending_at = None;
+            self.refuse_lost_request(kind, how);
+        }
+        if !lost(&self.room) && !lost(&self.spectating) {
+            return Verdict::Continue;
+        }
+        match how {
+            Lost::Link => Verdict::Close {
+                code: close_code::INTERNAL_ERROR,
+                reason: "cluster link lost",
+            },
+            Lost::Gap => Verdict::Close {
+                code: close_code::INTERNAL_ERROR,
+                reason: "cluster batches lost",
+            },
+            Lost::Gone => {
+                if lost(&self.room) {
+                    self.room = None;
+                }
+                if lost(&self.spectating) {
+                    self.spectating = None;
+                }
+                self.reply(&ServerMessage::error(
+                    "Room no longer exists",
+                    ErrorCode::RoomNotFound,
+                ));
+                Verdict::Continue
+            }
+        }
+    }
+
+    /// Answers a join, spectate or reconnect whose room's node was lost (or silent) before
+    /// answering.
+    fn refuse_lost_request(&mut self, kind: Pending, how: Lost) {
+        let (reason, code) = match how {
+            Lost::Gone => ("Room no longer exists", ErrorCode::RoomNotFound),
+            _ => (
+                "The room's server is unreachable; try again",
+                ErrorCode::ServiceUnavailable,
+            ),
+        };
+        let reply = match kind {
+            Pending::Join(..) => ServerMessage::join_failed(reason, code),
+            Pending::Spectate => {
+                crate::room::Rejection::new(reason, code).into_spectator_join_failed()
+            }
+            Pending::Reconnect => ServerMessage::ReconnectionFailed(ReconnectionFailed {
+                reason: reason.to_owned(),
+                error_code: match how {
+                    Lost::Gone => code,
+                    _ => ErrorCode::ReconnectionFailed,
+                },
+            }),
+            other => {
+                self.pending = Some(other);
+                return;
+            }
+        };
+        self.reply(&reply);
     }
 
     fn settle(&mut self, kind: Pending) {
@@ -411,7 +529,14 @@ impl Session {
         if self.room.is_some() {
             return self.reply(&refuse("Already in a room", ErrorCode::AlreadyInRoom));
         }
-        let Some(owner) = room_id_owner(&req.room_id, self.shard.count) else {
+        // In a cluster the room may live on another node, whose shards this node does not
+        // count: any local shard looks it up (`owner/cluster.rs`).
+        let count = self.shard.count;
+        let owner = room_id_owner(&req.room_id, count).or_else(|| {
+            let any = u32::from(req.room_id.as_bytes()[0]) % count;
+            self.shard.cluster.is_some().then_some(any)
+        });
+        let Some(owner) = owner else {
             return self.reply(&refuse("Room no longer exists", ErrorCode::RoomNotFound));
         };
         self.pending = Some(Pending::Reconnect);

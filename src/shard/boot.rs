@@ -161,7 +161,10 @@ pub async fn run(boot: ShardBoot) {
     );
     shard.attach(background);
     if let Some(link) = shard.cluster.clone() {
-        glommio::spawn_local_into(crate::cluster::serve_shard(link), background)
+        glommio::spawn_local_into(super::remote::serve(shard.clone(), link.clone()), realtime)
+            .map(|t| t.detach())
+            .ok();
+        glommio::spawn_local_into(super::remote::run_flusher(shard.clone(), link), realtime)
             .map(|t| t.detach())
             .ok();
     }

@@ -106,6 +106,8 @@ pub(super) async fn close_all(shard: &Shard) {
         code: close_code::GOING_AWAY,
         reason: "server shutting down",
     });
+    // Members of our rooms on other nodes (cluster mode) are closed alike.
+    shard.close_remote_members(close_code::GOING_AWAY, "server shutting down");
     let closed = async {
         while shard.drain.connections.get() > 0 {
             shard.drain.connection_ended.wait().await;

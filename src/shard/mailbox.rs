@@ -8,6 +8,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use super::event_id::{Delivered, EventId};
+use super::owner::Lost;
 use crate::protocol::{Frame, GameDataEncoding, PlayerId, RoomId};
 use crate::signal::Signal;
 
@@ -60,6 +61,14 @@ pub enum Control {
     },
     /// Close the connection with this WebSocket close code.
     Close { code: u16, reason: &'static str },
+    /// Cluster mode: peer node `peer` (`None`: every other node) is lost to this one, as
+    /// `how` says; a session whose room lives there lets go of it (`Session::on_home_lost`).
+    HomeLost { peer: Option<u32>, how: Lost },
+    /// Cluster mode: the session's pending join, spectate or reconnect went on to peer node
+    /// `peer` (its room's home) as request `ticket`.
+    Forwarded { peer: u32, ticket: u64 },
+    /// Cluster mode: forwarded request `ticket` had no answer in time.
+    ForwardExpired { ticket: u64 },
 }
 
 /// Something queued for a connection.

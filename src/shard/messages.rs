@@ -73,6 +73,15 @@ pub enum OwnerCmd {
     /// players and writes it to the members it routes itself. `raw` is the MessagePack
     /// payload, kept in the history as sent.
     Record { relay: Relayed, raw: Option<Bytes> },
+    /// Cluster mode, to the shard that asked: the room directory's answer to the request sent
+    /// with `token`. Never crosses nodes.
+    Directory {
+        token: u64,
+        reply: crate::cluster::DirectoryReply,
+    },
+    /// Cluster mode, to the shard that forwarded it: `cmd` could not reach its room's home
+    /// (that node is gone). Never crosses nodes.
+    Unreachable(Box<OwnerCmd>),
 }
 
 /// Game data fanned out by the sender's shard: event `event` of that shard's relay lane.

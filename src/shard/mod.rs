@@ -19,6 +19,7 @@ pub mod messages;
 mod outbox;
 pub mod owner;
 mod relay;
+pub mod remote;
 pub mod replica;
 pub mod routing;
 pub mod scrape;
@@ -105,6 +106,8 @@ pub struct Shard {
     pub drain: drain::DrainState,
     /// The link to the cluster bridge, when `cluster.nats_url` is set.
     pub cluster: Option<Rc<crate::cluster::ShardLink>>,
+    /// Room traffic for other nodes, waiting for this turn's batches (`remote.rs`).
+    remote: remote::RemoteOut,
 }
 
 impl Shard {
@@ -149,6 +152,7 @@ impl Shard {
             mailbox_limit,
             drain: drain::DrainState::default(),
             cluster: None,
+            remote: remote::RemoteOut::default(),
         }
     }
 
@@ -160,6 +164,22 @@ impl Shard {
 
     /// Connects this shard to the cluster bridge (`None`: a single process).
     pub fn with_cluster(mut self, link: Option<crate::cluster::ShardLink>) -> Self {
+        if let Some(link) = &link {
+            let view = owner::ClusterView {
+                node: link.node_id().into(),
+                instance: link.instance(),
+            };
+            let owner = std::mem::replace(
+                self.owner.get_mut(),
+                Owner::new(
+                    self.index,
+                    self.count,
+                    self.config.clone(),
+                    self.metrics.clone(),
+                ),
+            );
+            *self.owner.get_mut() = owner.with_cluster(view);
+        }
         self.cluster = link.map(Rc::new);
         self
     }
@@ -233,6 +253,9 @@ impl Shard {
     /// Sends a message to shard `to`: queued in that peer's outbox for the next batch, or, when
     /// `to` is this shard, handled here with no hop.
     pub fn send(&self, to: u32, msg: ShardMsg) {
+        if let Some((peer, shard)) = routing::split_remote(to) {
+            return self.send_remote(peer, shard, msg);
+        }
         match self.outboxes.get(to as usize) {
             Some(Some(outbox)) => {
                 self.metrics.sent(to, 1);
@@ -364,6 +387,10 @@ impl Shard {
             }
             Output::Control { to, control } => self.control(to, control),
             Output::Forward { to, cmd } => self.forward(to, cmd, pending),
+            Output::ForwardHome { home, cmd } => pending.extend(self.forward_home(home, cmd)),
+            Output::Directory { token, request } => {
+                pending.extend(self.ask_directory(token, request))
+            }
         }
     }
 

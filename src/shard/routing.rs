@@ -62,6 +62,26 @@ pub fn room_id_owner(id: &Uuid, shards: u32) -> Option<u32> {
 /// Most shards a process runs: room ids carry the owner in one byte.
 pub const MAX_SHARDS: usize = 256;
 
+/// The bit that marks a shard id as another node's (cluster mode): such an id is
+/// `REMOTE | peer << 8 | shard`, with `peer` the node's number in `cluster::nodes` and `shard`
+/// its shard there. Sessions and owners on other nodes are addressed with these ids, so the
+/// owner machine and the rooms need not know about nodes at all.
+const REMOTE: u32 = 0x8000_0000;
+
+/// Most peer processes a node can number.
+pub const MAX_PEERS: u32 = 1 << 23;
+
+/// The id of shard `shard` of peer `peer`.
+pub fn remote_shard(peer: u32, shard: u32) -> u32 {
+    debug_assert!(peer < MAX_PEERS && (shard as usize) < MAX_SHARDS);
+    REMOTE | peer << 8 | (shard & 0xff)
+}
+
+/// The peer and its shard that a remote shard id names; `None` for a local shard.
+pub fn split_remote(id: u32) -> Option<(u32, u32)> {
+    (id & REMOTE != 0).then_some(((id & !REMOTE) >> 8, id & 0xff))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,6 +104,16 @@ mod tests {
             seen[room_owner("game", &format!("C{i:05}"), 4) as usize] += 1;
         }
         assert!(seen.iter().all(|&n| n > 800), "{seen:?}");
+    }
+
+    #[test]
+    fn remote_ids_round_trip_and_never_look_local() {
+        for (peer, shard) in [(0, 0), (1, 3), (MAX_PEERS - 1, 255)] {
+            let id = remote_shard(peer, shard);
+            assert_eq!(split_remote(id), Some((peer, shard)));
+            assert!(id as usize >= MAX_SHARDS);
+        }
+        assert_eq!(split_remote(3), None);
     }
 
     #[test]

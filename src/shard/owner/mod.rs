@@ -22,6 +22,7 @@
 //! before it, in order.
 
 mod clock;
+mod cluster;
 mod deadlines;
 mod members;
 mod outputs;
@@ -47,8 +48,9 @@ use crate::metrics::ShardMetrics;
 use crate::protocol::frame::text_frame;
 use crate::protocol::room_code::generate_room_code;
 use crate::protocol::{ErrorCode, PlayerId, RoomId, ServerMessage};
-use crate::room::{Audience, Effects, Rejection, Room, RoomSettings, SessionAddr};
+use crate::room::{Audience, Effects, Room, RoomSettings, SessionAddr};
 use clock::WallClock;
+pub use cluster::{ClusterView, Lost};
 use deadlines::Deadlines;
 pub use outputs::{Output, Outputs};
 pub use seats::{AwaySeat, Missed, MissedEvents};
@@ -99,6 +101,11 @@ pub struct Owner {
     codes: CodeSource,
     /// Outputs not yet taken by the driver.
     out: Outputs,
+    /// The node this owner is part of, in cluster mode (`cluster.rs`).
+    cluster: Option<ClusterView>,
+    /// What waits for a directory answer, by token.
+    awaiting: AHashMap<u64, cluster::Awaiting>,
+    next_token: u64,
 }
 
 impl Owner {
@@ -120,6 +127,9 @@ impl Owner {
             deadlines: Deadlines::default(),
             codes,
             out: Outputs::default(),
+            cluster: None,
+            awaiting: AHashMap::new(),
+            next_token: 0,
         }
     }
 
@@ -157,6 +167,8 @@ impl Owner {
                 received_at,
             } => self.relay(now, room_id, from, payload, received_at),
             OwnerCmd::Record { relay, raw } => self.record(now, relay, raw),
+            OwnerCmd::Directory { token, reply } => self.directory_reply(now, token, reply),
+            OwnerCmd::Unreachable(cmd) => self.unreachable(*cmd),
         }
     }
 
@@ -368,28 +380,54 @@ impl Owner {
     }
 
     /// On the owner: create the room around its creator. A code that is already taken is
-    /// regenerated (decision 7), keeping only codes that hash to this shard.
+    /// regenerated (decision 7), keeping only codes that hash to this shard. In a cluster the
+    /// code is claimed in the room directory first (`cluster.rs`).
     fn build_room(&mut self, now: Instant, req: CreateRoom) {
-        let mut code = req.code;
+        let Some(code) = self.free_code(&req.game_name, req.code.clone()) else {
+            self.give_back_slot(req.game_name);
+            self.out.refuse_join(
+                req.creator.addr,
+                ServerMessage::join_failed(
+                    "No free room code left for this game",
+                    ErrorCode::RoomCreationFailed,
+                ),
+            );
+            return;
+        };
+        let req = Box::new(CreateRoom { code, ..req });
+        if let Err(req) = self.claim(req, 0) {
+            self.open_room(now, *req, mint_room_id(self.index));
+        }
+    }
+
+    /// `code`, or the first code drawn after it that is free here and hashes to this shard.
+    fn free_code(&mut self, game: &str, mut code: String) -> Option<String> {
         let mut attempts = 0;
-        while self.rooms.lookup(&req.game_name, &code).is_some()
-            || room_owner(&req.game_name, &code, self.count) != self.index
+        while self.rooms.lookup(game, &code).is_some()
+            || room_owner(game, &code, self.count) != self.index
         {
             attempts += 1;
             if attempts > CODE_ATTEMPTS {
-                self.give_back_slot(req.game_name);
-                self.out.refuse_join(
-                    req.creator.addr,
-                    ServerMessage::join_failed(
-                        "No free room code left for this game",
-                        ErrorCode::RoomCreationFailed,
-                    ),
-                );
-                return;
+                return None;
             }
             code = (self.codes)();
         }
-        let room_id = mint_room_id(self.index);
+        Some(code)
+    }
+
+    /// Creates room `room_id` around its creator, under `req.code` (free, and claimed when in
+    /// a cluster).
+    fn open_room(&mut self, now: Instant, req: CreateRoom, room_id: RoomId) {
+        let code = req.code;
+        if self.rooms.lookup(&req.game_name, &code).is_some() {
+            // Taken here while the claim was out: only a second claim of one code by this
+            // node can do that, and the directory refuses it; be safe all the same.
+            self.give_back_slot(req.game_name);
+            let reply =
+                ServerMessage::join_failed("Room code taken", ErrorCode::RoomCreationFailed);
+            self.out.refuse_join(req.creator.addr, reply);
+            return;
+        }
         let settings = RoomSettings {
             id: room_id,
             code: code.clone(),
@@ -442,11 +480,8 @@ impl Owner {
             .lookup(&req.game_name, &req.code)
             .and_then(|id| self.rooms.by_id.get_mut(&id).map(|owned| (id, owned)));
         let Some((room_id, owned)) = found else {
-            self.out.refuse_join(
-                addr,
-                ServerMessage::join_failed("Room not found", ErrorCode::RoomNotFound),
-            );
-            return;
+            // Not here: maybe on another node (`cluster.rs`), else not found.
+            return self.find_elsewhere(OwnerCmd::JoinRoom(Box::new(req)));
         };
         // A kept seat keeps its name: the player must find it free when it comes back.
         let name = req.joiner.name.to_lowercase();
@@ -479,11 +514,7 @@ impl Owner {
             .lookup(&req.game_name, &req.code)
             .and_then(|id| self.rooms.by_id.get_mut(&id).map(|owned| (id, owned)));
         let Some((room_id, owned)) = found else {
-            let refusal = Rejection::new("Room not found", ErrorCode::RoomNotFound);
-            self.out
-                .deliver(addr, text_frame(&refusal.into_spectator_join_failed()));
-            self.out.control(addr, Control::SpectateSettled);
-            return;
+            return self.find_elsewhere(OwnerCmd::Spectate(Box::new(req)));
         };
         match owned
             .room
@@ -577,6 +608,7 @@ impl Owner {
         {
             e.remove();
         }
+        let (code, room_id_left) = (room.settings().code.clone(), room_id);
         let attached: Vec<SessionAddr> = room.recipients(Audience::Everyone).collect();
         let effects = room.close();
         // Only replies to single sessions: nothing is numbered or buffered.
@@ -584,6 +616,7 @@ impl Owner {
         for addr in attached {
             self.out.control(addr, Control::Detached(room_id));
         }
+        self.forget_room(game_name.clone(), code, room_id_left);
         self.give_back_slot(game_name);
     }
 }

@@ -12,6 +12,7 @@ use super::super::mailbox::Control;
 use super::super::messages::{OwnerCmd, Slots};
 use super::super::replica::Replica;
 use super::seats::{Buffered, Missed, OwnedRoom};
+use crate::cluster::{DirectoryRequest, Home};
 use crate::protocol::frame::text_frame;
 use crate::protocol::{Frame, RoomId, ServerMessage};
 use crate::room::{Audience, Effects, SessionAddr};
@@ -40,6 +41,14 @@ pub enum Output {
     /// Hand owner work to shard `to` (possibly this very shard: the driver feeds it back in
     /// after the outputs already queued).
     Forward { to: u32, cmd: OwnerCmd },
+    /// Cluster mode: hand owner work to a room's home on another node.
+    ForwardHome { home: Home, cmd: OwnerCmd },
+    /// Cluster mode: ask the room directory; the answer comes back as
+    /// [`OwnerCmd::Directory`] with `token`.
+    Directory {
+        token: u64,
+        request: DirectoryRequest,
+    },
 }
 
 /// The outputs of the inputs handled so far, in the order the driver must route them.
@@ -112,6 +121,16 @@ impl Outputs {
             room_id,
             replica: replica.map(Box::new),
         });
+    }
+
+    /// Owner work for a room's home on another node.
+    pub fn forward_home(&mut self, home: Home, cmd: OwnerCmd) {
+        self.queue.push_back(Output::ForwardHome { home, cmd });
+    }
+
+    /// A directory request.
+    pub fn directory(&mut self, token: u64, request: DirectoryRequest) {
+        self.queue.push_back(Output::Directory { token, request });
     }
 
     /// Owner work for shard `to`.

@@ -22,9 +22,12 @@ impl Owner {
             return;
         };
         let routed = &owned.owner_routed;
+        // Members on other nodes have no replica: the owner writes to them (`record`).
+        owned.remote_members = owned.room.members().any(|(_, addr, _)| is_remote(addr));
         let seats: SmallVec<[Seat; 8]> = owned
             .room
             .members()
+            .filter(|(_, addr, _)| !is_remote(*addr))
             .map(|(id, addr, encoding)| Seat {
                 id,
                 addr,
@@ -78,16 +81,20 @@ impl Owner {
         };
         let buffered = owned.emit_relayed(relay.event, || event);
         owned.room.touch(self.clock.wall(now));
-        // Usually nobody: the members are only walked when someone reconnected.
-        let routed: SmallVec<[(PlayerId, SessionAddr, _); 2]> = if owned.owner_routed.is_empty() {
-            SmallVec::new()
-        } else {
-            owned
-                .room
-                .members()
-                .filter(|(id, ..)| *id != relay.from && owned.owner_routed.contains(id))
-                .collect()
-        };
+        // Usually nobody: the members are only walked when someone reconnected, or some are on
+        // other nodes.
+        let routed: SmallVec<[(PlayerId, SessionAddr, _); 2]> =
+            if owned.owner_routed.is_empty() && !owned.remote_members {
+                SmallVec::new()
+            } else {
+                owned
+                    .room
+                    .members()
+                    .filter(|(id, addr, _)| {
+                        *id != relay.from && (owned.owner_routed.contains(id) || is_remote(*addr))
+                    })
+                    .collect()
+            };
         self.metrics.count(|c| c.game_data_messages += 1);
         self.count_buffered(buffered);
         for (_, addr, encoding) in routed {
@@ -105,4 +112,9 @@ impl Owner {
             relay.event,
         );
     }
+}
+
+/// Whether `addr` is a session of another node (cluster mode).
+fn is_remote(addr: SessionAddr) -> bool {
+    super::super::routing::split_remote(addr.shard).is_some()
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 use subtle::ConstantTimeEq;
 
 use super::super::mailbox::{Control, RoomRef};
-use super::super::messages::Rejoin;
+use super::super::messages::{OwnerCmd, Rejoin};
 use super::{Owner, players_moved};
 use crate::protocol::server::ReconnectionFailed;
 use crate::protocol::{ErrorCode, ServerMessage};
@@ -22,7 +22,8 @@ impl Owner {
         let wall = self.clock.wall(now);
         let budget = self.replay_budget();
         let Some(owned) = self.rooms.by_id.get_mut(&req.room_id) else {
-            return self.refuse_reconnect(req, "Room no longer exists", ErrorCode::RoomNotFound);
+            // Not here: maybe on another node (`cluster.rs`), else gone.
+            return self.find_elsewhere(OwnerCmd::Reconnect(Box::new(req)));
         };
         if owned.room.contains(req.player) {
             let reason = "Player is already connected";
@@ -127,7 +128,7 @@ impl Owner {
         (4 * max_message).max(1 << 20) / 2
     }
 
-    fn refuse_reconnect(&mut self, req: Rejoin, reason: &str, error_code: ErrorCode) {
+    pub(super) fn refuse_reconnect(&mut self, req: Rejoin, reason: &str, error_code: ErrorCode) {
         let reply = ServerMessage::ReconnectionFailed(ReconnectionFailed {
             reason: reason.to_owned(),
             error_code,

@@ -71,6 +71,9 @@ pub(super) struct OwnedRoom {
     /// Players the owner writes relayed game data to itself: those that took their seat back
     /// with `Reconnect` (`replica.rs` says why).
     pub owner_routed: SmallVec<[PlayerId; 2]>,
+    /// Whether some member's session is on another node (set by `publish`): the owner writes
+    /// game data to those itself, as to `owner_routed` players.
+    pub remote_members: bool,
     /// The replicas last published, by shard (`publish.rs`).
     pub published: SmallVec<[(u32, Replica); 4]>,
 }
@@ -89,6 +92,7 @@ impl OwnedRoom {
             history_limit,
             seated_after: Vec::new(),
             owner_routed: SmallVec::new(),
+            remote_members: false,
             published: SmallVec::new(),
         }
     }

@@ -7,6 +7,7 @@ mod directory;
 mod inbox;
 mod kv;
 mod liveness;
+mod nodes_smoke;
 mod outage;
 mod restart;
 mod startup;

@@ -37,6 +37,9 @@ struct Harness {
     now: Instant,
     /// Per session, in routing order.
     sent: Vec<(SessionAddr, Seen)>,
+    /// Cluster mode: directory requests, and commands forwarded to another node's home.
+    asked: Vec<(u64, crate::cluster::DirectoryRequest)>,
+    homed: Vec<(crate::cluster::Home, OwnerCmd)>,
 }
 
 impl Harness {
@@ -53,6 +56,8 @@ impl Harness {
             start,
             now: start,
             sent: Vec::new(),
+            asked: Vec::new(),
+            homed: Vec::new(),
         }
     }
 
@@ -99,6 +104,8 @@ impl Harness {
                 }
                 // Replicas matter to senders' shards (`shard/tests.rs`), not to the owner.
                 Some(Output::Publish { .. }) => {}
+                Some(Output::Directory { token, request }) => self.asked.push((token, request)),
+                Some(Output::ForwardHome { home, cmd }) => self.homed.push((home, cmd)),
                 None => match pending.pop_front() {
                     Some(cmd) => self.owner.handle(self.now, cmd),
                     None => break,
@@ -824,3 +831,5 @@ fn a_deleted_room_leaves_no_timer_behind() {
     assert_eq!(h.owner.room_count(), 0);
     assert_eq!(h.owner.poll_timeout(), None);
 }
+
+mod cluster;

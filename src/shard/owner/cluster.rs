@@ -1,0 +1,326 @@
+//! The owner machine in cluster mode (decision 22): rooms claimed in the room directory as
+//! they are built and given back as they go; joins, spectators and reconnections for rooms
+//! this node does not hold looked up and forwarded to their home; members on a node that is
+//! gone (or cut off) let go.
+//!
+//! The directory is asked through outputs ([`Output::Directory`](super::Output)) and answers
+//! come back as [`OwnerCmd::Directory`]; what waits for an answer is kept by token.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use uuid::Uuid;
+
+use super::super::event_id::Delivered;
+use super::super::mailbox::Control;
+use super::super::messages::{CreateRoom, OwnerCmd, RoomOp};
+use super::super::routing::{mint_room_id, split_remote};
+use super::Owner;
+use crate::cluster::{Claim, DirectoryReply, DirectoryRequest, Home};
+use crate::protocol::frame::text_frame;
+use crate::protocol::{ErrorCode, PlayerId, RoomId, ServerMessage, SpectatorStateChangeReason};
+use crate::room::{Rejection, SessionAddr};
+
+/// Claims a creation may lose (to rooms of other nodes holding the codes it drew) before it
+/// gives up with `ROOM_CREATION_FAILED`.
+const CLAIM_ATTEMPTS: u32 = 8;
+
+/// Which node this owner machine is part of.
+#[derive(Debug, Clone)]
+pub struct ClusterView {
+    pub node: Arc<str>,
+    pub instance: Uuid,
+}
+
+/// What waits for a directory answer.
+#[derive(Debug)]
+pub(super) enum Awaiting {
+    /// A room to build once its code is ours.
+    Claim {
+        req: Box<CreateRoom>,
+        room_id: Uuid,
+        attempts: u32,
+    },
+    /// A join, spectate or reconnect for a room not held here.
+    Find(OwnerCmd),
+}
+
+/// How a peer's members were lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lost {
+    /// The peer's process is gone: so are its sessions.
+    Gone,
+    /// The NATS link is down: the peer's sessions cannot be reached.
+    Link,
+    /// Batches from the peer went missing: what its sessions sent or were sent may be lost.
+    Gap,
+}
+
+/// Why a room was not found where a command looked.
+#[derive(Debug, Clone, Copy)]
+enum Missing {
+    Nowhere,
+    DirectoryDown,
+}
+
+impl Owner {
+    /// Makes this owner part of a cluster.
+    pub fn with_cluster(mut self, view: ClusterView) -> Self {
+        self.cluster = Some(view);
+        self
+    }
+
+    fn ask(&mut self, request: DirectoryRequest, awaiting: Option<Awaiting>) {
+        self.next_token += 1;
+        let token = self.next_token;
+        if let Some(awaiting) = awaiting {
+            self.awaiting.insert(token, awaiting);
+        }
+        self.out.directory(token, request);
+    }
+
+    /// Claims `req.code` (already free here) for a new room; builds it once the claim wins.
+    /// Returns `req` when not in a cluster, to be built at once.
+    pub(super) fn claim(
+        &mut self,
+        req: Box<CreateRoom>,
+        attempts: u32,
+    ) -> Result<(), Box<CreateRoom>> {
+        let Some(view) = &self.cluster else {
+            return Err(req);
+        };
+        let room_id = mint_room_id(self.index);
+        let request = DirectoryRequest::Create {
+            game: req.game_name.clone(),
+            code: req.code.clone(),
+            home: Home {
+                node: view.node.to_string(),
+                instance: view.instance,
+                shard: self.index,
+                room_id,
+            },
+        };
+        let awaiting = Awaiting::Claim {
+            req,
+            room_id,
+            attempts,
+        };
+        self.ask(request, Some(awaiting));
+        Ok(())
+    }
+
+    /// A join, spectate or reconnect for a room this shard does not hold: in a cluster, and for
+    /// a session of this node, the directory is asked where the room lives. Returns the command
+    /// when there is nothing to ask (no cluster; or it came from another node, which asked
+    /// already): the room is not found.
+    pub(super) fn find_elsewhere(&mut self, cmd: OwnerCmd) {
+        let request = match (&self.cluster, &cmd) {
+            (Some(_), OwnerCmd::JoinRoom(req)) if is_local(req.joiner.addr) => {
+                DirectoryRequest::LookupCode {
+                    game: req.game_name.clone(),
+                    code: req.code.clone(),
+                }
+            }
+            (Some(_), OwnerCmd::Spectate(req)) if is_local(req.spectator.addr) => {
+                DirectoryRequest::LookupCode {
+                    game: req.game_name.clone(),
+                    code: req.code.clone(),
+                }
+            }
+            (Some(_), OwnerCmd::Reconnect(req)) if is_local(req.addr) => {
+                DirectoryRequest::LookupRoom {
+                    room_id: req.room_id,
+                }
+            }
+            _ => return self.refuse_missing(cmd, Missing::Nowhere),
+        };
+        self.ask(request, Some(Awaiting::Find(cmd)));
+    }
+
+    /// Tells the directory a room is gone.
+    pub(super) fn forget_room(&mut self, game: String, code: String, room_id: Uuid) {
+        if self.cluster.is_some() {
+            let request = DirectoryRequest::Delete {
+                game,
+                code,
+                room_id,
+            };
+            self.ask(request, None);
+        }
+    }
+
+    /// The directory's answer to the request sent with `token`.
+    pub(super) fn directory_reply(&mut self, now: Instant, token: u64, reply: DirectoryReply) {
+        let Some(awaiting) = self.awaiting.remove(&token) else {
+            return;
+        };
+        match (awaiting, reply) {
+            (Awaiting::Claim { req, room_id, .. }, DirectoryReply::Created(Claim::Won)) => {
+                self.open_room(now, *req, room_id)
+            }
+            (Awaiting::Claim { req, attempts, .. }, DirectoryReply::Created(Claim::Taken(_))) => {
+                self.metrics.count(|c| c.room_code_collisions += 1);
+                if attempts + 1 >= CLAIM_ATTEMPTS {
+                    return self.creation_failed(*req, "No free room code left for this game");
+                }
+                let drawn = (self.codes)();
+                match self.free_code(&req.game_name, drawn) {
+                    Some(code) => {
+                        let req = Box::new(CreateRoom { code, ..*req });
+                        let _ = self.claim(req, attempts + 1);
+                    }
+                    None => self.creation_failed(*req, "No free room code left for this game"),
+                }
+            }
+            (Awaiting::Claim { req, .. }, _) => {
+                self.creation_failed(*req, "Room directory unavailable; try again")
+            }
+            (Awaiting::Find(cmd), DirectoryReply::Found(Some(home))) => {
+                let ours = self
+                    .cluster
+                    .as_ref()
+                    .is_some_and(|view| *view.node == *home.node);
+                if ours {
+                    // Our node, but not here: a room of an earlier process of this node, gone
+                    // with it.
+                    self.refuse_missing(cmd, Missing::Nowhere);
+                } else {
+                    self.out.forward_home(home, cmd);
+                }
+            }
+            (Awaiting::Find(cmd), DirectoryReply::Found(None)) => {
+                self.refuse_missing(cmd, Missing::Nowhere)
+            }
+            (Awaiting::Find(cmd), _) => self.refuse_missing(cmd, Missing::DirectoryDown),
+        }
+    }
+
+    /// A command forwarded to a room's home could not leave (the home's node is gone).
+    pub(super) fn unreachable(&mut self, cmd: OwnerCmd) {
+        self.refuse_missing(cmd, Missing::Nowhere);
+    }
+
+    fn creation_failed(&mut self, req: CreateRoom, reason: &str) {
+        self.give_back_slot(req.game_name);
+        let reply = ServerMessage::join_failed(reason, ErrorCode::RoomCreationFailed);
+        self.out.refuse_join(req.creator.addr, reply);
+    }
+
+    fn refuse_missing(&mut self, cmd: OwnerCmd, why: Missing) {
+        match cmd {
+            OwnerCmd::JoinRoom(req) => {
+                let reply = match why {
+                    Missing::Nowhere => {
+                        ServerMessage::join_failed("Room not found", ErrorCode::RoomNotFound)
+                    }
+                    Missing::DirectoryDown => ServerMessage::join_failed(
+                        "Room directory unavailable; try again",
+                        ErrorCode::ServiceUnavailable,
+                    ),
+                };
+                self.out.refuse_join(req.joiner.addr, reply);
+            }
+            OwnerCmd::Spectate(req) => {
+                let refusal = match why {
+                    Missing::Nowhere => Rejection::new("Room not found", ErrorCode::RoomNotFound),
+                    Missing::DirectoryDown => Rejection::new(
+                        "Room directory unavailable; try again",
+                        ErrorCode::ServiceUnavailable,
+                    ),
+                };
+                let addr = req.spectator.addr;
+                self.out
+                    .deliver(addr, text_frame(&refusal.into_spectator_join_failed()));
+                self.out.control(addr, Control::SpectateSettled);
+            }
+            OwnerCmd::Reconnect(req) => {
+                let (reason, code) = match why {
+                    Missing::Nowhere => ("Room no longer exists", ErrorCode::RoomNotFound),
+                    Missing::DirectoryDown => (
+                        "Room directory unavailable; try again",
+                        ErrorCode::ReconnectionFailed,
+                    ),
+                };
+                self.refuse_reconnect(*req, reason, code);
+            }
+            _ => {}
+        }
+    }
+
+    /// Lets go of the members of our rooms whose sessions are on peer `peer` (`None`: on any
+    /// other node). Gone or cut off: they are disconnected players (their seats kept for the
+    /// reconnection window, every event since kept for them: nothing is known to have reached
+    /// them) and departed spectators. After a gap: their sessions are closed, so they drop,
+    /// say what reached them, and reconnect for the rest.
+    pub fn peer_lost(&mut self, now: Instant, peer: Option<u32>, how: Lost) {
+        if how == Lost::Gap {
+            let code = crate::protocol::close_code::INTERNAL_ERROR;
+            return self.close_remote_members(peer, code, "cluster batches lost");
+        }
+        for (room_id, id, addr, player) in self.remote_members(peer) {
+            let op = if player {
+                RoomOp::Dropped {
+                    delivered: Delivered::none(),
+                    closing: false,
+                }
+            } else {
+                RoomOp::StopSpectating(SpectatorStateChangeReason::Disconnected)
+            };
+            self.room_op(now, room_id, id, addr, op);
+        }
+    }
+
+    /// Closes the sessions of our rooms' members on peer `peer` (`None`: on any other node)
+    /// with WebSocket close `code`: after lost batches, or when this node drains.
+    pub fn close_remote_members(&mut self, peer: Option<u32>, code: u16, reason: &'static str) {
+        for (_, _, addr, _) in self.remote_members(peer) {
+            self.out.control(addr, Control::Close { code, reason });
+        }
+    }
+
+    /// Our rooms' members on peer `peer` (`None`: on any other node): room, member, address,
+    /// and whether it is a player (else a spectator).
+    fn remote_members(&self, peer: Option<u32>) -> Vec<(RoomId, PlayerId, SessionAddr, bool)> {
+        let on_peer = |addr: SessionAddr| {
+            split_remote(addr.shard).is_some_and(|(p, _)| peer.is_none_or(|want| want == p))
+        };
+        let mut found = Vec::new();
+        for (room_id, owned) in &self.rooms.by_id {
+            for (id, addr, _) in owned.room.members().filter(|(_, a, _)| on_peer(*a)) {
+                found.push((*room_id, id, addr, owned.room.contains(id)));
+            }
+        }
+        found
+    }
+
+    /// Claims every room of ours in the directory again (NATS is back, and may have lost
+    /// them). A claim that finds our own entry wins at once.
+    pub fn reregister(&mut self) {
+        let Some(view) = self.cluster.clone() else {
+            return;
+        };
+        let rooms: Vec<_> = self
+            .rooms
+            .by_id
+            .iter()
+            .map(|(id, owned)| {
+                let settings = owned.room.settings();
+                (*id, settings.game_name.clone(), settings.code.clone())
+            })
+            .collect();
+        for (room_id, game, code) in rooms {
+            let home = Home {
+                node: view.node.to_string(),
+                instance: view.instance,
+                shard: self.index,
+                room_id,
+            };
+            self.ask(DirectoryRequest::Create { game, code, home }, None);
+        }
+    }
+}
+
+/// Whether `addr` is a session of this node.
+fn is_local(addr: SessionAddr) -> bool {
+    split_remote(addr.shard).is_none()
+}
