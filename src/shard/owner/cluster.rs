@@ -315,7 +315,7 @@ impl Owner {
                 shard: self.index,
                 room_id,
             };
-            self.ask(DirectoryRequest::Create { game, code, home }, None);
+            self.ask(DirectoryRequest::Register { game, code, home }, None);
         }
     }
 }

@@ -189,3 +189,19 @@ fn a_deleted_room_leaves_the_directory() {
         "{request:?}"
     );
 }
+
+#[test]
+fn rooms_are_registered_again_when_nats_comes_back() {
+    let mut h = clustered();
+    h.feed(create_request(1));
+    let (token, request) = h.last_asked();
+    let room = home_room_id(&request);
+    h.answer(token, DirectoryReply::Created(Claim::Won));
+    h.owner.reregister();
+    h.drain();
+    let (_, request) = h.last_asked();
+    assert!(
+        matches!(&request, DirectoryRequest::Register { home, .. } if home.room_id == room),
+        "{request:?}"
+    );
+}
