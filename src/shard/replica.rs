@@ -18,8 +18,15 @@
 //! Between paths nothing is promised beyond what two shards give for free: with three or more
 //! shards, a frame fanned out by shard S can reach a member before the owner's `PlayerJoined`
 //! for its sender, and a sender that reconnected on another shard may see its first new frames
-//! overtake old ones still in flight from its old shard. Both need a membership change racing
-//! a batch in flight; with two shards every such pair of messages shares one channel.
+//! overtake old ones still in flight from its old shard. And a newcomer's shard may handle a
+//! sender shard's relay before the owner's batch that lists the newcomer (the two come over
+//! different channels, and the shard's receivers run in no fixed order), so the newcomer
+//! misses the first frames a sender sent after seeing it arrive (seen once, under heavy load,
+//! by `relay_races::a_spectator_who_stopped_watching_gets_nothing_more_with_3_shards`). All
+//! need a membership change racing a batch in flight; with two shards every such pair of
+//! messages shares one channel. The fix would number each room's replicas (every shard with
+//! members gets every new number) and have a shard hold a relay stamped with a newer number
+//! than its replica until that replica arrives.
 //!
 //! A player that took its seat back with `Reconnect` is *routed by the owner*: replicas leave
 //! it out, and the owner writes it every relayed frame it records. Frames a sender's shard
