@@ -93,6 +93,8 @@ pub struct Relayed {
     pub frames: RelayFrames,
     /// When the sender's shard read the frame, for the relay latency histogram.
     pub relayed_at: Instant,
+    /// The number of the sender's replica of the room (`replica.rs`).
+    pub epoch: u64,
 }
 
 /// The local sessions (slot numbers) a frame is for. Inline up to four: a room's members on one
@@ -117,6 +119,7 @@ pub enum Delivery {
     /// The room's owner publishes this shard's replica of a room (`None`: forget it).
     Replica {
         room_id: RoomId,
+        epoch: u64,
         replica: Option<Box<Replica>>,
     },
     /// Apply a state change to one local session.

@@ -282,9 +282,11 @@ impl Shard {
                 event,
             }) => self.deliver_frames(&slots, &frame, relayed_at, event),
             ShardMsg::Delivery(Delivery::Relay(relay)) => self.deliver_relay(&relay),
-            ShardMsg::Delivery(Delivery::Replica { room_id, replica }) => {
-                self.replace_replica(room_id, replica)
-            }
+            ShardMsg::Delivery(Delivery::Replica {
+                room_id,
+                epoch,
+                replica,
+            }) => self.replace_replica(room_id, epoch, replica),
             ShardMsg::Delivery(Delivery::Control { slot, control }) => {
                 if let Some((to, cmd)) = self.control_local(slot, control) {
                     self.send(to, ShardMsg::Owner(cmd));
@@ -371,12 +373,17 @@ impl Shard {
             Output::Publish {
                 shard,
                 room_id,
+                epoch,
                 replica,
             } => {
                 if shard == self.index {
-                    self.replace_replica(room_id, replica);
+                    self.replace_replica(room_id, epoch, replica);
                 } else {
-                    let update = Delivery::Replica { room_id, replica };
+                    let update = Delivery::Replica {
+                        room_id,
+                        epoch,
+                        replica,
+                    };
                     self.send(shard, ShardMsg::Delivery(update));
                 }
             }

@@ -4,7 +4,8 @@
 //! there.
 
 use std::cell::{Cell, RefCell};
-use std::time::Instant;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use ahash::AHashMap;
 use bytes::Bytes;
@@ -20,10 +21,21 @@ use crate::protocol::codec::encode_game_data;
 use crate::protocol::frame::frame_from_json;
 use crate::protocol::{Frame, PlayerId, RoomId};
 
+/// How long a relay may wait for its room's newer replica, and how long the number of a
+/// forgotten replica is remembered: far longer than a batch takes between two shards.
+const WAIT_LIMIT: Duration = Duration::from_secs(30);
+
 /// The replicas a shard holds and the counter of its relay lane.
 #[derive(Default)]
 pub struct Replicas {
     by_room: RefCell<AHashMap<RoomId, Replica>>,
+    /// Relays that arrived ahead of this shard's replica of their room (stamped with a newer
+    /// number than the replica held here), in arrival order, with when the first came.
+    held: RefCell<AHashMap<RoomId, (Instant, Vec<Relayed>)>>,
+    /// The last number of the rooms whose replica this shard dropped (its members left), for
+    /// a while: a relay stamped no later than that is for members that left, not one to hold.
+    forgotten: RefCell<AHashMap<RoomId, (u64, Instant)>>,
+    forgotten_at: RefCell<VecDeque<(Instant, RoomId)>>,
     /// The last number of this shard's relay lane. Never reset: a room that leaves this shard
     /// and comes back must not see a number twice (`event_id.rs`).
     lane: Cell<u64>,
@@ -68,6 +80,7 @@ impl Shard {
             event: self.replicas.next_event(self.index),
             frames,
             relayed_at: read_at,
+            epoch: replica.epoch,
         };
         self.deliver_replicated(replica, &relay);
         for &peer in &replica.peers {
@@ -81,11 +94,52 @@ impl Shard {
     }
 
     /// Writes relayed game data to this shard's members of its room, as this shard's replica
-    /// lists them: a member that left (or a room that is gone) is not written to.
+    /// lists them: a member that left (or a room that is gone) is not written to. A relay
+    /// stamped with a newer replica number than this shard's waits for that replica, which is
+    /// on its way from the owner (`replica.rs`).
     pub(super) fn deliver_relay(&self, relay: &Relayed) {
-        if let Some(replica) = self.replicas.by_room.borrow().get(&relay.room_id) {
-            self.deliver_replicated(replica, relay);
+        let by_room = self.replicas.by_room.borrow();
+        match by_room.get(&relay.room_id) {
+            Some(replica) if replica.epoch >= relay.epoch => {
+                self.deliver_replicated(replica, relay)
+            }
+            Some(_) => {
+                drop(by_room);
+                self.hold(relay);
+            }
+            None => {
+                drop(by_room);
+                let left = self
+                    .replicas
+                    .forgotten
+                    .borrow()
+                    .get(&relay.room_id)
+                    .copied();
+                // Stamped no later than our members left: for them, not to hold.
+                if left.is_none_or(|(last, _)| last < relay.epoch) {
+                    self.hold(relay);
+                }
+            }
         }
+    }
+
+    fn hold(&self, relay: &Relayed) {
+        let now = Instant::now();
+        let mut held = self.replicas.held.borrow_mut();
+        // A replica that never came (it cannot, short of a bug) must not keep relays for ever.
+        let mut expired = 0;
+        held.retain(|_, (since, relays)| {
+            let keep = now.duration_since(*since) < WAIT_LIMIT;
+            if !keep {
+                expired += relays.len() as u64;
+            }
+            keep
+        });
+        self.count_gone(expired);
+        held.entry(relay.room_id)
+            .or_insert_with(|| (now, Vec::new()))
+            .1
+            .push(relay.clone());
     }
 
     fn deliver_replicated(&self, replica: &Replica, relay: &Relayed) {
@@ -113,17 +167,51 @@ impl Shard {
         }
     }
 
-    /// Takes the owner's replica of a room for this shard (`None`: forget the room).
-    pub(super) fn replace_replica(&self, room_id: RoomId, replica: Option<Box<Replica>>) {
-        let mut by_room = self.replicas.by_room.borrow_mut();
+    /// Takes the owner's replica number `epoch` of a room for this shard (`None`: forget the
+    /// room), then delivers the relays that waited for it.
+    pub(super) fn replace_replica(
+        &self,
+        room_id: RoomId,
+        epoch: u64,
+        replica: Option<Box<Replica>>,
+    ) {
+        let waiting = self.replicas.held.borrow_mut().remove(&room_id);
         match replica {
             Some(replica) => {
-                by_room.insert(room_id, *replica);
+                self.replicas.forgotten.borrow_mut().remove(&room_id);
+                self.replicas.by_room.borrow_mut().insert(room_id, *replica);
             }
             None => {
-                by_room.remove(&room_id);
+                self.replicas.by_room.borrow_mut().remove(&room_id);
+                self.forget(room_id, epoch);
             }
         }
+        if let Some((_, relays)) = waiting {
+            // In arrival order: each sender's frames stay in the order it sent them. Those
+            // still ahead of this replica wait on.
+            for relay in relays {
+                self.deliver_relay(&relay);
+            }
+        }
+    }
+
+    /// Remembers for a while that this shard's members of `room_id` left at number `epoch`.
+    fn forget(&self, room_id: RoomId, epoch: u64) {
+        let now = Instant::now();
+        let mut forgotten = self.replicas.forgotten.borrow_mut();
+        let mut order = self.replicas.forgotten_at.borrow_mut();
+        while let Some(&(at, old)) = order.front() {
+            if now.duration_since(at) < WAIT_LIMIT {
+                break;
+            }
+            order.pop_front();
+            // Unless it was forgotten again since: then a later entry stands for it.
+            if forgotten.get(&old).is_some_and(|(_, when)| *when == at) {
+                forgotten.remove(&old);
+            }
+        }
+        forgotten.insert(room_id, (epoch, now));
+        order.push_back((now, room_id));
     }
 }
 

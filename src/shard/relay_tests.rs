@@ -360,3 +360,55 @@ fn a_deleted_room_leaves_no_replica_behind() {
     }
     assert_eq!(shards.shards[0].owned_rooms(), 0);
 }
+
+#[test]
+fn a_newcomer_gets_a_frame_that_overtook_its_own_replica() {
+    let shards = Shards::new(3);
+    let (room, owner_side, witness, sender) = spread_room(&shards);
+    // A second member joins on shard 1. The owner's batch to shard 1 (its answer and shard 1's
+    // new replica) is held back; the sender's shard hears of the newcomer first.
+    let newcomer = shards.connect(1);
+    let req = JoinByCode {
+        game_name: GAME.to_owned(),
+        code: shards.shards[0]
+            .owner
+            .borrow()
+            .room(&room.id)
+            .map(|r| r.settings().code.clone())
+            .expect("the room"),
+        joiner: joiner(4, newcomer.addr),
+    };
+    shards.shards[1].send(OWNER, ShardMsg::Owner(OwnerCmd::JoinRoom(Box::new(req))));
+    shards.ferry(1, 0);
+    let owner_to_newcomer = shards.shards[0].take_batch(1);
+    shards.ferry(0, 2);
+    assert!(kinds(&sender.read()).contains(&"PlayerJoined".to_owned()));
+    // The sender answers the arrival; its relay reaches shard 1 ahead of the owner's batch.
+    shards.send(room, 3, &sender, 1);
+    shards.ferry(2, 1);
+    assert!(newcomer.read().is_empty(), "nothing before RoomJoined");
+    // Shard 1's replica is older than the sender's: the frame waits there for the new one.
+    assert!(game_data(&witness.read()).is_empty());
+    for msg in owner_to_newcomer {
+        shards.shards[1].dispatch_local(msg);
+    }
+    let seen = newcomer.read();
+    assert_eq!(
+        game_data(&seen),
+        [1],
+        "held until its replica came: {seen:?}"
+    );
+    let kinds = kinds(&seen);
+    let joined = kinds.iter().position(|k| k == "RoomJoined");
+    let data = kinds.iter().position(|k| k == "GameData");
+    assert!(joined < data, "after RoomJoined: {kinds:?}");
+    assert_eq!(
+        game_data(&witness.read()),
+        [1],
+        "the member already there too"
+    );
+    shards.settle();
+    assert_eq!(game_data(&owner_side.read()), [1]);
+    assert!(game_data(&witness.read()).is_empty(), "once");
+    assert!(game_data(&newcomer.read()).is_empty(), "once");
+}

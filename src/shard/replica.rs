@@ -21,6 +21,14 @@
 //! overtake old ones still in flight from its old shard. Both need a membership change racing
 //! a batch in flight; with two shards every such pair of messages shares one channel.
 //!
+//! Replicas are numbered (`epoch`): each change of a room's view gives every shard with members
+//! a replica under the room's next number, and a relay carries the number of the sender's
+//! replica. A shard whose own replica is older (or absent) than a relay's holds the relay until
+//! its replica arrives, then delivers it as that replica says: a newcomer's shard may handle a
+//! sender's relay before the owner's batch that lists the newcomer (they come over different
+//! channels, and a shard's receivers run in no fixed order), and without the numbers the
+//! newcomer would miss the first frames a sender sent after seeing it arrive.
+//!
 //! A player that took its seat back with `Reconnect` is *routed by the owner*: replicas leave
 //! it out, and the owner writes it every relayed frame it records. Frames a sender's shard
 //! fanned out before it learnt the new address would otherwise be lost to it; through the
@@ -66,6 +74,17 @@ pub struct Replica {
     pub peers: SmallVec<[u32; 4]>,
     /// The forms the room's recipients want, wherever they are (owner-routed ones included).
     pub wants: Wants,
+    /// The room's replica number when this was published: every shard with members gets
+    /// every number, so a shard that hears of a newer one from a sender knows its own replica
+    /// is on its way (`relay.rs`).
+    pub epoch: u64,
+}
+
+impl Replica {
+    /// Whether `other` lists the same members, peers and forms (whatever its number).
+    pub fn same_view(&self, other: &Replica) -> bool {
+        self.local == other.local && self.peers == other.peers && self.wants == other.wants
+    }
 }
 
 /// A room member as the owner sees it.
@@ -133,6 +152,7 @@ pub fn plan(seats: &[Seat]) -> SmallVec<[(u32, Replica); 4]> {
                     local,
                     peers,
                     wants,
+                    epoch: 0,
                 },
             )
         })

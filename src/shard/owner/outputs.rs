@@ -34,6 +34,8 @@ pub enum Output {
     Publish {
         shard: u32,
         room_id: RoomId,
+        /// The room's replica number (for `None` too: what the shard forgets is older).
+        epoch: u64,
         replica: Option<Box<Replica>>,
     },
     /// Apply a state change to one session.
@@ -115,10 +117,11 @@ impl Outputs {
     }
 
     /// A replica for shard `shard` (see [`Output::Publish`]).
-    pub fn publish(&mut self, shard: u32, room_id: RoomId, replica: Option<Replica>) {
+    pub fn publish(&mut self, shard: u32, room_id: RoomId, epoch: u64, replica: Option<Replica>) {
         self.queue.push_back(Output::Publish {
             shard,
             room_id,
+            epoch,
             replica: replica.map(Box::new),
         });
     }

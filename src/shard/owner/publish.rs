@@ -35,20 +35,28 @@ impl Owner {
                 owner_routed: routed.contains(&id),
             })
             .collect();
-        let fresh = plan(&seats);
+        let mut fresh = plan(&seats);
+        let unchanged = fresh.len() == owned.published.len()
+            && fresh
+                .iter()
+                .zip(&owned.published)
+                .all(|((s, new), (t, old))| s == t && new.same_view(old));
+        if unchanged {
+            return;
+        }
+        // A new number for the new view, sent to every shard with members (changed or not),
+        // so any shard a sender believes current has it or has it on the way (`replica.rs`).
+        owned.epoch += 1;
+        let epoch = owned.epoch;
         for (shard, _) in &owned.published {
             if !fresh.iter().any(|(s, _)| s == shard) {
-                self.out.publish(*shard, room_id, None);
+                self.out.publish(*shard, room_id, epoch, None);
             }
         }
-        for (shard, replica) in &fresh {
-            let unchanged = owned
-                .published
-                .iter()
-                .any(|(s, old)| s == shard && old == replica);
-            if !unchanged {
-                self.out.publish(*shard, room_id, Some(replica.clone()));
-            }
+        for (shard, replica) in &mut fresh {
+            replica.epoch = epoch;
+            self.out
+                .publish(*shard, room_id, epoch, Some(replica.clone()));
         }
         owned.published = fresh;
     }
@@ -58,8 +66,9 @@ impl Owner {
         let Some(owned) = self.rooms.by_id.get_mut(&room_id) else {
             return;
         };
+        // The last number: whatever is still on its way for the room is older, and dropped.
         for (shard, _) in owned.published.drain(..) {
-            self.out.publish(shard, room_id, None);
+            self.out.publish(shard, room_id, u64::MAX, None);
         }
     }
 

@@ -76,6 +76,8 @@ pub(super) struct OwnedRoom {
     pub remote_members: bool,
     /// The replicas last published, by shard (`publish.rs`).
     pub published: SmallVec<[(u32, Replica); 4]>,
+    /// The number of the room's last replicas (`replica.rs`).
+    pub epoch: u64,
 }
 
 impl OwnedRoom {
@@ -94,6 +96,7 @@ impl OwnedRoom {
             owner_routed: SmallVec::new(),
             remote_members: false,
             published: SmallVec::new(),
+            epoch: 0,
         }
     }
 

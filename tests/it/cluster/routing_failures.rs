@@ -45,7 +45,7 @@ fn members_elsewhere_learn_in_time_that_the_home_node_died() {
     else {
         return;
     };
-    let (members, code, _) = room_on_three_nodes(&cluster);
+    let (members, code, tickets) = room_on_three_nodes(&cluster);
     let [_home_member, mut p1, mut p2]: [Client; 3] =
         members.try_into().unwrap_or_else(|_| unreachable!());
 
@@ -66,6 +66,12 @@ fn members_elsewhere_learn_in_time_that_the_home_node_died() {
     let failed = p2.join_failed(serde_json::json!({
         "game_name": GAME, "room_code": code, "player_name": "Again"}));
     assert_eq!(failed["error_code"], "ROOM_NOT_FOUND", "{failed}");
+    // P0, whose node and room died together, is told the room is gone when it tries to
+    // reconnect elsewhere.
+    let mut p0_again = cluster.client(1);
+    tickets[0].send(&mut p0_again);
+    let refused = p0_again.expect("ReconnectionFailed");
+    assert_eq!(refused["error_code"], "ROOM_NOT_FOUND", "{refused}");
     let created = p1.create_room(GAME, "P1", 2);
     let again = p2.join_room(GAME, str_of(&created, "room_code"), "P2");
     assert_eq!(again["room_id"], created["room_id"]);
