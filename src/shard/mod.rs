@@ -245,6 +245,11 @@ impl Shard {
         self.replicas.len()
     }
 
+    /// How many relays wait here for a newer replica of their room (`relay.rs`).
+    pub fn held_relays(&self) -> usize {
+        self.replicas.held_len()
+    }
+
     /// How many connections this shard holds.
     pub fn session_count(&self) -> usize {
         self.sessions.borrow().len()
@@ -270,8 +275,9 @@ impl Shard {
     pub fn dispatch_local(&self, msg: ShardMsg) {
         match msg {
             ShardMsg::Owner(OwnerCmd::Record { relay, raw }) => {
-                // The owner's copy of relayed data is also this shard's delivery.
-                self.deliver_relay(&relay);
+                // The owner's copy of relayed data is also this shard's delivery. The owner's
+                // own shard has its replica at once, never one on its way: nothing waits.
+                self.deliver_owner_copy(&relay);
                 self.drive_owner(OwnerCmd::Record { relay, raw });
             }
             ShardMsg::Owner(cmd) => self.drive_owner(cmd),

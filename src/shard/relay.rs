@@ -48,6 +48,15 @@ impl Replicas {
         EventId::relayed(shard, n)
     }
 
+    /// How many relays wait for a newer replica.
+    pub fn held_len(&self) -> usize {
+        self.held
+            .borrow()
+            .values()
+            .map(|(_, relays)| relays.len())
+            .sum()
+    }
+
     /// How many rooms this shard holds a replica of.
     pub fn len(&self) -> usize {
         self.by_room.borrow().len()
@@ -120,6 +129,14 @@ impl Shard {
                     self.hold(relay);
                 }
             }
+        }
+    }
+
+    /// Writes the owner's copy of relayed data to the owner shard's members: that shard's
+    /// replica is replaced the moment the owner publishes it, so it is never behind.
+    pub(super) fn deliver_owner_copy(&self, relay: &Relayed) {
+        if let Some(replica) = self.replicas.by_room.borrow().get(&relay.room_id) {
+            self.deliver_replicated(replica, relay);
         }
     }
 

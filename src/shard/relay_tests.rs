@@ -412,3 +412,21 @@ fn a_newcomer_gets_a_frame_that_overtook_its_own_replica() {
     assert!(game_data(&witness.read()).is_empty(), "once");
     assert!(game_data(&newcomer.read()).is_empty(), "once");
 }
+
+#[test]
+fn nothing_waits_on_an_owner_shard_without_members() {
+    let shards = Shards::new(3);
+    let creator = shards.connect(1);
+    let (room, code) = shards.create(1, &creator);
+    let sender = shards.connect(2);
+    shards.join(2, &sender, &code);
+    creator.read();
+    for k in 1..=3 {
+        shards.send(room, 2, &sender, k);
+    }
+    shards.settle();
+    assert_eq!(game_data(&creator.read()), [1, 2, 3]);
+    for (i, shard) in shards.shards.iter().enumerate() {
+        assert_eq!(shard.held_relays(), 0, "shard {i} holds nothing");
+    }
+}
