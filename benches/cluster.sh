@@ -289,23 +289,7 @@ run_scenario() {
 }
 
 # --- reading the results ----------------------------------------------------------------------
-val() { # val NAME JQ-PATH -> value or empty
-    local f="$OUT_DIR/$1.json"
-    [[ -s "$f" ]] || return 0
-    jq -r "($2) // empty" "$f" 2>/dev/null || true
-}
-# met VALUE OP GOAL -> yes / **no** / n/a
-met() {
-    awk -v x="$1" -v op="$2" -v g="$3" 'BEGIN {
-        if (x == "" || x == "n/a") { print "n/a"; exit }
-        ok = (op == "ge") ? (x + 0 >= g + 0) : (x + 0 <= g + 0)
-        print (ok ? "yes" : "**no**") }'
-}
-both() { # both A B -> yes if both are yes, n/a if either is n/a
-    if [[ "$1" == n/a || "$2" == n/a ]]; then echo n/a
-    elif [[ "$1" == yes && "$2" == yes ]]; then echo yes
-    else echo "**no**"; fi
-}
+# val, met, both: benches/lib.sh
 # failed NAME... -> a note naming the scenarios whose bench run failed, with the first error.
 failed() {
     local s out=""

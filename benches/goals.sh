@@ -298,23 +298,7 @@ run_scenario() {
 }
 
 # --- reading the results ----------------------------------------------------------------------
-val() { # val NAME JQ-PATH -> number or empty
-    local f="$OUT_DIR/$1.json"
-    [[ -s "$f" ]] || return 0
-    jq -r "($2) // empty" "$f" 2>/dev/null || true
-}
-# met VALUE OP GOAL -> yes / **no** / n/a
-met() {
-    awk -v x="$1" -v op="$2" -v g="$3" 'BEGIN {
-        if (x == "" || x == "n/a") { print "n/a"; exit }
-        ok = (op == "ge") ? (x + 0 >= g + 0) : (x + 0 <= g + 0)
-        print (ok ? "yes" : "**no**") }'
-}
-both() { # both A B -> yes if both are yes, n/a if either is n/a
-    if [[ "$1" == n/a || "$2" == n/a ]]; then echo n/a
-    elif [[ "$1" == yes && "$2" == yes ]]; then echo yes
-    else echo "**no**"; fi
-}
+# val, met, both: benches/lib.sh
 # Thousands separators for the absolute numbers.
 num() { awk -v x="$1" -v d="${2:-0}" 'BEGIN {
     if (x == "") { print "n/a"; exit }

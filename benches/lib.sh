@@ -43,3 +43,22 @@ stop_server() {
 # Number formatting for the tables: fmt VALUE [DIGITS], ratio A B (n/a when either is missing).
 fmt() { awk -v x="$1" -v d="${2:-2}" 'BEGIN{ if (x == "") print "n/a"; else printf "%.*f", d, x }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2f", a / b }'; }
+
+# --- goal tables (goals.sh, cluster.sh) -----------------------------------------------------
+val() { # val NAME JQ-PATH -> a result's value, or empty ($OUT_DIR/NAME.json)
+    local f="$OUT_DIR/$1.json"
+    [[ -s "$f" ]] || return 0
+    jq -r "($2) // empty" "$f" 2>/dev/null || true
+}
+# met VALUE OP GOAL -> yes / **no** / n/a
+met() {
+    awk -v x="$1" -v op="$2" -v g="$3" 'BEGIN {
+        if (x == "" || x == "n/a") { print "n/a"; exit }
+        ok = (op == "ge") ? (x + 0 >= g + 0) : (x + 0 <= g + 0)
+        print (ok ? "yes" : "**no**") }'
+}
+both() { # both A B -> yes if both are yes, n/a if either is n/a
+    if [[ "$1" == n/a || "$2" == n/a ]]; then echo n/a
+    elif [[ "$1" == yes && "$2" == yes ]]; then echo yes
+    else echo "**no**"; fi
+}
