@@ -7,7 +7,7 @@
 //! come back as [`OwnerCmd::Directory`]; what waits for an answer is kept by token.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
@@ -24,6 +24,10 @@ use crate::room::{Rejection, SessionAddr};
 /// Claims a creation may lose (to rooms of other nodes holding the codes it drew) before it
 /// gives up with `ROOM_CREATION_FAILED`.
 const CLAIM_ATTEMPTS: u32 = 8;
+
+/// How long an answer from the directory may take: the bridge bounds each NATS call at 2 s,
+/// and a request makes at most three.
+const DIRECTORY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Which node this owner machine is part of.
 #[derive(Debug, Clone)]
@@ -70,19 +74,49 @@ impl Owner {
         self
     }
 
-    fn ask(&mut self, request: DirectoryRequest, awaiting: Option<Awaiting>) {
+    /// Sends a directory request whose answer nothing waits for.
+    fn tell(&mut self, request: DirectoryRequest) {
+        self.next_token += 1;
+        self.out.directory(self.next_token, request);
+    }
+
+    /// Sends a directory request; `awaiting` resumes with its answer, or as failed if none
+    /// comes within [`DIRECTORY_TIMEOUT`] (an answer the bridge could not hand over must not
+    /// leave a player waiting for ever).
+    fn ask(&mut self, now: Instant, request: DirectoryRequest, awaiting: Awaiting) {
         self.next_token += 1;
         let token = self.next_token;
-        if let Some(awaiting) = awaiting {
-            self.awaiting.insert(token, awaiting);
-        }
+        self.awaiting.insert(token, awaiting);
+        // Same timeout for all, asked in time order: the queue stays sorted.
+        self.awaiting_until
+            .push_back((now + DIRECTORY_TIMEOUT, token));
         self.out.directory(token, request);
+    }
+
+    /// The earliest moment a directory request may time out.
+    pub(super) fn directory_deadline(&self) -> Option<Instant> {
+        self.awaiting_until.front().map(|(at, _)| *at)
+    }
+
+    /// Fails the directory requests still unanswered at `now`.
+    pub(super) fn expire_directory(&mut self, now: Instant) {
+        while let Some(&(at, token)) = self.awaiting_until.front() {
+            if at > now {
+                break;
+            }
+            self.awaiting_until.pop_front();
+            if self.awaiting.contains_key(&token) {
+                let reply = DirectoryReply::Failed("no answer in time".to_owned());
+                self.directory_reply(now, token, reply);
+            }
+        }
     }
 
     /// Claims `req.code` (already free here) for a new room; builds it once the claim wins.
     /// Returns `req` when not in a cluster, to be built at once.
     pub(super) fn claim(
         &mut self,
+        now: Instant,
         req: Box<CreateRoom>,
         attempts: u32,
     ) -> Result<(), Box<CreateRoom>> {
@@ -105,7 +139,7 @@ impl Owner {
             room_id,
             attempts,
         };
-        self.ask(request, Some(awaiting));
+        self.ask(now, request, awaiting);
         Ok(())
     }
 
@@ -113,7 +147,7 @@ impl Owner {
     /// a session of this node, the directory is asked where the room lives. Returns the command
     /// when there is nothing to ask (no cluster; or it came from another node, which asked
     /// already): the room is not found.
-    pub(super) fn find_elsewhere(&mut self, cmd: OwnerCmd) {
+    pub(super) fn find_elsewhere(&mut self, now: Instant, cmd: OwnerCmd) {
         let request = match (&self.cluster, &cmd) {
             (Some(_), OwnerCmd::JoinRoom(req)) if is_local(req.joiner.addr) => {
                 DirectoryRequest::LookupCode {
@@ -134,7 +168,7 @@ impl Owner {
             }
             _ => return self.refuse_missing(cmd, Missing::Nowhere),
         };
-        self.ask(request, Some(Awaiting::Find(cmd)));
+        self.ask(now, request, Awaiting::Find(cmd));
     }
 
     /// Tells the directory a room is gone.
@@ -145,7 +179,7 @@ impl Owner {
                 code,
                 room_id,
             };
-            self.ask(request, None);
+            self.tell(request);
         }
     }
 
@@ -154,6 +188,14 @@ impl Owner {
         let Some(awaiting) = self.awaiting.remove(&token) else {
             return;
         };
+        // Answers come back in about the order asked: drop the deadlines of answered requests
+        // from the front, so the owner's timer does not wake for them.
+        while let Some(&(_, first)) = self.awaiting_until.front() {
+            if self.awaiting.contains_key(&first) {
+                break;
+            }
+            self.awaiting_until.pop_front();
+        }
         match (awaiting, reply) {
             (Awaiting::Claim { req, room_id, .. }, DirectoryReply::Created(Claim::Won)) => {
                 self.open_room(now, *req, room_id)
@@ -167,7 +209,7 @@ impl Owner {
                 match self.free_code(&req.game_name, drawn) {
                     Some(code) => {
                         let req = Box::new(CreateRoom { code, ..*req });
-                        let _ = self.claim(req, attempts + 1);
+                        let _ = self.claim(now, req, attempts + 1);
                     }
                     None => self.creation_failed(*req, "No free room code left for this game"),
                 }
@@ -315,7 +357,7 @@ impl Owner {
                 shard: self.index,
                 room_id,
             };
-            self.ask(DirectoryRequest::Register { game, code, home }, None);
+            self.tell(DirectoryRequest::Register { game, code, home });
         }
     }
 }

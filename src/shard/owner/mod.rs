@@ -105,6 +105,8 @@ pub struct Owner {
     cluster: Option<ClusterView>,
     /// What waits for a directory answer, by token.
     awaiting: AHashMap<u64, cluster::Awaiting>,
+    /// When each awaited directory request times out, oldest first.
+    awaiting_until: std::collections::VecDeque<(Instant, u64)>,
     next_token: u64,
 }
 
@@ -129,6 +131,7 @@ impl Owner {
             out: Outputs::default(),
             cluster: None,
             awaiting: AHashMap::new(),
+            awaiting_until: std::collections::VecDeque::new(),
             next_token: 0,
         }
     }
@@ -185,7 +188,11 @@ impl Owner {
     /// without moving its entry, and the look at the old time finds nothing due and files the
     /// room under its true deadline. O(1): the set keeps its first instant at hand.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.deadlines.first()
+        let directory = self.directory_deadline();
+        match (self.deadlines.first(), directory) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Expires what is due at `now`, visiting only the rooms whose entries are due: reconnection
@@ -195,6 +202,7 @@ impl Owner {
     /// (`Error{ROOM_NOT_FOUND}`) and freed to join again (decision 9). A room that survives is
     /// filed again under its next deadline.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.expire_directory(now);
         while let Some(room_id) = self.deadlines.pop_due(now) {
             if let Some(owned) = self.rooms.by_id.get_mut(&room_id) {
                 owned.wake_at = None;
@@ -395,7 +403,7 @@ impl Owner {
             return;
         };
         let req = Box::new(CreateRoom { code, ..req });
-        if let Err(req) = self.claim(req, 0) {
+        if let Err(req) = self.claim(now, req, 0) {
             self.open_room(now, *req, mint_room_id(self.index));
         }
     }
@@ -481,7 +489,7 @@ impl Owner {
             .and_then(|id| self.rooms.by_id.get_mut(&id).map(|owned| (id, owned)));
         let Some((room_id, owned)) = found else {
             // Not here: maybe on another node (`cluster.rs`), else not found.
-            return self.find_elsewhere(OwnerCmd::JoinRoom(Box::new(req)));
+            return self.find_elsewhere(now, OwnerCmd::JoinRoom(Box::new(req)));
         };
         // A kept seat keeps its name: the player must find it free when it comes back.
         let name = req.joiner.name.to_lowercase();
@@ -514,7 +522,7 @@ impl Owner {
             .lookup(&req.game_name, &req.code)
             .and_then(|id| self.rooms.by_id.get_mut(&id).map(|owned| (id, owned)));
         let Some((room_id, owned)) = found else {
-            return self.find_elsewhere(OwnerCmd::Spectate(Box::new(req)));
+            return self.find_elsewhere(now, OwnerCmd::Spectate(Box::new(req)));
         };
         match owned
             .room

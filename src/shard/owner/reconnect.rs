@@ -23,7 +23,7 @@ impl Owner {
         let budget = self.replay_budget();
         let Some(owned) = self.rooms.by_id.get_mut(&req.room_id) else {
             // Not here: maybe on another node (`cluster.rs`), else gone.
-            return self.find_elsewhere(OwnerCmd::Reconnect(Box::new(req)));
+            return self.find_elsewhere(now, OwnerCmd::Reconnect(Box::new(req)));
         };
         if owned.room.contains(req.player) {
             let reason = "Player is already connected";

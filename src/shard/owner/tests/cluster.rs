@@ -205,3 +205,32 @@ fn rooms_are_registered_again_when_nats_comes_back() {
         "{request:?}"
     );
 }
+
+#[test]
+fn a_directory_answer_that_never_comes_fails_the_request_in_time() {
+    let mut h = clustered();
+    h.feed(create_request(1));
+    h.join(2, "QQQQQQ");
+    assert_eq!(h.asked.len(), 2);
+    let deadline = h.owner.poll_timeout().expect("the owner wakes for them");
+    assert!(deadline <= h.now + Duration::from_secs(10));
+    h.advance(Duration::from_secs(10));
+    let now = h.now;
+    h.owner.handle_timeout(now);
+    h.drain();
+    let created = h.take(1);
+    assert_eq!(error_code(&created[0]), "ROOM_CREATION_FAILED");
+    assert_eq!(h.owner.game_room_count(GAME), 0, "the slot is given back");
+    let joined = h.take(2);
+    assert_eq!(error_code(&joined[0]), "SERVICE_UNAVAILABLE");
+    assert_eq!(h.owner.poll_timeout(), None, "nothing left to wait for");
+}
+
+#[test]
+fn answered_requests_leave_no_deadline_behind() {
+    let mut h = clustered();
+    h.join(2, "QQQQQQ");
+    let (token, _) = h.last_asked();
+    h.answer(token, DirectoryReply::Found(None));
+    assert_eq!(h.owner.poll_timeout(), None);
+}
