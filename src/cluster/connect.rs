@@ -178,12 +178,17 @@ async fn bucket(
         if let Ok(store) = js.get_key_value(name).await {
             return Ok(store);
         }
-        // Creating a stream that exists with the same settings succeeds, so two nodes
-        // starting together both get here safely.
-        js.create_stream(stream_config(&config))
-            .await
-            .map_err(|e| e.to_string())?;
-        js.get_key_value(name).await.map_err(|e| e.to_string())
+        // Two nodes starting together on a fresh NATS both get here. nats-server 2.9 may
+        // refuse the second create ("subjects overlap with an existing stream") while the
+        // first one's stream is being made: then the bucket exists, and opening it is right.
+        let created = js.create_stream(stream_config(&config)).await;
+        match js.get_key_value(name).await {
+            Ok(store) => Ok(store),
+            Err(open) => Err(match created {
+                Err(create) => create.to_string(),
+                Ok(_) => open.to_string(),
+            }),
+        }
     };
     match tokio::time::timeout(timeout, attempt).await {
         Ok(result) => result.map_err(fail),
