@@ -118,20 +118,13 @@ impl ShardLink {
 
     /// Sends this shard's batch number `seq` of room traffic to `peer`'s process.
     pub fn send_batch(&self, peer: &Peer, seq: u64, msgs: Vec<NodeMsg>) -> Result<(), LinkError> {
-        self.push(ToBridge::Send {
-            to_node: peer.node.clone(),
-            envelope: Envelope {
-                from: self.node.to_string(),
-                from_instance: self.instance,
-                from_shard: self.shard,
-                to_shard: 0,
-                body: Body::Batch {
-                    seq,
-                    to_instance: peer.instance,
-                    msgs,
-                },
-            },
-        })
+        let batch = Body::Batch {
+            seq,
+            to_instance: peer.instance,
+            msgs,
+        };
+        // The receiving bridge splits a batch among its shards: `to_shard` is not read.
+        self.send(&peer.node, 0, batch)
     }
 
     /// The process's cluster counters.

@@ -32,8 +32,11 @@ impl NodeTable {
     /// The number of `peer`, given one on first sight. `None` when the table is full, or the
     /// peer is known gone (a late message from a dead process).
     pub fn number(&self, peer: &Peer) -> Option<u32> {
-        if let Some(&n) = self.read().numbers.get(peer) {
-            return self.read().peers[n as usize].1.then_some(n);
+        {
+            let inner = self.read();
+            if let Some(&n) = inner.numbers.get(peer) {
+                return inner.peers[n as usize].1.then_some(n);
+            }
         }
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         if let Some(&n) = inner.numbers.get(peer) {

@@ -84,6 +84,18 @@ pub enum OwnerCmd {
     Unreachable(Box<OwnerCmd>),
 }
 
+impl OwnerCmd {
+    /// The session waiting for the answer to a join, spectate or reconnect.
+    pub fn requester(&self) -> Option<SessionAddr> {
+        match self {
+            OwnerCmd::JoinRoom(req) => Some(req.joiner.addr),
+            OwnerCmd::Spectate(req) => Some(req.spectator.addr),
+            OwnerCmd::Reconnect(req) => Some(req.addr),
+            _ => None,
+        }
+    }
+}
+
 /// Game data fanned out by the sender's shard: event `event` of that shard's relay lane.
 #[derive(Debug, Clone)]
 pub struct Relayed {

@@ -169,16 +169,7 @@ impl Shard {
                 node: link.node_id().into(),
                 instance: link.instance(),
             };
-            let owner = std::mem::replace(
-                self.owner.get_mut(),
-                Owner::new(
-                    self.index,
-                    self.count,
-                    self.config.clone(),
-                    self.metrics.clone(),
-                ),
-            );
-            *self.owner.get_mut() = owner.with_cluster(view);
+            self.owner.get_mut().join_cluster(view);
         }
         self.cluster = link.map(Rc::new);
         self

@@ -18,7 +18,7 @@ use super::Shard;
 use super::mailbox::{Control, RoomRef};
 use super::messages::{Delivery, OwnerCmd, ShardMsg};
 use super::owner::Lost;
-use super::routing::{remote_shard, split_remote};
+use super::routing::{is_remote_on, remote_shard};
 use crate::cluster::wire::{HomeRoom, NodeBody, NodeMsg, WireControl, WireOwnerCmd};
 use crate::cluster::{Body, DirectoryReply, Envelope, FromBridge, NodeEvent, Peer, ShardLink};
 use crate::room::SessionAddr;
@@ -78,12 +78,7 @@ impl Shard {
         match link.nodes().number(&peer) {
             Some(n) => {
                 stats.forwards.fetch_add(1, Relaxed);
-                let session = match &cmd {
-                    OwnerCmd::JoinRoom(req) => Some(req.joiner.addr),
-                    OwnerCmd::Spectate(req) => Some(req.spectator.addr),
-                    OwnerCmd::Reconnect(req) => Some(req.addr),
-                    _ => None,
-                };
+                let session = cmd.requester();
                 self.send_remote(n, home.shard, ShardMsg::Owner(cmd));
                 if let Some(session) = session {
                     let ticket = self.remote.next_ticket.get() + 1;
@@ -406,5 +401,5 @@ fn from_wire_cmd(peer: u32, cmd: WireOwnerCmd) -> OwnerCmd {
 
 /// Whether a session's room lives on peer `peer` (`None`: on any other node).
 pub fn homed_on(room: RoomRef, peer: Option<u32>) -> bool {
-    split_remote(room.owner).is_some_and(|(p, _)| peer.is_none_or(|want| want == p))
+    is_remote_on(room.owner, peer)
 }

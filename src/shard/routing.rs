@@ -82,6 +82,11 @@ pub fn split_remote(id: u32) -> Option<(u32, u32)> {
     (id & REMOTE != 0).then_some(((id & !REMOTE) >> 8, id & 0xff))
 }
 
+/// Whether shard id `id` is one of peer `peer`'s (`None`: of any other node).
+pub fn is_remote_on(id: u32, peer: Option<u32>) -> bool {
+    split_remote(id).is_some_and(|(p, _)| peer.is_none_or(|want| want == p))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +119,10 @@ mod tests {
             assert!(id as usize >= MAX_SHARDS);
         }
         assert_eq!(split_remote(3), None);
+        assert!(is_remote_on(remote_shard(1, 3), None));
+        assert!(is_remote_on(remote_shard(1, 3), Some(1)));
+        assert!(!is_remote_on(remote_shard(1, 3), Some(2)));
+        assert!(!is_remote_on(3, None));
     }
 
     #[test]

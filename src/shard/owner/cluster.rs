@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::super::event_id::Delivered;
 use super::super::mailbox::Control;
 use super::super::messages::{CreateRoom, OwnerCmd, RoomOp};
-use super::super::routing::{mint_room_id, split_remote};
+use super::super::routing::{is_remote_on, mint_room_id};
 use super::Owner;
 use crate::cluster::{Claim, DirectoryReply, DirectoryRequest, Home};
 use crate::protocol::frame::text_frame;
@@ -34,6 +34,18 @@ const DIRECTORY_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct ClusterView {
     pub node: Arc<str>,
     pub instance: Uuid,
+}
+
+impl ClusterView {
+    /// The directory entry of room `room_id` owned by shard `shard` of this node.
+    fn home(&self, shard: u32, room_id: Uuid) -> Home {
+        Home {
+            node: self.node.to_string(),
+            instance: self.instance,
+            shard,
+            room_id,
+        }
+    }
 }
 
 /// What waits for a directory answer.
@@ -69,9 +81,8 @@ enum Missing {
 
 impl Owner {
     /// Makes this owner part of a cluster.
-    pub fn with_cluster(mut self, view: ClusterView) -> Self {
+    pub fn join_cluster(&mut self, view: ClusterView) {
         self.cluster = Some(view);
-        self
     }
 
     /// Sends a directory request whose answer nothing waits for.
@@ -127,12 +138,7 @@ impl Owner {
         let request = DirectoryRequest::Create {
             game: req.game_name.clone(),
             code: req.code.clone(),
-            home: Home {
-                node: view.node.to_string(),
-                instance: view.instance,
-                shard: self.index,
-                room_id,
-            },
+            home: view.home(self.index, room_id),
         };
         let awaiting = Awaiting::Claim {
             req,
@@ -144,28 +150,27 @@ impl Owner {
     }
 
     /// A join, spectate or reconnect for a room this shard does not hold: in a cluster, and for
-    /// a session of this node, the directory is asked where the room lives. Returns the command
-    /// when there is nothing to ask (no cluster; or it came from another node, which asked
-    /// already): the room is not found.
+    /// a session of this node, the directory is asked where the room lives. With nothing to
+    /// ask (no cluster; or the command came from another node, which asked already), the room
+    /// is not found.
     pub(super) fn find_elsewhere(&mut self, now: Instant, cmd: OwnerCmd) {
-        let request = match (&self.cluster, &cmd) {
-            (Some(_), OwnerCmd::JoinRoom(req)) if is_local(req.joiner.addr) => {
-                DirectoryRequest::LookupCode {
-                    game: req.game_name.clone(),
-                    code: req.code.clone(),
-                }
-            }
-            (Some(_), OwnerCmd::Spectate(req)) if is_local(req.spectator.addr) => {
-                DirectoryRequest::LookupCode {
-                    game: req.game_name.clone(),
-                    code: req.code.clone(),
-                }
-            }
-            (Some(_), OwnerCmd::Reconnect(req)) if is_local(req.addr) => {
-                DirectoryRequest::LookupRoom {
-                    room_id: req.room_id,
-                }
-            }
+        let asks = self.cluster.is_some()
+            && cmd
+                .requester()
+                .is_some_and(|addr| !is_remote_on(addr.shard, None));
+        let request = match &cmd {
+            _ if !asks => return self.refuse_missing(cmd, Missing::Nowhere),
+            OwnerCmd::JoinRoom(req) => DirectoryRequest::LookupCode {
+                game: req.game_name.clone(),
+                code: req.code.clone(),
+            },
+            OwnerCmd::Spectate(req) => DirectoryRequest::LookupCode {
+                game: req.game_name.clone(),
+                code: req.code.clone(),
+            },
+            OwnerCmd::Reconnect(req) => DirectoryRequest::LookupRoom {
+                room_id: req.room_id,
+            },
             _ => return self.refuse_missing(cmd, Missing::Nowhere),
         };
         self.ask(now, request, Awaiting::Find(cmd));
@@ -323,12 +328,10 @@ impl Owner {
     /// Our rooms' members on peer `peer` (`None`: on any other node): room, member, address,
     /// and whether it is a player (else a spectator).
     fn remote_members(&self, peer: Option<u32>) -> Vec<(RoomId, PlayerId, SessionAddr, bool)> {
-        let on_peer = |addr: SessionAddr| {
-            split_remote(addr.shard).is_some_and(|(p, _)| peer.is_none_or(|want| want == p))
-        };
         let mut found = Vec::new();
         for (room_id, owned) in &self.rooms.by_id {
-            for (id, addr, _) in owned.room.members().filter(|(_, a, _)| on_peer(*a)) {
+            let members = owned.room.members();
+            for (id, addr, _) in members.filter(|(_, a, _)| is_remote_on(a.shard, peer)) {
                 found.push((*room_id, id, addr, owned.room.contains(id)));
             }
         }
@@ -351,18 +354,8 @@ impl Owner {
             })
             .collect();
         for (room_id, game, code) in rooms {
-            let home = Home {
-                node: view.node.to_string(),
-                instance: view.instance,
-                shard: self.index,
-                room_id,
-            };
+            let home = view.home(self.index, room_id);
             self.tell(DirectoryRequest::Register { game, code, home });
         }
     }
-}
-
-/// Whether `addr` is a session of this node.
-fn is_local(addr: SessionAddr) -> bool {
-    split_remote(addr.shard).is_none()
 }

@@ -616,7 +616,7 @@ impl Owner {
         {
             e.remove();
         }
-        let (code, room_id_left) = (room.settings().code.clone(), room_id);
+        let code = room.settings().code.clone();
         let attached: Vec<SessionAddr> = room.recipients(Audience::Everyone).collect();
         let effects = room.close();
         // Only replies to single sessions: nothing is numbered or buffered.
@@ -624,7 +624,7 @@ impl Owner {
         for addr in attached {
             self.out.control(addr, Control::Detached(room_id));
         }
-        self.forget_room(game_name.clone(), code, room_id_left);
+        self.forget_room(game_name.clone(), code, room_id);
         self.give_back_slot(game_name);
     }
 }

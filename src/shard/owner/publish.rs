@@ -8,6 +8,7 @@ use smallvec::SmallVec;
 
 use super::super::messages::Relayed;
 use super::super::replica::{Seat, plan};
+use super::super::routing::is_remote_on;
 use super::Owner;
 use super::seats::Missed;
 use crate::protocol::{Frame, PlayerId, RoomId};
@@ -125,5 +126,5 @@ impl Owner {
 
 /// Whether `addr` is a session of another node (cluster mode).
 fn is_remote(addr: SessionAddr) -> bool {
-    super::super::routing::split_remote(addr.shard).is_some()
+    is_remote_on(addr.shard, None)
 }

@@ -8,11 +8,7 @@ use crate::shard::routing::remote_shard;
 
 fn clustered() -> Harness {
     let mut h = Harness::new(|_| {});
-    let owner = std::mem::replace(
-        &mut h.owner,
-        Owner::new(0, 1, Arc::new(Config::default()), h.metrics.clone()),
-    );
-    h.owner = owner.with_cluster(ClusterView {
+    h.owner.join_cluster(ClusterView {
         node: "node-a".into(),
         instance: Uuid::from_u128(0xa),
     });
