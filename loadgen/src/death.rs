@@ -65,18 +65,8 @@ pub fn run(cli: &Cli, config: Arc<EngineConfig>) -> Result<(), String> {
         .map_err(|e| format!("tokio runtime: {e}"))?;
     let local = tokio::task::LocalSet::new();
     let mut failures = Failures::new(cli.max_failures);
-    let mut out = local.block_on(&runtime, scenario(cli, config, &mut failures))?;
-    out["label"] = json!(cli.label);
-    out["failures"] = json!(failures);
-    eprintln!("  {}", failures.line());
-    println!("{out}");
-    if failures.exceeded() {
-        return Err(format!(
-            "{} setup failures, more than --max-failures {}: these numbers do not describe the load asked for",
-            failures.total, failures.allowed
-        ));
-    }
-    Ok(())
+    let out = local.block_on(&runtime, scenario(cli, config, &mut failures))?;
+    failures.print_result(out, cli.label.as_deref())
 }
 
 /// The `error_code` of a frame, if it has one.

@@ -1313,19 +1313,7 @@ mod tests {
 
     #[test]
     fn join_frames() {
-        let config = EngineConfig {
-            endpoints: vec![],
-            auth_text: String::new(),
-            game_name: "bench".into(),
-            room_size: 4,
-            payload_bytes: 64,
-            source_ips: vec![],
-            connect_concurrency: 1,
-            join_concurrency: 1,
-            setup_timeout: Duration::from_secs(1),
-            heartbeat_ns: 1,
-            join_ahead: false,
-        };
+        let config = config(4, 0);
         let create: serde_json::Value = serde_json::from_str(&join_text(&config, 0, None)).unwrap();
         assert_eq!(create["data"]["max_players"], 4);
         assert!(create["data"].get("room_code").is_none());

@@ -4,6 +4,7 @@
 //! that did fill), so the tool exits 1 instead of reporting it as a result.
 
 use serde::Serialize;
+use serde_json::{Value, json};
 
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct Failures {
@@ -24,6 +25,22 @@ pub struct Failures {
 }
 
 impl Failures {
+    /// Prints a run's JSON line `out` with its label and these failures, and the failure
+    /// line on stderr; an error when there were more failures than allowed.
+    pub fn print_result(&self, mut out: Value, label: Option<&str>) -> Result<(), String> {
+        out["label"] = json!(label);
+        out["failures"] = json!(self);
+        eprintln!("  {}", self.line());
+        println!("{out}");
+        if self.exceeded() {
+            return Err(format!(
+                "{} setup failures, more than --max-failures {}: these numbers do not describe the load asked for",
+                self.total, self.allowed
+            ));
+        }
+        Ok(())
+    }
+
     pub fn new(allowed: u64) -> Failures {
         Failures {
             allowed,

@@ -440,18 +440,7 @@ pub fn coordinate(cli: &Cli, config: Arc<EngineConfig>) -> Result<(), String> {
     let mut failures = Failures::new(cli.max_failures);
     let result = run(cli, &mut fleet, before, &mut failures);
     fleet.quit();
-    let mut out = result?;
-    out["label"] = json!(cli.label);
-    out["failures"] = json!(failures);
-    eprintln!("  {}", failures.line());
-    println!("{out}");
-    if failures.exceeded() {
-        return Err(format!(
-            "{} setup failures, more than --max-failures {}: these numbers do not describe the load asked for",
-            failures.total, failures.allowed
-        ));
-    }
-    Ok(())
+    failures.print_result(result?, cli.label.as_deref())
 }
 
 /// CPU spent on the connect phase (TCP + TLS + upgrade + auth): the server's per connection

@@ -9,8 +9,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::common::cluster::{
-    ClusterFixture, after, collect_numbered, from_sender, numbered, of_type, reclaim,
-    send_numbered, spectate,
+    ClusterFixture, after, all_see_reconnected, collect_numbered, from_sender, numbered, of_type,
+    reclaim, send_numbered, spectate,
 };
 use crate::common::{Client, Ticket, str_of};
 
@@ -325,12 +325,7 @@ fn a_player_reconnects_through_a_third_node_and_gets_what_it_missed() {
     assert_eq!(from_sender(&missed, 0), ten, "P0's while away: {missed:?}");
     assert_eq!(from_sender(&missed, 2), ten, "P2's while away: {missed:?}");
     let deadline = after(Duration::from_secs(5));
-    for p in [&mut p0, &mut p2] {
-        let again = p.wait_for(deadline, "PlayerReconnected", |m| {
-            of_type(m, "PlayerReconnected")
-        });
-        assert_eq!(again["player_id"], ticket.player_id.as_str());
-    }
+    all_see_reconnected([&mut p0, &mut p2], deadline, &ticket.player_id);
 
     // Live again, both ways.
     send_numbered(&mut p0, 0, 11);

@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use crate::common::cluster::{
-    ClusterFixture, TTL_SECS, after, collect_numbered, from_sender, is_error, numbered, of_type,
-    reclaim, send_numbered,
+    ClusterFixture, TTL_SECS, after, all_see_reconnected, collect_numbered, from_sender, is_error,
+    numbered, of_type, reclaim, send_numbered,
 };
 use crate::common::{Client, Ticket, str_of};
 
@@ -128,12 +128,7 @@ fn a_member_whose_node_died_reconnects_through_another() {
         eprintln!("replayed again after the node died: {from_p0:?}");
     }
     let deadline = after(Duration::from_secs(5));
-    for p in [&mut p0, &mut p1] {
-        let again = p.wait_for(deadline, "PlayerReconnected", |m| {
-            of_type(m, "PlayerReconnected")
-        });
-        assert_eq!(again["player_id"], lost.player_id.as_str());
-    }
+    all_see_reconnected([&mut p0, &mut p1], deadline, &lost.player_id);
     // It plays on from its new node: game data both ways.
     send_numbered(&mut p0, 0, 7);
     assert_eq!(back.wait_for(deadline, "P0's 7", numbered), (0, 7));

@@ -490,6 +490,16 @@ impl Client {
     }
 }
 
+/// Asserts that each of `clients` hears `PlayerReconnected` for `player` before `deadline`.
+pub fn all_see_reconnected(clients: [&mut Client; 2], deadline: Instant, player: &str) {
+    for c in clients {
+        let again = c.wait_for(deadline, "PlayerReconnected", |m| {
+            of_type(m, "PlayerReconnected")
+        });
+        assert_eq!(again["player_id"], player);
+    }
+}
+
 /// A deadline `d` from now.
 pub fn after(d: Duration) -> Instant {
     Instant::now() + d
